@@ -1,0 +1,76 @@
+//! Refused spawns: [`Rejected`] hands the future back with a reason.
+
+use std::fmt;
+
+/// A spawn that was refused. Nothing is lost: the future (or closure) comes
+/// back through [`into_inner`](Self::into_inner), unpolled, and
+/// [`reason`](Self::reason) says why.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use drama_core::{LocalExecutor, RejectReason};
+///
+/// let ex = LocalExecutor::with_max_tasks(NonZeroUsize::new(1).unwrap());
+/// let _first = ex.spawn(std::future::pending::<()>())?;
+/// let refused = ex.spawn(async { 7 }).unwrap_err();
+/// assert_eq!(refused.reason(), RejectReason::QueueFull);
+/// let future = refused.into_inner(); // retry later, or run it elsewhere
+/// assert_eq!(futures::executor::block_on(future), 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Rejected<F> {
+    inner: F,
+    reason: RejectReason,
+}
+
+/// Why a spawn was refused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// A bound was reached: the executor holds as many tasks as it may.
+    QueueFull,
+    /// The executor is shutting down or gone and takes no new work.
+    ShuttingDown,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RejectReason::QueueFull => "the executor is at its task bound",
+            RejectReason::ShuttingDown => "the executor is shutting down",
+        })
+    }
+}
+
+impl<F> Rejected<F> {
+    /// Makes a refusal that hands `inner` back for `reason`.
+    pub fn new(inner: F, reason: RejectReason) -> Rejected<F> {
+        Rejected { inner, reason }
+    }
+
+    /// Why the spawn was refused.
+    pub fn reason(&self) -> RejectReason {
+        self.reason
+    }
+
+    /// The refused future (or closure), untouched.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F> fmt::Debug for Rejected<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for Rejected<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spawn refused: {}", self.reason)
+    }
+}
+
+impl<F> std::error::Error for Rejected<F> {}

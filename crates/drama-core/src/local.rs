@@ -1,0 +1,495 @@
+//! [`LocalExecutor`]: a single-threaded executor, the core of a worker loop.
+//!
+//! # Design
+//!
+//! Tasks are polled only on the thread that runs [`LocalExecutor::block_on`].
+//! A woken task's [`Runnable`] goes to one of two queues:
+//!
+//! - the **local queue**, a plain `VecDeque` owned by the executor, when the
+//!   wake happens on the executor's own thread while `block_on` runs (tasks
+//!   waking or spawning tasks): no atomics, no lock;
+//! - the **injector**, a lock-free MPSC channel, when the wake comes from any
+//!   other thread; the waker then unparks the executor's thread if it sleeps.
+//!
+//! Every task is in at most one queue at a time (async-task guarantees a task
+//! is scheduled at most once until it runs), so both queues are bounded by
+//! the number of live tasks, which is bounded by `max_tasks`
+//! ([`DEFAULT_MAX_TASKS`] unless set).
+//!
+//! A **registry** of live tasks (a mutex-guarded slab of wakers) exists so
+//! that dropping the executor can cancel every task, including idle ones
+//! that sit in no queue. It is locked once when a task is spawned and once
+//! when its future is dropped, never when polling or waking. (tokio's and
+//! async-executor's executors keep a registry of the same kind.)
+//!
+//! # Shutdown
+//!
+//! Dropping the executor closes it: new spawns are refused with
+//! [`RejectReason::ShuttingDown`], queued tasks are dropped, and idle tasks
+//! are woken into a schedule function that drops them. Every task's future
+//! is dropped exactly once, on the dropping thread, and every
+//! [`JoinHandle`] resolves to a cancellation.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::pin;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crossbeam_channel::{Receiver, Sender};
+use crossbeam_utils::sync::{Parker, Unparker};
+use slab::Slab;
+
+use crate::budget::{Budget, DEFAULT_BUDGET};
+use crate::error::{RejectReason, Rejected};
+use crate::join::JoinHandle;
+use crate::meta::Spawn;
+use crate::task::{Runnable, new_task};
+
+/// The default bound on the number of live tasks of a [`LocalExecutor`].
+pub const DEFAULT_MAX_TASKS: usize = 1 << 20;
+
+/// How many tasks `block_on` runs before it polls its own future again (when
+/// that future was woken). Bounds how long the main future waits behind a
+/// busy run queue.
+const MAX_POLLS_PER_TICK: usize = 64;
+
+/// Every `INJECTOR_INTERVAL`-th pick looks at the injector before the local
+/// queue, so that tasks woken from other threads are not starved by tasks
+/// that keep waking each other locally.
+const INJECTOR_INTERVAL: u32 = 31;
+
+thread_local! {
+    /// The executor whose `block_on` runs on this thread, or null. Lets a
+    /// schedule function called on this thread reach that executor's local
+    /// queue.
+    static ACTIVE: Cell<*const LocalExecutor> = const { Cell::new(ptr::null()) };
+}
+
+/// A single-threaded executor: [`block_on`](Self::block_on) runs a future to
+/// completion on the calling thread and, while it waits, runs the tasks
+/// spawned onto the executor. Tasks may be woken, and spawned through a
+/// [`Spawner`], from any thread.
+///
+/// ```
+/// use drama_core::{LocalExecutor, yield_now};
+///
+/// let ex = LocalExecutor::new();
+/// let spawner = ex.spawner();
+/// let sum = ex.block_on(async move {
+///     let mut handles = Vec::new();
+///     for i in 0..10u64 {
+///         handles.push(spawner.spawn(async move {
+///             yield_now().await;
+///             i * i
+///         })?);
+///     }
+///     let mut sum = 0;
+///     for h in handles {
+///         sum += h.await?;
+///     }
+///     Ok::<u64, Box<dyn std::error::Error>>(sum)
+/// })?;
+/// assert_eq!(sum, 285);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LocalExecutor {
+    shared: Arc<Shared>,
+    /// Runnables scheduled on this thread while `block_on` runs.
+    local: RefCell<VecDeque<Runnable>>,
+    parker: Parker,
+    /// Counts picks, to interleave the injector (see `INJECTOR_INTERVAL`).
+    picks: Cell<u32>,
+    /// Whether `block_on` is running; a nested call would deadlock.
+    running: Cell<bool>,
+}
+
+/// What a `LocalExecutor` shares with its tasks' schedule functions and with
+/// its [`Spawner`]s.
+struct Shared {
+    injector_tx: Sender<Runnable>,
+    injector_rx: Receiver<Runnable>,
+    unparker: Unparker,
+    /// Set once, under the registry lock, when the executor is dropped.
+    closed: AtomicBool,
+    /// A waker for every live task, to cancel them all at shutdown.
+    registry: Mutex<Slab<Waker>>,
+    max_tasks: usize,
+}
+
+impl LocalExecutor {
+    /// An executor bounded to [`DEFAULT_MAX_TASKS`] live tasks.
+    pub fn new() -> LocalExecutor {
+        LocalExecutor::with_max_tasks(NonZeroUsize::new(DEFAULT_MAX_TASKS).expect("non-zero"))
+    }
+
+    /// An executor that holds at most `max_tasks` live (spawned and not yet
+    /// finished) tasks; further spawns are refused with
+    /// [`RejectReason::QueueFull`].
+    pub fn with_max_tasks(max_tasks: NonZeroUsize) -> LocalExecutor {
+        let (injector_tx, injector_rx) = crossbeam_channel::unbounded();
+        let parker = Parker::new();
+        LocalExecutor {
+            shared: Arc::new(Shared {
+                injector_tx,
+                injector_rx,
+                unparker: parker.unparker().clone(),
+                closed: AtomicBool::new(false),
+                registry: Mutex::new(Slab::new()),
+                max_tasks: max_tasks.get(),
+            }),
+            local: RefCell::new(VecDeque::new()),
+            parker,
+            picks: Cell::new(0),
+            running: Cell::new(false),
+        }
+    }
+
+    /// Spawns `future` as a task of the current task's tenant and class (or
+    /// the defaults outside a task). It runs while `block_on` runs.
+    pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(Spawn::new(), future)
+    }
+
+    /// Spawns `future` as a task described by `spec`.
+    pub fn spawn_with<F>(
+        &self,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(spec, future)
+    }
+
+    /// A handle that spawns onto this executor from any thread.
+    pub fn spawner(&self) -> Spawner {
+        Spawner {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The number of live tasks: spawned and not yet finished.
+    pub fn n_tasks(&self) -> usize {
+        self.shared.lock_registry().len()
+    }
+
+    /// The bound on live tasks.
+    pub fn max_tasks(&self) -> usize {
+        self.shared.max_tasks
+    }
+
+    /// Runs `future` to completion on this thread, running the executor's
+    /// tasks whenever `future` is not ready. Parks the thread (no CPU used)
+    /// when there is nothing to do; a wake from any thread unparks it.
+    ///
+    /// `future` is not a task: it has no metadata, and a panic in it
+    /// propagates to the caller. Tasks that are still live when it returns
+    /// stay on the executor and run during the next `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a `block_on` of the same executor (which
+    /// could never make progress), or when `future` panics.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _active = Active::enter(self);
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            unparker: self.parker.unparker().clone(),
+        });
+        let waker = Waker::from(Arc::clone(&main));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::Acquire) {
+                let _budget = Budget::enter(DEFAULT_BUDGET);
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            if self.run_tick() == 0 && !main.woken.load(Ordering::Acquire) {
+                // Nothing queued, and the main future is waiting. Any wake
+                // from now on either lands in the injector or sets `woken`,
+                // and then unparks; `park` returns at once if that already
+                // happened, so no wake-up is lost.
+                self.parker.park();
+            }
+        }
+    }
+
+    /// Runs up to `MAX_POLLS_PER_TICK` tasks; returns how many ran.
+    fn run_tick(&self) -> usize {
+        for ran in 0..MAX_POLLS_PER_TICK {
+            match self.next_runnable() {
+                Some(runnable) => {
+                    runnable.run();
+                }
+                None => return ran,
+            }
+        }
+        MAX_POLLS_PER_TICK
+    }
+
+    fn next_runnable(&self) -> Option<Runnable> {
+        let picks = self.picks.get().wrapping_add(1);
+        self.picks.set(picks);
+        if picks.is_multiple_of(INJECTOR_INTERVAL)
+            && let Ok(runnable) = self.shared.injector_rx.try_recv()
+        {
+            return Some(runnable);
+        }
+        // The borrow ends with the statement, before the task runs.
+        let local = self.local.borrow_mut().pop_front();
+        local.or_else(|| self.shared.injector_rx.try_recv().ok())
+    }
+}
+
+impl Default for LocalExecutor {
+    fn default() -> LocalExecutor {
+        LocalExecutor::new()
+    }
+}
+
+impl fmt::Debug for LocalExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalExecutor")
+            .field("n_tasks", &self.n_tasks())
+            .field("max_tasks", &self.shared.max_tasks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // Close under the registry lock, so that a concurrent spawn either
+        // registered its task before (and is cancelled below) or sees
+        // `closed` and is refused.
+        let tasks = {
+            let mut registry = self.shared.lock_registry();
+            self.shared.closed.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *registry)
+        };
+        // Pairs with the fence in `Shared::schedule`: a runnable pushed to
+        // the injector concurrently is drained either here or by its pusher.
+        fence(Ordering::SeqCst);
+        // Dropping a queued runnable closes its task and drops its future,
+        // here. Futures that wake other tasks while being dropped find the
+        // executor closed, and those are dropped on the spot too.
+        drop(std::mem::take(self.local.get_mut()));
+        self.shared.drain_injector();
+        // Idle tasks sit in no queue: waking one hands its runnable to
+        // `Shared::schedule`, which sees `closed` and drops it.
+        for (_, waker) in tasks {
+            waker.wake();
+        }
+    }
+}
+
+impl Shared {
+    fn lock_registry(&self) -> MutexGuard<'_, Slab<Waker>> {
+        // The registry's invariants hold between any two statements (a slab
+        // insert or remove is all that happens under the lock), so a
+        // poisoned lock is still usable.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn spawn<F>(
+        self: &Arc<Self>,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut registry = self.lock_registry();
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Rejected::new(future, RejectReason::ShuttingDown));
+        }
+        if registry.len() >= self.max_tasks {
+            return Err(Rejected::new(future, RejectReason::QueueFull));
+        }
+        let entry = registry.vacant_entry();
+        let registration = Registration {
+            shared: Arc::clone(self),
+            key: entry.key(),
+        };
+        let shared = Arc::clone(self);
+        let (runnable, handle) = new_task(
+            spec,
+            future,
+            move |runnable, _info| shared.schedule(runnable),
+            registration,
+        );
+        entry.insert(runnable.waker());
+        drop(registry);
+        runnable.schedule();
+        Ok(handle)
+    }
+
+    /// The schedule function of every task of this executor.
+    fn schedule(&self, runnable: Runnable) {
+        if self.closed.load(Ordering::Acquire) {
+            // Shutting down: dropping the runnable closes the task and drops
+            // its future here (see the module docs).
+            drop(runnable);
+            return;
+        }
+        let Err(runnable) = self.push_local(runnable) else {
+            return;
+        };
+        self.injector_tx
+            .send(runnable)
+            .expect("the injector's receiver lives as long as its sender");
+        // Pairs with the fence in `LocalExecutor::drop`: either the executor
+        // drains what we just pushed, or we see `closed` and drain it.
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
+            self.drain_injector();
+        } else {
+            self.unparker.unpark();
+        }
+    }
+
+    /// Pushes to the local queue when called on the thread that runs this
+    /// executor's `block_on`; hands the runnable back otherwise.
+    fn push_local(&self, runnable: Runnable) -> Result<(), Runnable> {
+        let active = ACTIVE.try_with(Cell::get).unwrap_or(ptr::null());
+        if active.is_null() {
+            return Err(runnable);
+        }
+        // SAFETY: ACTIVE is non-null only between `Active::enter(ex)` and the
+        // guard's drop, which bracket a `block_on(&ex)` call on this very
+        // thread; `ex` is borrowed for that whole call, so it is alive and
+        // does not move.
+        let ex = unsafe { &*active };
+        if !ptr::eq(Arc::as_ptr(&ex.shared), self) {
+            return Err(runnable);
+        }
+        // The queue is only borrowed for a push or a pop, never across a
+        // call into task code, so this always succeeds; falling back to the
+        // injector keeps it correct even if that changed.
+        match ex.local.try_borrow_mut() {
+            Ok(mut local) => {
+                local.push_back(runnable);
+                Ok(())
+            }
+            Err(_) => Err(runnable),
+        }
+    }
+
+    fn drain_injector(&self) {
+        while let Ok(runnable) = self.injector_rx.try_recv() {
+            drop(runnable);
+        }
+    }
+}
+
+/// Unregisters a task when its future is dropped (see `new_task`'s guard).
+struct Registration {
+    shared: Arc<Shared>,
+    key: usize,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // After shutdown the registry is empty and this finds nothing. The
+        // waker is dropped after the lock is released.
+        let waker = self.shared.lock_registry().try_remove(self.key);
+        drop(waker);
+    }
+}
+
+/// Marks an executor as the one running on this thread for the span of a
+/// `block_on`, and restores the previous one (executors nest) on drop,
+/// unwinding included.
+struct Active<'a> {
+    ex: &'a LocalExecutor,
+    previous: *const LocalExecutor,
+}
+
+impl<'a> Active<'a> {
+    fn enter(ex: &'a LocalExecutor) -> Active<'a> {
+        assert!(
+            !ex.running.replace(true),
+            "LocalExecutor::block_on called from inside a block_on of the same executor"
+        );
+        let previous = ACTIVE.with(|active| active.replace(ex));
+        Active { ex, previous }
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        ACTIVE.with(|active| active.set(self.previous));
+        self.ex.running.set(false);
+    }
+}
+
+/// The waker of `block_on`'s own future.
+struct MainWaker {
+    woken: AtomicBool,
+    unparker: Unparker,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.unparker.unpark();
+    }
+}
+
+/// Spawns onto a [`LocalExecutor`] from any thread; cheap to clone.
+///
+/// A `Spawner` may outlive its executor; spawns are then refused with
+/// [`RejectReason::ShuttingDown`].
+#[derive(Clone)]
+pub struct Spawner {
+    shared: Arc<Shared>,
+}
+
+impl Spawner {
+    /// Spawns `future` as a task of the current task's tenant and class (or
+    /// the defaults outside a task).
+    pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(Spawn::new(), future)
+    }
+
+    /// Spawns `future` as a task described by `spec`.
+    pub fn spawn_with<F>(
+        &self,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(spec, future)
+    }
+}
+
+impl fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawner").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,260 @@
+//! Creating tasks and running them: the layer executors build on.
+//!
+//! A task is an async-task allocation holding a [`Header`] (metadata plus the
+//! abort flag) and a [`TaskFuture`], which wraps the user's future and gives
+//! it drama's semantics:
+//!
+//! - a panic in `poll` (or in the future's destructor) is caught and becomes
+//!   the task's output, `Err(JoinError::panic)`, so it never unwinds into the
+//!   executor's thread;
+//! - an aborted task's future is dropped, not polled, by the next poll, which
+//!   runs on the executor; the output is `Err(JoinError::cancelled)`;
+//! - the future is dropped exactly once: when it completes, panics, is
+//!   aborted, or when async-task closes the task (its `Runnable` was dropped
+//!   by a shutting-down executor), whichever comes first;
+//! - while it is polled, the task is [`current`](crate::current) and has a
+//!   fresh cooperative budget.
+
+use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use crate::budget;
+use crate::join::{JoinError, JoinHandle};
+use crate::meta::{EnterTask, Header, Spawn, TaskMeta};
+
+/// A task that is ready to be polled: what a scheduler queues and runs.
+///
+/// A `Runnable` exists only while its task is scheduled; [`run`](Self::run)
+/// consumes it, and the task's schedule function receives a new one the next
+/// time the task is woken. Dropping a `Runnable` without running it closes
+/// the task: its future is dropped on the spot and its handle resolves to a
+/// cancellation. Executors do that when they shut down.
+pub struct Runnable {
+    raw: async_task::Runnable<Header>,
+}
+
+impl Runnable {
+    /// The task's metadata, for choosing its queue and whom to charge.
+    pub fn meta(&self) -> &TaskMeta {
+        &self.raw.metadata().meta
+    }
+
+    /// Polls the task once, on this thread.
+    ///
+    /// Returns `true` when the task woke itself while running (it yielded),
+    /// in which case its schedule function has been handed a new `Runnable`
+    /// by the time this returns.
+    pub fn run(self) -> bool {
+        self.raw.run()
+    }
+
+    /// Hands the runnable to the task's schedule function, as if the task had
+    /// been woken. Executors call this once on the `Runnable` that
+    /// [`new_task`] returns.
+    pub fn schedule(self) {
+        self.raw.schedule()
+    }
+
+    /// A waker for this task. It keeps the task's allocation alive, not the
+    /// task itself: waking a finished task does nothing.
+    pub fn waker(&self) -> Waker {
+        self.raw.waker()
+    }
+}
+
+impl fmt::Debug for Runnable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Runnable").field(self.meta()).finish()
+    }
+}
+
+/// Why a task is being scheduled, passed to the schedule function.
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduleInfo {
+    woken_while_running: bool,
+}
+
+impl ScheduleInfo {
+    /// `true` when the task woke itself while it was being polled (it
+    /// yielded). Schedulers put such a task at the back of their queue rather
+    /// than in a run-next slot, or a yielding task would never give way.
+    pub fn woken_while_running(self) -> bool {
+        self.woken_while_running
+    }
+}
+
+/// Creates a task, not yet scheduled: the building block of executors.
+///
+/// `spec` is resolved now (unset fields inherit from the current task).
+/// `schedule` receives the task's [`Runnable`] every time the task is woken;
+/// it should queue it and return quickly, and must not run it. `guard` is
+/// dropped right after the task's future is dropped, on that thread, however
+/// the task ended; executors use it to unregister the task.
+///
+/// The returned [`Runnable`] must be scheduled (or run) once to start the
+/// task.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use drama_core::{new_task, Spawn};
+///
+/// let (queue, ready) = mpsc::channel();
+/// let (runnable, handle) = new_task(Spawn::new(), async { 6 * 7 }, move |r, _info| {
+///     queue.send(r).unwrap();
+/// }, ());
+/// runnable.schedule();
+/// ready.recv().unwrap().run();
+/// assert!(handle.is_finished());
+/// ```
+pub fn new_task<F, S, G>(
+    spec: Spawn,
+    future: F,
+    schedule: S,
+    guard: G,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
+    G: Send + 'static,
+{
+    let header = Header::new(spec.resolve());
+    let schedule = move |raw, info: async_task::ScheduleInfo| {
+        schedule(
+            Runnable { raw },
+            ScheduleInfo {
+                woken_while_running: info.woken_while_running,
+            },
+        )
+    };
+    let (raw, task) = async_task::Builder::new().metadata(header).spawn(
+        move |header: &Header| TaskFuture {
+            header: NonNull::from(header),
+            state: State::Pending,
+            future: ManuallyDrop::new(future),
+            _guard: guard,
+        },
+        async_task::WithInfo(schedule),
+    );
+    let handle = JoinHandle::new(task, raw.waker());
+    (Runnable { raw }, handle)
+}
+
+/// Whether `TaskFuture::future` still holds a live value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    /// The inner future has been dropped (or is being dropped right now).
+    Dropped,
+}
+
+/// The future async-task runs: the user's future plus drama's semantics.
+struct TaskFuture<F, G> {
+    /// This task's header, inside the same async-task allocation.
+    header: NonNull<Header>,
+    /// Set to `Dropped` *before* `future` is dropped, so a destructor that
+    /// panics can never cause a second drop.
+    state: State,
+    /// The user's future; dropped by hand, in place, exactly once.
+    future: ManuallyDrop<F>,
+    /// Dropped after `future` (field order), to tell the executor.
+    _guard: G,
+}
+
+// SAFETY: the only field that is not `Send` by itself is `header`, a pointer
+// to a `Header`, which is `Sync` (immutable metadata and an atomic flag).
+// Sharing it across threads is therefore as safe as sending `&Header`.
+unsafe impl<F: Send, G: Send> Send for TaskFuture<F, G> {}
+
+impl<F, G> TaskFuture<F, G> {
+    fn header(&self) -> &Header {
+        // SAFETY: async-task stores the metadata (our Header) and this future
+        // in one allocation, and frees it only after the future has been
+        // dropped; the header is never moved or mutated through anything but
+        // its atomics. So the pointer is valid for as long as `self` exists.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Drops the inner future, in place, catching a panic of its destructor.
+    /// Returns the panic's payload, if any.
+    fn drop_future(self: Pin<&mut Self>) -> Option<Box<dyn std::any::Any + Send>> {
+        // SAFETY: we never move out of the pinned `self`; we only flip `state`
+        // (which is `Unpin` data) and drop `future` in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.state == State::Dropped {
+            return None;
+        }
+        this.state = State::Dropped;
+        // SAFETY: `state` was `Pending`, so `future` holds a live value that
+        // has not been dropped; we set `state` to `Dropped` first, so even if
+        // the destructor panics no path drops it again. Dropping in place
+        // keeps the pinning promise.
+        catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut this.future)
+        }))
+        .err()
+    }
+}
+
+impl<F: Future, G> Future for TaskFuture<F, G> {
+    type Output = Result<F::Output, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.header().meta.id();
+        // async-task never polls a future again once it returned Ready, so
+        // `state` is `Pending` here.
+        debug_assert!(self.state == State::Pending);
+        if self.header().is_aborted() {
+            // A panic while dropping an aborted future is dropped with it: the
+            // task was cancelled, and the handle says so.
+            let _ = self.as_mut().drop_future();
+            return Poll::Ready(Err(JoinError::cancelled(id)));
+        }
+
+        let polled = {
+            // The task is current, with a fresh budget, for the span of its poll.
+            let _task = EnterTask::new(&self.header().meta);
+            let _budget = budget::Budget::enter(budget::DEFAULT_BUDGET);
+            // SAFETY: `future` is structurally pinned: it is never moved while
+            // `self` is pinned (it is dropped in place by `drop_future`), and
+            // `state` is `Pending`, so it holds a live value.
+            let future = unsafe { self.as_mut().map_unchecked_mut(|this| &mut *this.future) };
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => match self.as_mut().drop_future() {
+                None => Poll::Ready(Ok(output)),
+                // The future finished but its destructor panicked; the panic
+                // is what the caller needs to know about.
+                Some(payload) => Poll::Ready(Err(JoinError::panic(id, payload))),
+            },
+            Err(payload) => {
+                // The payload of a second panic, in the destructor, is
+                // dropped: the first one explains the failure.
+                let _ = self.as_mut().drop_future();
+                Poll::Ready(Err(JoinError::panic(id, payload)))
+            }
+        }
+    }
+}
+
+impl<F, G> Drop for TaskFuture<F, G> {
+    fn drop(&mut self) {
+        // Reached when async-task closes a task that had not finished (its
+        // Runnable was dropped) and after every normal ending, where the
+        // inner future is already gone. A panic from the destructor here has
+        // no handle left to go to, and must not unwind into whoever dropped
+        // the task, so it is dropped.
+        //
+        // SAFETY: `self` is being dropped and will not be used again, so
+        // treating it as pinned for `drop_future` (which only drops `future`
+        // in place) keeps every pinning promise.
+        let _ = unsafe { Pin::new_unchecked(self) }.drop_future();
+    }
+}

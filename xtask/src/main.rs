@@ -1,0 +1,97 @@
+//! drama's developer commands, run as `cargo xtask <command>`.
+//!
+//! - `ci`: what CI runs (`.ci/run`): format check, clippy, the test suite.
+//! - `miri`: the drama-core tests under Miri (needs a nightly toolchain with
+//!   the miri component; CI does not depend on it).
+//! - `demo`: the quick-start example.
+#![forbid(unsafe_code)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci      run what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace
+  miri    run drama-core's tests under Miri (needs nightly with the miri component)
+  demo    run the quick-start example";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => run(Command::new("bash")
+            .arg(root.join(".ci/run"))
+            .current_dir(&root)),
+        Some("miri") => miri(&root, &args[1..]),
+        Some("demo") => {
+            run(cargo(&root).args(["run", "--release", "-p", "drama", "--example", "quickstart"]))
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: xtask's manifest sits one level below it.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+fn miri(root: &Path, extra: &[String]) -> Result<(), String> {
+    // `cargo +nightly` must go through rustup's proxy, not the pinned cargo
+    // that runs xtask, so call plain `cargo` here.
+    let available = Command::new("cargo")
+        .args(["+nightly", "miri", "--version"])
+        .current_dir(root)
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false);
+    if !available {
+        return Err("Miri is not available: install it with \
+             `rustup toolchain install nightly --component miri`"
+            .into());
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root)
+        .args(["+nightly", "miri", "test", "-p", "drama-core"])
+        .args(extra)
+        // Stacked Borrows is Miri's default; many seeds shake out
+        // interleavings of the cross-thread tests.
+        .env(
+            "MIRIFLAGS",
+            env::var("MIRIFLAGS").unwrap_or_else(|_| "-Zmiri-many-seeds=0..4".into()),
+        );
+    run(&mut cmd)
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
