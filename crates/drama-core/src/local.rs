@@ -59,11 +59,6 @@ pub const DEFAULT_MAX_TASKS: usize = 1 << 20;
 /// busy run queue.
 const MAX_POLLS_PER_TICK: usize = 64;
 
-/// Every `INJECTOR_INTERVAL`-th pick looks at the injector before the local
-/// queue, so that tasks woken from other threads are not starved by tasks
-/// that keep waking each other locally.
-const INJECTOR_INTERVAL: u32 = 31;
-
 thread_local! {
     /// The executor whose `block_on` runs on this thread, or null. Lets a
     /// schedule function called on this thread reach that executor's local
@@ -103,8 +98,6 @@ pub struct LocalExecutor {
     /// Runnables scheduled on this thread while `block_on` runs.
     local: RefCell<VecDeque<Runnable>>,
     parker: Parker,
-    /// Counts picks, to interleave the injector (see `INJECTOR_INTERVAL`).
-    picks: Cell<u32>,
     /// Whether `block_on` is running; a nested call would deadlock.
     running: Cell<bool>,
 }
@@ -145,7 +138,6 @@ impl LocalExecutor {
             }),
             local: RefCell::new(VecDeque::new()),
             parker,
-            picks: Cell::new(0),
             running: Cell::new(false),
         }
     }
@@ -228,10 +220,24 @@ impl LocalExecutor {
         }
     }
 
-    /// Runs up to `MAX_POLLS_PER_TICK` tasks; returns how many ran.
+    /// Moves whatever other threads scheduled into the local queue, then
+    /// runs up to `MAX_POLLS_PER_TICK` tasks from it; returns how many ran.
+    ///
+    /// Taking the injector's contents first keeps the order in which tasks
+    /// became ready: a task that yields goes behind every task that was
+    /// already waiting, wherever that task was woken from. Tasks woken from
+    /// other threads during the tick wait for the next one, at most
+    /// `MAX_POLLS_PER_TICK` polls away.
     fn run_tick(&self) -> usize {
+        {
+            let mut local = self.local.borrow_mut();
+            // Bounded: each live task is queued at most once.
+            local.extend(self.shared.injector_rx.try_iter());
+        }
         for ran in 0..MAX_POLLS_PER_TICK {
-            match self.next_runnable() {
+            // The borrow ends with the statement, before the task runs.
+            let next = self.local.borrow_mut().pop_front();
+            match next {
                 Some(runnable) => {
                     runnable.run();
                 }
@@ -239,19 +245,6 @@ impl LocalExecutor {
             }
         }
         MAX_POLLS_PER_TICK
-    }
-
-    fn next_runnable(&self) -> Option<Runnable> {
-        let picks = self.picks.get().wrapping_add(1);
-        self.picks.set(picks);
-        if picks.is_multiple_of(INJECTOR_INTERVAL)
-            && let Ok(runnable) = self.shared.injector_rx.try_recv()
-        {
-            return Some(runnable);
-        }
-        // The borrow ends with the statement, before the task runs.
-        let local = self.local.borrow_mut().pop_front();
-        local.or_else(|| self.shared.injector_rx.try_recv().ok())
     }
 }
 
