@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::future::{Future, pending};
+use std::future::pending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
@@ -143,13 +143,18 @@ fn only_the_aborted_task_stops() {
     assert_eq!(ex.block_on(survivor).unwrap(), "done");
 }
 
-fn _assert_send_sync<T: Send + Sync>(_: &T) {}
-
+/// A handle can be sent to, and shared with, the thread that aborts the
+/// task.
 #[test]
 fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
     let ex = LocalExecutor::new();
     let handle = ex.spawn(async { 1 }).unwrap();
-    _assert_send_sync(&handle);
-    let _ = handle;
-    let _: &dyn Future<Output = _> = &ex.spawn(async { 2 }).unwrap();
+    assert_send_sync(&handle);
+    let shared = Arc::new(handle);
+    let aborter = shared.clone();
+    thread::spawn(move || aborter.abort()).join().unwrap();
+    let handle = Arc::into_inner(shared).unwrap();
+    // Aborted before it ever ran.
+    assert!(ex.block_on(handle).unwrap_err().is_cancelled());
 }
