@@ -39,7 +39,7 @@ fn detached_from_another_thread() {
         for _ in 0..n {
             let (counter, done_tx) = (counter.clone(), done_tx.clone());
             // Spawned and immediately detached.
-            let _ = spawner
+            let handle = spawner
                 .spawn(async move {
                     yield_now().await;
                     if counter.fetch_add(1, Ordering::SeqCst) + 1 == n {
@@ -47,6 +47,7 @@ fn detached_from_another_thread() {
                     }
                 })
                 .unwrap();
+            drop(handle);
         }
     })
     .join()
