@@ -16,11 +16,14 @@
 //! the number of live tasks, which is bounded by `max_tasks`
 //! ([`DEFAULT_MAX_TASKS`] unless set).
 //!
-//! A **registry** of live tasks (a mutex-guarded slab of wakers) exists so
-//! that dropping the executor can cancel every task, including idle ones
-//! that sit in no queue. It is locked once when a task is spawned and once
-//! when its future is dropped, never when polling or waking. (tokio's and
-//! async-executor's executors keep a registry of the same kind.)
+//! A **registry** of live tasks (a slab of one waker per task) exists so that
+//! dropping the executor can cancel every task, including idle ones that sit
+//! in no queue. Tasks spawned on the executor's own thread register in a
+//! slab only that thread touches (no lock); tasks spawned from other threads
+//! register in a mutex-guarded slab, which those spawns lock once, as does
+//! the drop of their future. Polling and waking never touch either. The
+//! bound on live tasks is one atomic counter. (tokio's and async-executor's
+//! executors keep a registry of the same kind.)
 //!
 //! # Shutdown
 //!
@@ -37,7 +40,7 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::pin;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -97,6 +100,9 @@ pub struct LocalExecutor {
     shared: Arc<Shared>,
     /// Runnables scheduled on this thread while `block_on` runs.
     local: RefCell<VecDeque<Runnable>>,
+    /// A waker for every live task spawned on this executor's own thread;
+    /// only that thread touches it.
+    local_registry: RefCell<Slab<Waker>>,
     parker: Parker,
     /// Whether `block_on` is running; a nested call would deadlock.
     running: Cell<bool>,
@@ -108,10 +114,13 @@ struct Shared {
     injector_tx: Sender<Runnable>,
     injector_rx: Receiver<Runnable>,
     unparker: Unparker,
-    /// Set once, under the registry lock, when the executor is dropped.
+    /// Set once, under the `remote_registry` lock, when the executor is
+    /// dropped.
     closed: AtomicBool,
-    /// A waker for every live task, to cancel them all at shutdown.
-    registry: Mutex<Slab<Waker>>,
+    /// A waker for every live task spawned from another thread.
+    remote_registry: Mutex<Slab<Waker>>,
+    /// Live tasks, both registries together; never above `max_tasks`.
+    n_tasks: AtomicUsize,
     max_tasks: usize,
 }
 
@@ -133,10 +142,12 @@ impl LocalExecutor {
                 injector_rx,
                 unparker: parker.unparker().clone(),
                 closed: AtomicBool::new(false),
-                registry: Mutex::new(Slab::new()),
+                remote_registry: Mutex::new(Slab::new()),
+                n_tasks: AtomicUsize::new(0),
                 max_tasks: max_tasks.get(),
             }),
             local: RefCell::new(VecDeque::new()),
+            local_registry: RefCell::new(Slab::new()),
             parker,
             running: Cell::new(false),
         }
@@ -149,7 +160,7 @@ impl LocalExecutor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(Spawn::new(), future)
+        self.spawn_local(Spawn::new(), future)
     }
 
     /// Spawns `future` as a task described by `spec`.
@@ -162,7 +173,36 @@ impl LocalExecutor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(spec, future)
+        self.spawn_local(spec, future)
+    }
+
+    /// Spawns on the executor's own thread: registers in the local registry
+    /// and queues the task locally, without a lock.
+    fn spawn_local<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // No need to look at `closed`: it is only set by `drop`, which
+        // cannot run while `self` is borrowed here.
+        if !self.shared.reserve_task() {
+            return Err(Rejected::new(future, RejectReason::QueueFull));
+        }
+        let (runnable, handle) = {
+            let mut registry = self.local_registry.borrow_mut();
+            let entry = registry.vacant_entry();
+            let registration = Registration {
+                shared: Arc::clone(&self.shared),
+                key: entry.key(),
+                local: true,
+            };
+            let (runnable, handle) = self.shared.new_task(spec, future, registration);
+            entry.insert(runnable.waker());
+            (runnable, handle)
+        };
+        // Runs at the next tick of `block_on`, like a task woken here.
+        self.local.borrow_mut().push_back(runnable);
+        Ok(handle)
     }
 
     /// A handle that spawns onto this executor from any thread.
@@ -174,7 +214,7 @@ impl LocalExecutor {
 
     /// The number of live tasks: spawned and not yet finished.
     pub fn n_tasks(&self) -> usize {
-        self.shared.lock_registry().len()
+        self.shared.n_tasks.load(Ordering::Relaxed)
     }
 
     /// The bound on live tasks.
@@ -265,14 +305,16 @@ impl fmt::Debug for LocalExecutor {
 
 impl Drop for LocalExecutor {
     fn drop(&mut self) {
-        // Close under the registry lock, so that a concurrent spawn either
-        // registered its task before (and is cancelled below) or sees
-        // `closed` and is refused.
-        let tasks = {
-            let mut registry = self.shared.lock_registry();
+        // Close under the remote registry's lock, so that a concurrent spawn
+        // from another thread either registered its task before (and is
+        // cancelled below) or sees `closed` and is refused. Spawns on this
+        // thread cannot run concurrently with `drop`.
+        let remote_tasks = {
+            let mut registry = self.shared.lock_remote_registry();
             self.shared.closed.store(true, Ordering::SeqCst);
             std::mem::take(&mut *registry)
         };
+        let local_tasks = std::mem::take(self.local_registry.get_mut());
         // Pairs with the fence in `Shared::schedule`: a runnable pushed to
         // the injector concurrently is drained either here or by its pusher.
         fence(Ordering::SeqCst);
@@ -283,21 +325,54 @@ impl Drop for LocalExecutor {
         self.shared.drain_injector();
         // Idle tasks sit in no queue: waking one hands its runnable to
         // `Shared::schedule`, which sees `closed` and drops it.
-        for (_, waker) in tasks {
+        for (_, waker) in local_tasks.into_iter().chain(remote_tasks) {
             waker.wake();
         }
     }
 }
 
 impl Shared {
-    fn lock_registry(&self) -> MutexGuard<'_, Slab<Waker>> {
+    fn lock_remote_registry(&self) -> MutexGuard<'_, Slab<Waker>> {
         // The registry's invariants hold between any two statements (a slab
         // insert or remove is all that happens under the lock), so a
         // poisoned lock is still usable.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+        self.remote_registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn spawn<F>(
+    /// Counts a new live task, unless that would exceed `max_tasks`.
+    fn reserve_task(&self) -> bool {
+        self.n_tasks
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max_tasks).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Creates a task of this executor, not yet scheduled.
+    fn new_task<F>(
+        self: &Arc<Self>,
+        spec: Spawn,
+        future: F,
+        registration: Registration,
+    ) -> (Runnable, JoinHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = Arc::clone(self);
+        new_task(
+            spec,
+            future,
+            move |runnable, _info| shared.schedule(runnable),
+            registration,
+        )
+    }
+
+    /// Spawns from a thread other than the executor's own (or from its own
+    /// thread outside `block_on`, through a `Spawner`).
+    fn spawn_remote<F>(
         self: &Arc<Self>,
         spec: Spawn,
         future: F,
@@ -306,25 +381,20 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let mut registry = self.lock_registry();
+        let mut registry = self.lock_remote_registry();
         if self.closed.load(Ordering::Relaxed) {
             return Err(Rejected::new(future, RejectReason::ShuttingDown));
         }
-        if registry.len() >= self.max_tasks {
+        if !self.reserve_task() {
             return Err(Rejected::new(future, RejectReason::QueueFull));
         }
         let entry = registry.vacant_entry();
         let registration = Registration {
             shared: Arc::clone(self),
             key: entry.key(),
+            local: false,
         };
-        let shared = Arc::clone(self);
-        let (runnable, handle) = new_task(
-            spec,
-            future,
-            move |runnable, _info| shared.schedule(runnable),
-            registration,
-        );
+        let (runnable, handle) = self.new_task(spec, future, registration);
         entry.insert(runnable.waker());
         drop(registry);
         runnable.schedule();
@@ -358,28 +428,21 @@ impl Shared {
     /// Pushes to the local queue when called on the thread that runs this
     /// executor's `block_on`; hands the runnable back otherwise.
     fn push_local(&self, runnable: Runnable) -> Result<(), Runnable> {
-        let active = ACTIVE.try_with(Cell::get).unwrap_or(ptr::null());
-        if active.is_null() {
-            return Err(runnable);
-        }
-        // SAFETY: ACTIVE is non-null only between `Active::enter(ex)` and the
-        // guard's drop, which bracket a `block_on(&ex)` call on this very
-        // thread; `ex` is borrowed for that whole call, so it is alive and
-        // does not move.
-        let ex = unsafe { &*active };
-        if !ptr::eq(Arc::as_ptr(&ex.shared), self) {
-            return Err(runnable);
-        }
-        // The queue is only borrowed for a push or a pop, never across a
-        // call into task code, so this always succeeds; falling back to the
-        // injector keeps it correct even if that changed.
-        match ex.local.try_borrow_mut() {
-            Ok(mut local) => {
-                local.push_back(runnable);
-                Ok(())
+        with_active(self, |active| {
+            let Some(ex) = active else {
+                return Err(runnable);
+            };
+            // The queue is only borrowed for a push or a pop, never across a
+            // call into task code, so this always succeeds; falling back to
+            // the injector keeps it correct even if that changed.
+            match ex.local.try_borrow_mut() {
+                Ok(mut local) => {
+                    local.push_back(runnable);
+                    Ok(())
+                }
+                Err(_) => Err(runnable),
             }
-            Err(_) => Err(runnable),
-        }
+        })
     }
 
     fn drain_injector(&self) {
@@ -389,17 +452,62 @@ impl Shared {
     }
 }
 
+/// Runs `f` with the executor that owns `shared`, if that executor's
+/// `block_on` is running on this thread, or with `None`.
+///
+/// The reference cannot escape `f`, which is what keeps it valid: the
+/// executor is borrowed by a `block_on` frame further down this thread's
+/// stack for as long as `f` runs.
+fn with_active<R>(shared: &Shared, f: impl FnOnce(Option<&LocalExecutor>) -> R) -> R {
+    let active = ACTIVE.try_with(Cell::get).unwrap_or(ptr::null());
+    if active.is_null() {
+        return f(None);
+    }
+    // SAFETY: ACTIVE is non-null only between `Active::enter(ex)` and the
+    // guard's drop, which bracket a `block_on(&ex)` call on this very thread;
+    // `ex` is borrowed for that whole call, so it is alive and does not move
+    // while `f`, which runs inside that call, uses it.
+    let ex = unsafe { &*active };
+    if ptr::eq(Arc::as_ptr(&ex.shared), shared) {
+        f(Some(ex))
+    } else {
+        f(None)
+    }
+}
+
 /// Unregisters a task when its future is dropped (see `new_task`'s guard).
 struct Registration {
     shared: Arc<Shared>,
     key: usize,
+    /// Registered in the executor's `local_registry` rather than the remote
+    /// one.
+    local: bool,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // After shutdown the registry is empty and this finds nothing. The
-        // waker is dropped after the lock is released.
-        let waker = self.shared.lock_registry().try_remove(self.key);
+        self.shared.n_tasks.fetch_sub(1, Ordering::Relaxed);
+        // After shutdown the registries are empty and this finds nothing.
+        // Wakers are dropped after the registry is released.
+        let waker = if self.local {
+            // While the executor is open, its tasks' futures are dropped only
+            // by its own `block_on` (when a task finishes or is aborted), on
+            // its thread; so it is the active executor here, or it is closed.
+            with_active(&self.shared, |active| {
+                debug_assert!(
+                    active.is_some() || self.shared.closed.load(Ordering::Relaxed),
+                    "a task of an open LocalExecutor was dropped outside its block_on"
+                );
+                active.and_then(|ex| {
+                    ex.local_registry
+                        .try_borrow_mut()
+                        .ok()?
+                        .try_remove(self.key)
+                })
+            })
+        } else {
+            self.shared.lock_remote_registry().try_remove(self.key)
+        };
         drop(waker);
     }
 }
@@ -464,7 +572,7 @@ impl Spawner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(Spawn::new(), future)
+        self.spawn_with(Spawn::new(), future)
     }
 
     /// Spawns `future` as a task described by `spec`.
@@ -477,7 +585,12 @@ impl Spawner {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(spec, future)
+        // From inside the executor's own `block_on` (a task spawning a
+        // task), take the lock-free path.
+        with_active(&self.shared, |active| match active {
+            Some(ex) => ex.spawn_local(spec, future),
+            None => self.shared.spawn_remote(spec, future),
+        })
     }
 }
 
