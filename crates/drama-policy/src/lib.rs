@@ -23,6 +23,14 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-mod vocabulary;
+extern crate alloc;
 
+mod drr;
+mod policy;
+mod vocabulary;
+mod weight;
+
+pub use drr::{ConfigError, Drr, DrrConfig};
+pub use policy::{Limit, Overflow, Picked, Policy};
 pub use vocabulary::{Class, TenantId};
+pub use weight::{InvalidWeight, Weight};

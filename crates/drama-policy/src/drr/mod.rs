@@ -1,0 +1,405 @@
+//! `Drr`, the default policy: deficit round robin across tenants, weighted
+//! virtual-time fair queuing across the classes of a tenant, and
+//! newest-first with an age bound inside a class.
+//!
+//! # The three levels
+//!
+//! **Tenants: deficit round robin, charged after the fact.** Tenants with
+//! queued work stand in a round (a FIFO of tenant ids). The tenant at the
+//! front is served while its deficit is positive; each item's measured cost
+//! is charged back later, so the deficit may go negative, and the tenant
+//! then pays that debt out of later quanta. When the front tenant's deficit
+//! is not positive, it receives its quantum for its next turn
+//! (`quantum_ns * weight / 100`) and moves to the back. Picking is O(1)
+//! amortized: every refill step is paid for by at least one quantum of
+//! charged cost, whatever the number of tenants.
+//!
+//! A tenant is *in service* while one of its picks is not yet charged.
+//! When its last queued item is picked it leaves the round; if it enqueues
+//! again while still in service (a task that yields, a request that wakes
+//! its follow-up) it goes back to the front, resuming the turn it had, so a
+//! tenant with a single busy task is not pushed to the back of the round on
+//! every poll. A tenant becomes *idle* when it has nothing queued and
+//! nothing in service; it then forfeits any positive deficit (no banked
+//! credit) but keeps a debt. An idle tenant that enqueues again receives its
+//! quantum for its coming turn and joins at the back.
+//!
+//! **Classes: virtual-time fair queuing by class weight.** Inside a tenant,
+//! each class has a virtual time that advances by `cost * 1000 / weight` on
+//! every charge. The class with queued work and the smallest virtual time is
+//! picked; ties go to the higher priority (`Write > Compute > Read >
+//! Accept`). A class that becomes active starts at the tenant's current
+//! virtual time, so it is served next (low latency for a newly arrived write
+//! or accept) but banks nothing. Backlogged classes share the tenant's time
+//! in the ratio of their weights: the priority is weak, no class starves.
+//! With only four classes the scan is O(1); a round robin is not needed.
+//!
+//! **Items: newest first, oldest first past the age bound.** Each class is a
+//! deque ordered by arrival. If the oldest item has waited at least the age
+//! bound it is picked; otherwise the newest.
+
+mod config;
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+pub use config::{ConfigError, DrrConfig};
+
+use crate::{Class, Limit, Overflow, Picked, Policy, TenantId, Weight};
+
+/// Class virtual time advances by `cost_ns * VTIME_SCALE / class_weight`;
+/// with class weights at most 1,000 this keeps one unit at or below 1 ns.
+const VTIME_SCALE: u64 = 1_000;
+
+/// When a tenant's virtual time passes this, every class time of the tenant
+/// is shifted down by it (keeping their differences), so that a tenant busy
+/// for years never overflows.
+const VTIME_REBASE_AT: u64 = 1 << 62;
+
+/// The default policy: fair across tenants by weight, weakly prioritized
+/// across classes, newest-first with an age bound inside a class.
+///
+/// See the [module documentation](self) for the algorithm and
+/// `docs/architecture.md` for the fairness and starvation bounds.
+///
+/// ```
+/// use drama_policy::{Class, Drr, Policy, TenantId, Weight};
+///
+/// let mut drr = Drr::new();
+/// let (acme, globex) = (TenantId::new(1), TenantId::new(2));
+/// drr.set_weight(acme, Weight::new(300).unwrap()).unwrap();
+///
+/// for i in 0..4 {
+///     drr.enqueue(("acme", i), acme, Class::Compute, 0).unwrap();
+///     drr.enqueue(("globex", i), globex, Class::Compute, 0).unwrap();
+/// }
+/// // Each poll costs 100 µs: acme (weight 300) runs three in a row, then
+/// // globex (weight 100) runs one.
+/// let mut order = Vec::new();
+/// while let Some(p) = drr.pick(0) {
+///     order.push(p.item.0);
+///     drr.charge(p.tenant, p.class, 100_000);
+/// }
+/// assert_eq!(order[..4], ["acme", "acme", "acme", "globex"]);
+/// ```
+pub struct Drr<T> {
+    config: DrrConfig,
+    /// Indexed by tenant id; `None` for ids never used.
+    tenants: Vec<Option<Box<Tenant<T>>>>,
+    /// Tenants with queued work, in turn order. Bound: at most one entry
+    /// per tenant (`Tenant::in_round`), so at most `max_tenants`.
+    round: VecDeque<u32>,
+    len: usize,
+}
+
+struct Tenant<T> {
+    weight: Weight,
+    deficit_ns: i64,
+    /// Queued items over all classes. Bound: `max_tenant_len`.
+    len: usize,
+    /// Picks not yet charged.
+    in_flight: u32,
+    /// Whether the tenant's id is in `Drr::round` (exactly when `len > 0`).
+    in_round: bool,
+    /// The virtual time of the last class picked; classes that become
+    /// active start here.
+    vtime: u64,
+    classes: [ClassQueue<T>; Class::COUNT],
+}
+
+struct ClassQueue<T> {
+    /// Oldest at the front, newest at the back. Bound: the tenant's
+    /// `max_tenant_len` over all its classes.
+    items: VecDeque<Entry<T>>,
+    vtime: u64,
+    in_flight: u32,
+}
+
+struct Entry<T> {
+    item: T,
+    enqueued_at_ns: u64,
+}
+
+impl<T> Tenant<T> {
+    fn new() -> Tenant<T> {
+        Tenant {
+            weight: Weight::DEFAULT,
+            deficit_ns: 0,
+            len: 0,
+            in_flight: 0,
+            in_round: false,
+            vtime: 0,
+            classes: core::array::from_fn(|_| ClassQueue {
+                items: VecDeque::new(),
+                vtime: 0,
+                in_flight: 0,
+            }),
+        }
+    }
+
+    /// Nothing queued and nothing in service: forfeit credit (keep debt)
+    /// and forget class history, which only matters while the tenant is busy.
+    fn go_idle(&mut self) {
+        self.deficit_ns = self.deficit_ns.min(0);
+        self.vtime = 0;
+        for class in &mut self.classes {
+            class.vtime = 0;
+        }
+    }
+}
+
+impl<T> Drr<T> {
+    /// A policy with the default configuration.
+    pub fn new() -> Drr<T> {
+        Drr::build(DrrConfig::new())
+    }
+
+    /// A policy with `config`.
+    ///
+    /// # Errors
+    ///
+    /// A value of `config` out of range; see [`DrrConfig`].
+    pub fn with_config(config: DrrConfig) -> Result<Drr<T>, ConfigError> {
+        config.validate()?;
+        Ok(Drr::build(config))
+    }
+
+    fn build(config: DrrConfig) -> Drr<T> {
+        Drr {
+            config,
+            tenants: Vec::new(),
+            round: VecDeque::new(),
+            len: 0,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DrrConfig {
+        &self.config
+    }
+
+    /// `tenant`'s weight ([`Weight::DEFAULT`] unless set).
+    pub fn weight(&self, tenant: TenantId) -> Weight {
+        self.tenant(tenant).map_or(Weight::DEFAULT, |t| t.weight)
+    }
+
+    /// `tenant`'s current deficit: positive is credit left in its turn,
+    /// negative is debt to repay from later quanta.
+    pub fn deficit_ns(&self, tenant: TenantId) -> i64 {
+        self.tenant(tenant).map_or(0, |t| t.deficit_ns)
+    }
+
+    /// The number of queued items of `tenant` in `class`.
+    pub fn class_len(&self, tenant: TenantId, class: Class) -> usize {
+        self.tenant(tenant)
+            .map_or(0, |t| t.classes[class.priority()].items.len())
+    }
+
+    /// The number of tenants with queued work.
+    pub fn active_tenants(&self) -> usize {
+        self.round.len()
+    }
+
+    /// The credit a tenant of `weight` receives per turn.
+    pub fn credit_ns(&self, weight: Weight) -> i64 {
+        credit_ns(self.config.quantum_ns, weight)
+    }
+
+    fn tenant(&self, tenant: TenantId) -> Option<&Tenant<T>> {
+        self.tenants
+            .get(tenant.as_u32() as usize)
+            .and_then(|slot| slot.as_deref())
+    }
+
+    /// The tenant's state, created on first use; `None` when the id is out
+    /// of the configured range.
+    fn tenant_mut(&mut self, tenant: TenantId) -> Option<&mut Tenant<T>> {
+        let idx = tenant.as_u32();
+        if idx >= self.config.max_tenants {
+            return None;
+        }
+        let idx = idx as usize;
+        if idx >= self.tenants.len() {
+            self.tenants.resize_with(idx + 1, || None);
+        }
+        Some(self.tenants[idx].get_or_insert_with(|| Box::new(Tenant::new())))
+    }
+}
+
+fn credit_ns(quantum_ns: u64, weight: Weight) -> i64 {
+    // quantum_ns <= 1e9 and weight <= 1e4, so the product fits in i64.
+    let credit = quantum_ns * u64::from(weight.get()) / u64::from(Weight::DEFAULT.get());
+    credit.max(1) as i64
+}
+
+impl<T> Default for Drr<T> {
+    fn default() -> Drr<T> {
+        Drr::new()
+    }
+}
+
+impl<T> Policy<T> for Drr<T> {
+    fn enqueue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        if tenant.as_u32() >= self.config.max_tenants {
+            return Err(Overflow::new(item, Limit::Tenants));
+        }
+        if self.len >= self.config.max_len {
+            return Err(Overflow::new(item, Limit::Total));
+        }
+        let quantum_ns = self.config.quantum_ns;
+        let max_tenant_len = self.config.max_tenant_len;
+        let Some(t) = self.tenant_mut(tenant) else {
+            return Err(Overflow::new(item, Limit::Tenants));
+        };
+        if t.len >= max_tenant_len {
+            return Err(Overflow::new(item, Limit::Tenant));
+        }
+        let vtime = t.vtime;
+        let queue = &mut t.classes[class.priority()];
+        if queue.items.is_empty() && queue.in_flight == 0 {
+            // A class becoming active starts at the tenant's virtual time:
+            // served soon, but with nothing banked from its idle time.
+            queue.vtime = queue.vtime.max(vtime);
+        }
+        queue.items.push_back(Entry {
+            item,
+            enqueued_at_ns: now_ns,
+        });
+        t.len += 1;
+        let rejoin = if t.in_round {
+            None
+        } else {
+            t.in_round = true;
+            if t.in_flight > 0 {
+                // Still in service: resume the turn it was in.
+                Some(true)
+            } else {
+                // Idle until now (its credit already forfeited): receive
+                // the quantum for the coming turn and wait behind the
+                // others.
+                t.deficit_ns = t.deficit_ns.saturating_add(credit_ns(quantum_ns, t.weight));
+                Some(false)
+            }
+        };
+        match rejoin {
+            Some(true) => self.round.push_front(tenant.as_u32()),
+            Some(false) => self.round.push_back(tenant.as_u32()),
+            None => {}
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    fn pick(&mut self, now_ns: u64) -> Option<Picked<T>> {
+        let quantum_ns = self.config.quantum_ns;
+        let age_bound_ns = self.config.age_bound_ns;
+        loop {
+            let idx = *self.round.front()?;
+            let t = self.tenants[idx as usize]
+                .as_deref_mut()
+                .expect("a tenant in the round has state");
+            if t.deficit_ns <= 0 {
+                // Turn over: credit for the next one, then to the back.
+                t.deficit_ns = t.deficit_ns.saturating_add(credit_ns(quantum_ns, t.weight));
+                self.round.rotate_left(1);
+                continue;
+            }
+            let class = pick_class(t);
+            let queue = &mut t.classes[class.priority()];
+            let oldest_overdue = queue
+                .items
+                .front()
+                .is_some_and(|e| now_ns.saturating_sub(e.enqueued_at_ns) >= age_bound_ns);
+            let entry = if oldest_overdue {
+                queue.items.pop_front()
+            } else {
+                queue.items.pop_back()
+            }
+            .expect("the picked class has queued work");
+            queue.in_flight = queue.in_flight.saturating_add(1);
+            t.in_flight = t.in_flight.saturating_add(1);
+            t.len -= 1;
+            if t.len == 0 {
+                t.in_round = false;
+                self.round.pop_front();
+            }
+            self.len -= 1;
+            return Some(Picked {
+                item: entry.item,
+                tenant: TenantId::new(idx),
+                class,
+                enqueued_at_ns: entry.enqueued_at_ns,
+            });
+        }
+    }
+
+    fn charge(&mut self, tenant: TenantId, class: Class, cost_ns: u64) {
+        let class_weight = u64::from(self.config.class_weights[class.priority()]);
+        // Nothing can have been picked for an id out of range.
+        let Some(t) = self.tenant_mut(tenant) else {
+            return;
+        };
+        let cost = i64::try_from(cost_ns).unwrap_or(i64::MAX);
+        t.deficit_ns = t.deficit_ns.saturating_sub(cost);
+        let queue = &mut t.classes[class.priority()];
+        queue.vtime = queue
+            .vtime
+            .saturating_add(cost_ns.saturating_mul(VTIME_SCALE) / class_weight);
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        t.in_flight = t.in_flight.saturating_sub(1);
+        if t.len == 0 && t.in_flight == 0 {
+            t.go_idle();
+        }
+    }
+
+    fn set_weight(&mut self, tenant: TenantId, weight: Weight) -> Result<(), Overflow<Weight>> {
+        match self.tenant_mut(tenant) {
+            Some(t) => {
+                t.weight = weight;
+                Ok(())
+            }
+            None => Err(Overflow::new(weight, Limit::Tenants)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn tenant_len(&self, tenant: TenantId) -> usize {
+        self.tenant(tenant).map_or(0, |t| t.len)
+    }
+}
+
+/// The class to serve next inside `t`: the smallest virtual time among
+/// classes with queued work, ties to the higher priority. Advances the
+/// tenant's virtual time to it.
+fn pick_class<T>(t: &mut Tenant<T>) -> Class {
+    let mut best: Option<usize> = None;
+    for (i, queue) in t.classes.iter().enumerate() {
+        if queue.items.is_empty() {
+            continue;
+        }
+        // Strictly smaller: on a tie the earlier (higher-priority) class wins.
+        if best.is_none_or(|b| queue.vtime < t.classes[b].vtime) {
+            best = Some(i);
+        }
+    }
+    let best = best.expect("a tenant in the round has queued work");
+    t.vtime = t.vtime.max(t.classes[best].vtime);
+    if t.vtime >= VTIME_REBASE_AT {
+        let base = t.vtime;
+        t.vtime = 0;
+        for queue in &mut t.classes {
+            queue.vtime = queue.vtime.saturating_sub(base);
+        }
+    }
+    Class::ALL[best]
+}
