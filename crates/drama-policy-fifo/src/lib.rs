@@ -133,7 +133,10 @@ mod tests {
         let refused = fifo.enqueue(5, u, Class::Compute, 0).unwrap_err();
         assert_eq!(refused.limit(), Limit::Total);
         assert_eq!(refused.into_inner(), 5);
-        assert_eq!((fifo.len(), fifo.tenant_len(t), fifo.tenant_len(u)), (3, 2, 1));
+        assert_eq!(
+            (fifo.len(), fifo.tenant_len(t), fifo.tenant_len(u)),
+            (3, 2, 1)
+        );
 
         let order: Vec<i32> = std::iter::from_fn(|| fifo.pick(0).map(|p| p.item)).collect();
         assert_eq!(order, [1, 2, 4]);

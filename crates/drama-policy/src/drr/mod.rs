@@ -49,13 +49,25 @@ pub use config::{ConfigError, DrrConfig};
 use crate::{Class, Limit, Overflow, Picked, Policy, TenantId, Weight};
 
 /// Class virtual time advances by `cost_ns * VTIME_SCALE / class_weight`;
-/// with class weights at most 1,000 this keeps one unit at or below 1 ns.
+/// with class weights at most 1,000 this keeps one unit at or below 1 ns,
+/// and with charges at most `MAX_CHARGE_NS` one charge adds at most 2^40.
 const VTIME_SCALE: u64 = 1_000;
 
 /// When a tenant's virtual time passes this, every class time of the tenant
 /// is shifted down by it (keeping their differences), so that a tenant busy
 /// for years never overflows.
 const VTIME_REBASE_AT: u64 = 1 << 62;
+
+/// The largest cost one charge debits: 1 s. A longer poll is a stuck
+/// worker (the pool's monitor handles those); charging it in full would let
+/// one absurd measurement put its tenant out of service for hours, and would
+/// make the refill loop of `pick` arbitrarily long.
+pub(crate) const MAX_CHARGE_NS: u64 = 1_000_000_000;
+
+/// The largest debt a tenant carries: 1 s. Reached only by charges that no
+/// pick accounts for, or by many picks in service at once; the excess is
+/// forgiven rather than letting a tenant sit out of service for longer.
+pub(crate) const MAX_DEBT_NS: i64 = MAX_CHARGE_NS as i64;
 
 /// The default policy: fair across tenants by weight, weakly prioritized
 /// across classes, newest-first with an age bound inside a class.
@@ -284,7 +296,7 @@ impl<T> Policy<T> for Drr<T> {
                 // Idle until now (its credit already forfeited): receive
                 // the quantum for the coming turn and wait behind the
                 // others.
-                t.deficit_ns = t.deficit_ns.saturating_add(credit_ns(quantum_ns, t.weight));
+                t.deficit_ns += credit_ns(quantum_ns, t.weight);
                 Some(false)
             }
         };
@@ -307,7 +319,16 @@ impl<T> Policy<T> for Drr<T> {
                 .expect("a tenant in the round has state");
             if t.deficit_ns <= 0 {
                 // Turn over: credit for the next one, then to the back.
-                t.deficit_ns = t.deficit_ns.saturating_add(credit_ns(quantum_ns, t.weight));
+                let credit = credit_ns(quantum_ns, t.weight);
+                // Alone in the round, the tenant would meet only itself at
+                // the front again: add every credit it needs at once (the
+                // same result as looping, without the loop).
+                let turns = if self.round.len() == 1 {
+                    -t.deficit_ns / credit + 1
+                } else {
+                    1
+                };
+                t.deficit_ns += turns * credit;
                 self.round.rotate_left(1);
                 continue;
             }
@@ -346,12 +367,14 @@ impl<T> Policy<T> for Drr<T> {
         let Some(t) = self.tenant_mut(tenant) else {
             return;
         };
-        let cost = i64::try_from(cost_ns).unwrap_or(i64::MAX);
-        t.deficit_ns = t.deficit_ns.saturating_sub(cost);
+        let cost_ns = cost_ns.min(MAX_CHARGE_NS);
+        // Both terms are within ±1 s (plus one credit), so no overflow; the
+        // floor bounds the refill work a debt can cause in `pick`.
+        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-MAX_DEBT_NS);
         let queue = &mut t.classes[class.priority()];
         queue.vtime = queue
             .vtime
-            .saturating_add(cost_ns.saturating_mul(VTIME_SCALE) / class_weight);
+            .saturating_add(cost_ns * VTIME_SCALE / class_weight);
         queue.in_flight = queue.in_flight.saturating_sub(1);
         t.in_flight = t.in_flight.saturating_sub(1);
         if t.len == 0 && t.in_flight == 0 {

@@ -1,0 +1,252 @@
+//! A naive reference model of `Drr`: the same rules, written the obvious
+//! way. Tenants are found by a linear search, the round is a `Vec` whose
+//! element 0 is the front, "in the round" is `round.contains`, a tenant's
+//! length is counted from its classes, and each class is an unordered bag
+//! searched for the smallest or largest arrival number. Every operation is
+//! O(n), and every rule is one line that can be checked against the module
+//! documentation of `drama_policy::Drr`.
+
+#![allow(dead_code)]
+
+use drama_policy::{Class, Limit, Overflow, Picked, Policy, TenantId, Weight};
+
+/// The parameters the model needs (a mirror of `DrrConfig`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    pub(crate) quantum_ns: u64,
+    pub(crate) class_weights: [u32; 4],
+    pub(crate) age_bound_ns: u64,
+    pub(crate) max_len: usize,
+    pub(crate) max_tenant_len: usize,
+    pub(crate) max_tenants: u32,
+}
+
+struct ModelClass<T> {
+    /// (arrival number, item, enqueued_at_ns), in no particular order.
+    bag: Vec<(u64, T, u64)>,
+    vtime: u64,
+    in_flight: u32,
+}
+
+struct ModelTenant<T> {
+    id: u32,
+    weight: u32,
+    deficit_ns: i64,
+    in_flight: u32,
+    vtime: u64,
+    classes: Vec<ModelClass<T>>,
+}
+
+impl<T> ModelTenant<T> {
+    fn len(&self) -> usize {
+        self.classes.iter().map(|c| c.bag.len()).sum()
+    }
+}
+
+pub(crate) struct Model<T> {
+    p: Params,
+    tenants: Vec<ModelTenant<T>>,
+    /// Element 0 is the front of the round.
+    round: Vec<u32>,
+    arrivals: u64,
+}
+
+impl<T> Model<T> {
+    pub(crate) fn new(p: Params) -> Model<T> {
+        Model {
+            p,
+            tenants: Vec::new(),
+            round: Vec::new(),
+            arrivals: 0,
+        }
+    }
+
+    fn credit(&self, weight: u32) -> i64 {
+        (self.p.quantum_ns * u64::from(weight) / 100).max(1) as i64
+    }
+
+    fn find(&self, id: u32) -> Option<usize> {
+        self.tenants.iter().position(|t| t.id == id)
+    }
+
+    fn find_or_create(&mut self, id: u32) -> usize {
+        match self.find(id) {
+            Some(i) => i,
+            None => {
+                self.tenants.push(ModelTenant {
+                    id,
+                    weight: 100,
+                    deficit_ns: 0,
+                    in_flight: 0,
+                    vtime: 0,
+                    classes: (0..4)
+                        .map(|_| ModelClass {
+                            bag: Vec::new(),
+                            vtime: 0,
+                            in_flight: 0,
+                        })
+                        .collect(),
+                });
+                self.tenants.len() - 1
+            }
+        }
+    }
+
+    pub(crate) fn deficit_ns(&self, tenant: TenantId) -> i64 {
+        self.find(tenant.as_u32())
+            .map_or(0, |i| self.tenants[i].deficit_ns)
+    }
+
+    pub(crate) fn class_len(&self, tenant: TenantId, class: Class) -> usize {
+        self.find(tenant.as_u32())
+            .map_or(0, |i| self.tenants[i].classes[class.priority()].bag.len())
+    }
+
+    pub(crate) fn active_tenants(&self) -> usize {
+        self.round.len()
+    }
+}
+
+impl<T> Policy<T> for Model<T> {
+    fn enqueue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        let id = tenant.as_u32();
+        if id >= self.p.max_tenants {
+            return Err(Overflow::new(item, Limit::Tenants));
+        }
+        if self.len() >= self.p.max_len {
+            return Err(Overflow::new(item, Limit::Total));
+        }
+        let i = self.find_or_create(id);
+        if self.tenants[i].len() >= self.p.max_tenant_len {
+            return Err(Overflow::new(item, Limit::Tenant));
+        }
+        let was_in_round = self.round.contains(&id);
+        let credit = self.credit(self.tenants[i].weight);
+        let arrival = self.arrivals;
+        self.arrivals += 1;
+        let t = &mut self.tenants[i];
+        let tenant_vtime = t.vtime;
+        let c = &mut t.classes[class.priority()];
+        // A class becoming active starts at the tenant's virtual time.
+        if c.bag.is_empty() && c.in_flight == 0 {
+            c.vtime = c.vtime.max(tenant_vtime);
+        }
+        c.bag.push((arrival, item, now_ns));
+        if !was_in_round {
+            if t.in_flight > 0 {
+                // In service: back to the front, resuming its turn.
+                self.round.insert(0, id);
+            } else {
+                // Idle: credit for the coming turn, then the back.
+                t.deficit_ns += credit;
+                self.round.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn pick(&mut self, now_ns: u64) -> Option<Picked<T>> {
+        loop {
+            let id = *self.round.first()?;
+            let i = self.find(id).expect("a tenant in the round exists");
+            let credit = self.credit(self.tenants[i].weight);
+            let t = &mut self.tenants[i];
+            if t.deficit_ns <= 0 {
+                t.deficit_ns += credit;
+                let front = self.round.remove(0);
+                self.round.push(front);
+                continue;
+            }
+            // The non-empty class with the smallest virtual time; on a tie
+            // the first in priority order.
+            let mut best: Option<usize> = None;
+            for c in 0..4 {
+                if t.classes[c].bag.is_empty() {
+                    continue;
+                }
+                match best {
+                    Some(b) if t.classes[b].vtime <= t.classes[c].vtime => {}
+                    _ => best = Some(c),
+                }
+            }
+            let c = best.expect("a tenant in the round has work");
+            t.vtime = t.vtime.max(t.classes[c].vtime);
+            if t.vtime >= 1 << 62 {
+                let base = t.vtime;
+                t.vtime = 0;
+                for class in &mut t.classes {
+                    class.vtime = class.vtime.saturating_sub(base);
+                }
+            }
+            let bag = &mut t.classes[c].bag;
+            let oldest = (0..bag.len()).min_by_key(|&k| bag[k].0).unwrap();
+            let newest = (0..bag.len()).max_by_key(|&k| bag[k].0).unwrap();
+            let take = if now_ns.saturating_sub(bag[oldest].2) >= self.p.age_bound_ns {
+                oldest
+            } else {
+                newest
+            };
+            let (_, item, enqueued_at_ns) = bag.remove(take);
+            t.classes[c].in_flight = t.classes[c].in_flight.saturating_add(1);
+            t.in_flight = t.in_flight.saturating_add(1);
+            if t.len() == 0 {
+                self.round.remove(0);
+            }
+            return Some(Picked {
+                item,
+                tenant: TenantId::new(id),
+                class: Class::ALL[c],
+                enqueued_at_ns,
+            });
+        }
+    }
+
+    fn charge(&mut self, tenant: TenantId, class: Class, cost_ns: u64) {
+        let id = tenant.as_u32();
+        if id >= self.p.max_tenants {
+            return;
+        }
+        let i = self.find_or_create(id);
+        let cw = u64::from(self.p.class_weights[class.priority()]);
+        let t = &mut self.tenants[i];
+        // One charge debits at most 1 s, and a debt is at most 1 s.
+        let cost_ns = cost_ns.min(1_000_000_000);
+        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-1_000_000_000);
+        let c = &mut t.classes[class.priority()];
+        c.vtime = c.vtime.saturating_add(cost_ns * 1000 / cw);
+        c.in_flight = c.in_flight.saturating_sub(1);
+        t.in_flight = t.in_flight.saturating_sub(1);
+        if t.len() == 0 && t.in_flight == 0 {
+            // Idle: forfeit credit, keep debt, forget class history.
+            t.deficit_ns = t.deficit_ns.min(0);
+            t.vtime = 0;
+            for class in &mut t.classes {
+                class.vtime = 0;
+            }
+        }
+    }
+
+    fn set_weight(&mut self, tenant: TenantId, weight: Weight) -> Result<(), Overflow<Weight>> {
+        if tenant.as_u32() >= self.p.max_tenants {
+            return Err(Overflow::new(weight, Limit::Tenants));
+        }
+        let i = self.find_or_create(tenant.as_u32());
+        self.tenants[i].weight = weight.get();
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.tenants.iter().map(ModelTenant::len).sum()
+    }
+
+    fn tenant_len(&self, tenant: TenantId) -> usize {
+        self.find(tenant.as_u32())
+            .map_or(0, |i| self.tenants[i].len())
+    }
+}
