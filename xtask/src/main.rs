@@ -4,6 +4,11 @@
 //! - `miri`: the drama-core tests under Miri (needs a nightly toolchain with
 //!   the miri component; CI does not depend on it).
 //! - `demo`: the quick-start example.
+//! - `sim`: the overload and fairness scenarios in the deterministic
+//!   simulator (`drama-sim`, release build), DRR beside the FIFO baseline;
+//!   fails if DRR misses a target or a run breaks an invariant. Arguments
+//!   after `sim` go to the simulator (`--seed S`, `--seeds N`,
+//!   `--scenario NAME`, `--reports`, `--help`).
 #![forbid(unsafe_code)]
 
 use std::env;
@@ -15,7 +20,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci      run what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace
   miri    run drama-core's tests under Miri (needs nightly with the miri component)
-  demo    run the quick-start example";
+  demo    run the quick-start example
+  sim     run the simulated fairness scenarios (T2, T3a, T3b, T4), DRR vs FIFO;
+          `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -28,6 +35,17 @@ fn main() -> ExitCode {
         Some("demo") => {
             run(cargo(&root).args(["run", "--release", "-p", "drama", "--example", "quickstart"]))
         }
+        Some("sim") => run(cargo(&root)
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "drama-sim",
+                "--bin",
+                "drama-sim",
+                "--",
+            ])
+            .args(&args[1..])),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -103,6 +103,9 @@ pub struct Drr<T> {
     /// per tenant (`Tenant::in_round`), so at most `max_tenants`.
     round: VecDeque<u32>,
     len: usize,
+    /// Turns ended so far (refills at the front of the round): the clock
+    /// by which a tenant in service measures the turns it missed.
+    refills: u64,
 }
 
 struct Tenant<T> {
@@ -114,6 +117,8 @@ struct Tenant<T> {
     in_flight: u32,
     /// Whether the tenant's id is in `Drr::round` (exactly when `len > 0`).
     in_round: bool,
+    /// `Drr::refills` when the tenant last left the round in service.
+    left_at_refills: u64,
     /// The virtual time of the last class picked; classes that become
     /// active start here.
     vtime: u64,
@@ -141,6 +146,7 @@ impl<T> Tenant<T> {
             len: 0,
             in_flight: 0,
             in_round: false,
+            left_at_refills: 0,
             vtime: 0,
             classes: core::array::from_fn(|_| ClassQueue {
                 items: VecDeque::new(),
@@ -183,6 +189,7 @@ impl<T> Drr<T> {
             tenants: Vec::new(),
             round: VecDeque::new(),
             len: 0,
+            refills: 0,
         }
     }
 
@@ -267,6 +274,8 @@ impl<T> Policy<T> for Drr<T> {
         }
         let quantum_ns = self.config.quantum_ns;
         let max_tenant_len = self.config.max_tenant_len;
+        let others = self.round.len() as u64;
+        let refills = self.refills;
         let Some(t) = self.tenant_mut(tenant) else {
             return Err(Overflow::new(item, Limit::Tenants));
         };
@@ -290,7 +299,21 @@ impl<T> Policy<T> for Drr<T> {
         } else {
             t.in_round = true;
             if t.in_flight > 0 {
-                // Still in service: resume the turn it was in.
+                // Still in service: resume the turn it was in, at the
+                // front. Other workers may have ended turns meanwhile; had
+                // the tenant stayed in the round it would have had its share
+                // of those refills, so it gets it now, pro rata (the other
+                // tenants' turns it missed over their number, at most one
+                // round). The deficit is capped at two credits: enough for
+                // a tenant whose few tasks cannot keep up with the round
+                // (one task on two workers) to keep its share, too little
+                // to bank a burst.
+                let missed = refills - t.left_at_refills;
+                if others > 0 && missed > 0 {
+                    let credit = credit_ns(quantum_ns, t.weight);
+                    let bonus = (credit as u64 * missed.min(others) / others) as i64;
+                    t.deficit_ns = (t.deficit_ns + bonus).min((2 * credit).max(t.deficit_ns));
+                }
                 Some(true)
             } else {
                 // Idle until now (its credit already forfeited): receive
@@ -329,7 +352,10 @@ impl<T> Policy<T> for Drr<T> {
                     1
                 };
                 t.deficit_ns += turns * credit;
-                self.round.rotate_left(1);
+                self.refills += turns as u64;
+                // pop + push, not rotate_left(1): no call into memmove.
+                self.round.pop_front();
+                self.round.push_back(idx);
                 continue;
             }
             let class = pick_class(t);
@@ -349,6 +375,7 @@ impl<T> Policy<T> for Drr<T> {
             t.len -= 1;
             if t.len == 0 {
                 t.in_round = false;
+                t.left_at_refills = self.refills;
                 self.round.pop_front();
             }
             self.len -= 1;

@@ -33,6 +33,7 @@ struct ModelTenant<T> {
     weight: u32,
     deficit_ns: i64,
     in_flight: u32,
+    left_at_refills: u64,
     vtime: u64,
     classes: Vec<ModelClass<T>>,
 }
@@ -49,6 +50,8 @@ pub(crate) struct Model<T> {
     /// Element 0 is the front of the round.
     round: Vec<u32>,
     arrivals: u64,
+    /// Refills so far (turns ended).
+    refills: u64,
 }
 
 impl<T> Model<T> {
@@ -58,6 +61,7 @@ impl<T> Model<T> {
             tenants: Vec::new(),
             round: Vec::new(),
             arrivals: 0,
+            refills: 0,
         }
     }
 
@@ -78,6 +82,7 @@ impl<T> Model<T> {
                     weight: 100,
                     deficit_ns: 0,
                     in_flight: 0,
+                    left_at_refills: 0,
                     vtime: 0,
                     classes: (0..4)
                         .map(|_| ModelClass {
@@ -130,6 +135,8 @@ impl<T> Policy<T> for Model<T> {
         let credit = self.credit(self.tenants[i].weight);
         let arrival = self.arrivals;
         self.arrivals += 1;
+        let others = self.round.len() as u64;
+        let refills = self.refills;
         let t = &mut self.tenants[i];
         let tenant_vtime = t.vtime;
         let c = &mut t.classes[class.priority()];
@@ -140,7 +147,19 @@ impl<T> Policy<T> for Model<T> {
         c.bag.push((arrival, item, now_ns));
         if !was_in_round {
             if t.in_flight > 0 {
-                // In service: back to the front, resuming its turn.
+                // In service: back to the front, resuming its turn, with
+                // its pro-rata share of the turns others ended meanwhile
+                // (at most one round); the deficit is capped at 2 credits.
+                let missed = refills - t.left_at_refills;
+                if others > 0 && missed > 0 {
+                    let bonus = (credit as u64 * missed.min(others) / others) as i64;
+                    let cap = if t.deficit_ns > 2 * credit {
+                        t.deficit_ns
+                    } else {
+                        2 * credit
+                    };
+                    t.deficit_ns = (t.deficit_ns + bonus).min(cap);
+                }
                 self.round.insert(0, id);
             } else {
                 // Idle: credit for the coming turn, then the back.
@@ -159,6 +178,7 @@ impl<T> Policy<T> for Model<T> {
             let t = &mut self.tenants[i];
             if t.deficit_ns <= 0 {
                 t.deficit_ns += credit;
+                self.refills += 1;
                 let front = self.round.remove(0);
                 self.round.push(front);
                 continue;
@@ -196,6 +216,7 @@ impl<T> Policy<T> for Model<T> {
             t.classes[c].in_flight = t.classes[c].in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
             if t.len() == 0 {
+                t.left_at_refills = self.refills;
                 self.round.remove(0);
             }
             return Some(Picked {

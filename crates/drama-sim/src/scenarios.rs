@@ -1,0 +1,766 @@
+//! The overload and fairness scenarios of `BENCHMARKS.md` part B (T2, T3a,
+//! T3b, T4), in virtual time, with their targets.
+//!
+//! Each scenario runs the same workload and seed against [`Drr`] (default
+//! configuration) and, for comparison, against the FIFO baseline
+//! ([`Fifo`]). The targets judge DRR only; FIFO's figures show what a plain
+//! runtime queue does under the same load.
+//!
+//! All scenarios use 2 virtual workers. Work is exponentially distributed,
+//! as in the benchmark harness (a calibrated spin of exponential length).
+//! C, the capacity of 2 workers at 100 µs of mean work, is 20,000 requests
+//! per second.
+//!
+//! ```
+//! use drama_sim::scenarios::Scenario;
+//!
+//! let scenario = Scenario::from_name("t3b").expect("a known scenario");
+//! assert_eq!(scenario, Scenario::T3bWeights);
+//! assert_eq!(scenario.workload().tenants().len(), 4);
+//! ```
+
+use std::fmt;
+
+use drama_policy::{Class, Drr, Policy, Weight};
+use drama_policy_fifo::Fifo;
+
+use crate::error::SimError;
+use crate::report::{Report, Samples, jain};
+use crate::sim::{RequestId, SimConfig, run};
+use crate::workload::{Arrival, Service, Stream, Tenant, Workload};
+
+/// Virtual workers in every scenario, as in the benchmark suite.
+pub const WORKERS: usize = 2;
+
+/// C: what 2 workers complete per second at 100 µs of mean work.
+pub const CAPACITY_PER_S: f64 = 20_000.0;
+
+/// The FIFO baseline's bounds: large enough that no scenario reaches them,
+/// so FIFO shows an unbounded runtime queue.
+pub const FIFO_MAX_LEN: usize = 1 << 20;
+/// The FIFO baseline's per-tenant bound.
+pub const FIFO_MAX_TENANT_LEN: usize = 1 << 16;
+
+const MS: u64 = 1_000_000;
+const US: u64 = 1_000;
+
+/// A scenario of `BENCHMARKS.md` part B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scenario {
+    /// T2: 9 light tenants and one heavy tenant at 10× its fair share.
+    T2NoisyNeighbour,
+    /// T3a: 8 equal tenants with 1 to 128 requests in flight.
+    T3aInFlight,
+    /// T3b: 4 backlogged tenants with weights 1:2:4:8.
+    T3bWeights,
+    /// T4: one tenant with saturated writes, compute and reads, and an
+    /// accept probe.
+    T4Priorities,
+}
+
+impl Scenario {
+    /// Every scenario, in the order of `BENCHMARKS.md`.
+    pub const ALL: [Scenario; 4] = [
+        Scenario::T2NoisyNeighbour,
+        Scenario::T3aInFlight,
+        Scenario::T3bWeights,
+        Scenario::T4Priorities,
+    ];
+
+    /// The short name: `T2`, `T3a`, `T3b`, `T4`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scenario::T2NoisyNeighbour => "T2",
+            Scenario::T3aInFlight => "T3a",
+            Scenario::T3bWeights => "T3b",
+            Scenario::T4Priorities => "T4",
+        }
+    }
+
+    /// The scenario with short name `name` (any case).
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// What the scenario offers, in one line.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Scenario::T2NoisyNeighbour => {
+                "noisy neighbour: 9 light tenants at 0.05·C (Poisson, 50 µs), \
+                 1 heavy at 1.0·C = 10× its fair share (Poisson, 100 µs)"
+            }
+            Scenario::T3aInFlight => {
+                "in-flight fairness: 8 equal tenants, tenant i has 2^i in flight, \
+                 50 µs work for even i and 500 µs for odd i (closed loop)"
+            }
+            Scenario::T3bWeights => {
+                "weights: 4 tenants with weights 100:200:400:800, 16 in flight each, \
+                 100 µs work (closed loop)"
+            }
+            Scenario::T4Priorities => {
+                "weak priorities: one tenant, write/compute/read 32 in flight each \
+                 (100 µs), accept probe at 100/s"
+            }
+        }
+    }
+
+    /// The scenario's workload (for T2, with the heavy tenant).
+    pub fn workload(self) -> Workload {
+        match self {
+            Scenario::T2NoisyNeighbour => t2_workload(true),
+            Scenario::T3aInFlight => t3a_workload(),
+            Scenario::T3bWeights => t3b_workload(),
+            Scenario::T4Priorities => t4_workload(),
+        }
+    }
+
+    /// The run configuration with `seed`, as used for DRR.
+    ///
+    /// Durations are the shortest that give figures stable from seed to
+    /// seed while keeping `cargo xtask sim` within seconds. The closed-loop
+    /// scenarios declare a wait bound (nothing may wait more than it in a
+    /// queue that holds at most a few hundred requests); T2 declares none,
+    /// because its heavy tenant is overloaded by design and its queue grows
+    /// for the whole run.
+    pub fn config(self, seed: u64) -> SimConfig {
+        let base = SimConfig::new(seed)
+            .workers(WORKERS)
+            .duration_ns(5_000 * MS)
+            .warmup_ns(500 * MS);
+        match self {
+            Scenario::T2NoisyNeighbour => base,
+            // The slowest queue (128 requests of 500 µs at 1/8 of 2
+            // workers) turns over in about 256 ms.
+            Scenario::T3aInFlight => base.max_wait_bound_ns(Some(1_000 * MS)),
+            Scenario::T3bWeights | Scenario::T4Priorities => base.max_wait_bound_ns(Some(250 * MS)),
+        }
+    }
+
+    /// Runs the scenario with `seed` against DRR and, when `baseline` is
+    /// set, against FIFO, and judges DRR against the targets.
+    ///
+    /// # Errors
+    ///
+    /// A broken invariant in either run, with the policy that broke it.
+    pub fn run(self, seed: u64, baseline: bool) -> Result<Outcome, ScenarioError> {
+        let drr = Policies::Drr.measure(self, seed)?;
+        let fifo = if baseline {
+            Some(Policies::Fifo.measure(self, seed)?)
+        } else {
+            None
+        };
+        let rows = match self {
+            Scenario::T2NoisyNeighbour => t2_rows(&drr, fifo.as_ref()),
+            Scenario::T3aInFlight => t3a_rows(&drr, fifo.as_ref()),
+            Scenario::T3bWeights => t3b_rows(&drr, fifo.as_ref()),
+            Scenario::T4Priorities => t4_rows(&drr, fifo.as_ref()),
+        };
+        Ok(Outcome {
+            scenario: self,
+            seed,
+            rows,
+            drr: drr.report,
+            fifo: fifo.map(|m| m.report),
+        })
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The policies a scenario runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policies {
+    Drr,
+    Fifo,
+}
+
+impl Policies {
+    fn name(self) -> &'static str {
+        match self {
+            Policies::Drr => "DRR",
+            Policies::Fifo => "FIFO",
+        }
+    }
+
+    fn make(self) -> Box<dyn Policy<RequestId>> {
+        match self {
+            Policies::Drr => Box::new(Drr::new()),
+            Policies::Fifo => Box::new(Fifo::new(FIFO_MAX_LEN, FIFO_MAX_TENANT_LEN)),
+        }
+    }
+
+    fn run(self, config: &SimConfig, workload: &Workload) -> Result<Report, ScenarioError> {
+        let mut policy = self.make();
+        run(config, workload, &mut *policy).map_err(|error| ScenarioError {
+            policy: self.name(),
+            error,
+        })
+    }
+
+    fn measure(self, scenario: Scenario, seed: u64) -> Result<Measured, ScenarioError> {
+        let mut config = scenario.config(seed);
+        if self != Policies::Drr {
+            // The wait bound is a check on DRR's starvation freedom; FIFO is
+            // shown for comparison, not judged.
+            config = config.max_wait_bound_ns(None);
+        }
+        let report = self.run(&config, &scenario.workload())?;
+        let unloaded = match scenario {
+            // The same light tenants (same ids, so the same arrivals) with
+            // the heavy one left out.
+            Scenario::T2NoisyNeighbour => Some(self.run(&config, &t2_workload(false))?),
+            _ => None,
+        };
+        Ok(Measured { report, unloaded })
+    }
+}
+
+/// The runs of one policy in a scenario.
+struct Measured {
+    report: Report,
+    /// T2 only: the light tenants alone.
+    unloaded: Option<Report>,
+}
+
+/// A scenario run that stopped at a broken invariant.
+#[derive(Debug, Clone)]
+pub struct ScenarioError {
+    policy: &'static str,
+    error: SimError,
+}
+
+impl ScenarioError {
+    /// The policy under which it happened: `"DRR"` or `"FIFO"`.
+    pub fn policy(&self) -> &'static str {
+        self.policy
+    }
+
+    /// The simulator's error.
+    pub fn error(&self) -> &SimError {
+        &self.error
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.policy, self.error)
+    }
+}
+
+impl std::error::Error for ScenarioError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// One line of a scenario's table: a target (or a figure shown for
+/// context), DRR's figure, FIFO's, and DRR's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Row {
+    /// The target, in words.
+    pub target: String,
+    /// DRR's figure.
+    pub drr: String,
+    /// FIFO's figure, or `-` when FIFO was not run.
+    pub fifo: String,
+    /// Whether DRR meets the target; `None` for a row shown for context.
+    pub verdict: Option<bool>,
+}
+
+/// The result of a scenario: its table and the DRR and FIFO reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+    /// The table.
+    pub rows: Vec<Row>,
+    /// DRR's run.
+    pub drr: Report,
+    /// FIFO's run, when asked for.
+    pub fifo: Option<Report>,
+}
+
+impl Outcome {
+    /// Whether DRR meets every target.
+    pub fn passed(&self) -> bool {
+        self.rows.iter().all(|r| r.verdict != Some(false))
+    }
+
+    /// The targets DRR misses.
+    pub fn failures(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.verdict == Some(false))
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.drr;
+        writeln!(
+            f,
+            "{} (seed {}): {}; {} workers, {:.1} s ({:.1} s warm-up)",
+            self.scenario.name(),
+            self.seed,
+            self.scenario.description(),
+            d.workers,
+            d.duration_ns as f64 / 1e9,
+            d.warmup_ns as f64 / 1e9
+        )?;
+        let header = ["target", "DRR", "FIFO", "DRR verdict"];
+        let cells: Vec<[&str; 4]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let verdict = match r.verdict {
+                    Some(true) => "PASS",
+                    Some(false) => "FAIL",
+                    None => "",
+                };
+                [r.target.as_str(), r.drr.as_str(), r.fifo.as_str(), verdict]
+            })
+            .collect();
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &cells {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, row: &[&str; 4]| {
+            let mut text = String::from(" ");
+            for (cell, w) in row.iter().zip(widths) {
+                // `{:<w$}` pads by chars, which is what µs and × need.
+                text.push_str(&format!(" {cell:<w$} "));
+            }
+            writeln!(f, "{}", text.trim_end())
+        };
+        line(f, &header)?;
+        for row in &cells {
+            line(f, row)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a row: DRR's figure, FIFO's if measured, and DRR's verdict.
+fn row<M>(
+    target: impl Into<String>,
+    drr: &M,
+    fifo: Option<&M>,
+    figure: impl Fn(&M) -> (String, bool),
+) -> Row {
+    let (drr_figure, pass) = figure(drr);
+    Row {
+        target: target.into(),
+        drr: drr_figure,
+        fifo: fifo.map_or_else(|| "-".to_string(), |m| figure(m).0),
+        verdict: Some(pass),
+    }
+}
+
+/// Builds a row shown for context, without a verdict.
+fn info<M>(
+    target: impl Into<String>,
+    drr: &M,
+    fifo: Option<&M>,
+    figure: impl Fn(&M) -> String,
+) -> Row {
+    Row {
+        target: target.into(),
+        drr: figure(drr),
+        fifo: fifo.map_or_else(|| "-".to_string(), figure),
+        verdict: None,
+    }
+}
+
+/// Microseconds, or milliseconds from 10 ms up (FIFO's latencies under
+/// overload run to seconds).
+fn us(ns: Option<u64>) -> String {
+    match ns {
+        Some(ns) if ns >= 10 * MS => ms(Some(ns)),
+        Some(ns) => format!("{:.0} µs", ns as f64 / 1e3),
+        None => "-".into(),
+    }
+}
+
+fn ms(ns: Option<u64>) -> String {
+    match ns {
+        Some(ns) => format!("{:.2} ms", ns as f64 / 1e6),
+        None => "-".into(),
+    }
+}
+
+/// `x / y`, or infinity when `y` is 0 (a ratio against nothing fails
+/// every "at most" target).
+fn ratio(x: f64, y: f64) -> f64 {
+    if y == 0.0 { f64::INFINITY } else { x / y }
+}
+
+fn relative_deviation(actual: f64, expected: f64) -> f64 {
+    ratio(actual - expected, expected)
+}
+
+/// The tenant with the largest relative deviation of its CPU share from
+/// `expected(idx)`: (index, signed deviation).
+fn worst_deviation(report: &Report, expected: impl Fn(usize) -> f64) -> (usize, f64) {
+    (0..report.tenants.len())
+        .map(|i| (i, relative_deviation(report.cpu_share(i), expected(i))))
+        .fold((0, 0.0), |best, cur| {
+            if cur.1.abs() > best.1.abs() {
+                cur
+            } else {
+                best
+            }
+        })
+}
+
+fn shares_percent(report: &Report) -> String {
+    (0..report.tenants.len())
+        .map(|i| format!("{:.1}", 100.0 * report.cpu_share(i)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// T2: noisy neighbour ------------------------------------------------------
+
+const T2_LIGHT_TENANTS: usize = 9;
+
+/// Each light tenant: 0.05·C requests per second of 50 µs.
+const T2_LIGHT_RATE_PER_S: f64 = 0.05 * CAPACITY_PER_S;
+const T2_LIGHT_SERVICE_NS: u64 = 50 * US;
+/// The heavy tenant: 1.0·C of 100 µs, ten times its fair share of C/10.
+const T2_HEAVY_RATE_PER_S: f64 = CAPACITY_PER_S;
+const T2_HEAVY_SERVICE_NS: u64 = 100 * US;
+
+fn t2_workload(with_heavy: bool) -> Workload {
+    let mut workload = Workload::new();
+    for i in 0..T2_LIGHT_TENANTS {
+        workload = workload.tenant(Tenant::new(format!("light-{i}")).stream(Stream::new(
+            Arrival::Poisson {
+                rate_per_s: T2_LIGHT_RATE_PER_S,
+            },
+            Service::Exponential {
+                mean_ns: T2_LIGHT_SERVICE_NS,
+            },
+        )));
+    }
+    if with_heavy {
+        // Last, so that the light tenants keep their ids, and with them
+        // their random streams, in the unloaded run.
+        workload = workload.tenant(Tenant::new("heavy").stream(Stream::new(
+            Arrival::Poisson {
+                rate_per_s: T2_HEAVY_RATE_PER_S,
+            },
+            Service::Exponential {
+                mean_ns: T2_HEAVY_SERVICE_NS,
+            },
+        )));
+    }
+    workload
+}
+
+/// The light tenants' latencies, all together.
+fn light_latency(report: &Report) -> Samples {
+    let totals: Vec<_> = report.tenants[..T2_LIGHT_TENANTS]
+        .iter()
+        .map(|t| t.total().latency_ns)
+        .collect();
+    Samples::merged(&totals)
+}
+
+fn t2_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
+    let latency_ratio = |m: &Measured, p: f64| {
+        let loaded = light_latency(&m.report).percentile(p);
+        let unloaded = m
+            .unloaded
+            .as_ref()
+            .and_then(|u| light_latency(u).percentile(p));
+        let r = ratio(loaded.unwrap_or(0) as f64, unloaded.unwrap_or(0) as f64);
+        (r, loaded, unloaded)
+    };
+    let latency_row = |p: f64, bound: f64| {
+        move |m: &Measured| {
+            let (r, loaded, unloaded) = latency_ratio(m, p);
+            (
+                format!("{r:.2}× ({} / {})", us(loaded), us(unloaded)),
+                r <= bound,
+            )
+        }
+    };
+    vec![
+        row(
+            "light p99 latency ≤ 2× unloaded p99",
+            drr,
+            fifo,
+            latency_row(99.0, 2.0),
+        ),
+        row(
+            "light p99.9 latency ≤ 3× unloaded p99.9",
+            drr,
+            fifo,
+            latency_row(99.9, 3.0),
+        ),
+        row("light requests admitted ≥ 99.9 %", drr, fifo, |m| {
+            let (generated, refused) = m.report.tenants[..T2_LIGHT_TENANTS]
+                .iter()
+                .map(|t| t.total())
+                .fold((0, 0), |(g, r), t| (g + t.generated, r + t.refused));
+            let admitted = if generated == 0 {
+                1.0
+            } else {
+                1.0 - refused as f64 / generated as f64
+            };
+            (format!("{:.3} %", 100.0 * admitted), admitted >= 0.999)
+        }),
+        row("heavy CPU ≥ 0.9 × leftover capacity", drr, fifo, |m| {
+            let r = &m.report;
+            let light_ns: u64 = r.tenants[..T2_LIGHT_TENANTS]
+                .iter()
+                .map(|t| t.cpu_ns())
+                .sum();
+            let leftover_ns = r.capacity_ns().saturating_sub(light_ns);
+            let heavy_ns = r.tenants[T2_LIGHT_TENANTS].cpu_ns();
+            let share = ratio(heavy_ns as f64, leftover_ns as f64);
+            (
+                format!(
+                    "{share:.3} ({:.2} of {:.2} worker-s)",
+                    heavy_ns as f64 / 1e9,
+                    leftover_ns as f64 / 1e9
+                ),
+                share >= 0.9,
+            )
+        }),
+        info(
+            "worst light tenant's own p99 ratio (context)",
+            drr,
+            fifo,
+            |m| {
+                // Each light tenant against itself unloaded: the pooled ratio
+                // above could hide one tenant that fares worse than the rest.
+                let Some(unloaded) = &m.unloaded else {
+                    return "-".to_string();
+                };
+                let (idx, worst) = (0..T2_LIGHT_TENANTS)
+                    .map(|i| {
+                        let p99 = |r: &Report| r.tenants[i].total().latency_ns.percentile(99.0);
+                        let r = ratio(
+                            p99(&m.report).unwrap_or(0) as f64,
+                            p99(unloaded).unwrap_or(0) as f64,
+                        );
+                        (i, r)
+                    })
+                    .fold(
+                        (0, 0.0),
+                        |best, cur| if cur.1 > best.1 { cur } else { best },
+                    );
+                format!("{worst:.2}× ({})", m.report.tenants[idx].name)
+            },
+        ),
+        info("heavy p99 latency (context)", drr, fifo, |m| {
+            ms(m.report.tenants[T2_LIGHT_TENANTS]
+                .total()
+                .latency_ns
+                .percentile(99.0))
+        }),
+    ]
+}
+
+// T3a: fairness whatever the number of tasks in flight ----------------------
+
+const T3A_TENANTS: u32 = 8;
+
+fn t3a_workload() -> Workload {
+    let mut workload = Workload::new();
+    for i in 0..T3A_TENANTS {
+        // Tenant i keeps 2^i requests in flight; even tenants do short work
+        // and odd tenants long work, so that both task counts and task
+        // lengths vary across tenants and neither lines up with the other.
+        let mean_ns = if i % 2 == 0 { 50 * US } else { 500 * US };
+        workload = workload.tenant(Tenant::new(format!("t{i}")).stream(Stream::new(
+            Arrival::ClosedLoop { in_flight: 1 << i },
+            Service::Exponential { mean_ns },
+        )));
+    }
+    workload
+}
+
+fn t3a_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
+    let fair = 1.0 / f64::from(T3A_TENANTS);
+    vec![
+        row("Jain's index on CPU time ≥ 0.999", drr, fifo, |m| {
+            let cpu: Vec<f64> = m.report.tenants.iter().map(|t| t.cpu_ns() as f64).collect();
+            let j = jain(&cpu);
+            (format!("{j:.4}"), j >= 0.999)
+        }),
+        row("every CPU share within ±3 % of 1/8", drr, fifo, |m| {
+            let (idx, dev) = worst_deviation(&m.report, |_| fair);
+            (
+                format!(
+                    "worst {:+.1} % ({})",
+                    100.0 * dev,
+                    m.report.tenants[idx].name
+                ),
+                dev.abs() <= 0.03,
+            )
+        }),
+        info("CPU shares t0..t7 (%)", drr, fifo, |m| {
+            shares_percent(&m.report)
+        }),
+    ]
+}
+
+// T3b: weights --------------------------------------------------------------
+
+/// A weight from a constant, checked when the crate compiles: out of range
+/// is a build error, not a run-time panic.
+const fn weight(shares: u32) -> Weight {
+    match Weight::new(shares) {
+        Ok(weight) => weight,
+        Err(_) => panic!("a scenario weight is outside Weight's range"),
+    }
+}
+
+const T3B_WEIGHTS: [Weight; 4] = [weight(100), weight(200), weight(400), weight(800)];
+
+fn t3b_workload() -> Workload {
+    let mut workload = Workload::new();
+    for weight in T3B_WEIGHTS {
+        workload = workload.tenant(Tenant::new(format!("w{weight}")).weight(weight).stream(
+            Stream::new(
+                Arrival::ClosedLoop { in_flight: 16 },
+                Service::Exponential { mean_ns: 100 * US },
+            ),
+        ));
+    }
+    workload
+}
+
+fn t3b_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
+    let weight_share = |report: &Report, i: usize| {
+        let total: u32 = report.tenants.iter().map(|t| t.weight.get()).sum();
+        f64::from(report.tenants[i].weight.get()) / f64::from(total)
+    };
+    vec![
+        row(
+            "Jain's index on CPU share / weight share ≥ 0.995",
+            drr,
+            fifo,
+            |m| {
+                let r = &m.report;
+                let normalized: Vec<f64> = (0..r.tenants.len())
+                    .map(|i| r.cpu_share(i) / weight_share(r, i))
+                    .collect();
+                let j = jain(&normalized);
+                (format!("{j:.4}"), j >= 0.995)
+            },
+        ),
+        row(
+            "every CPU share within ±3 % of its weight share",
+            drr,
+            fifo,
+            |m| {
+                let r = &m.report;
+                let (idx, dev) = worst_deviation(r, |i| weight_share(r, i));
+                (
+                    format!("worst {:+.1} % ({})", 100.0 * dev, r.tenants[idx].name),
+                    dev.abs() <= 0.03,
+                )
+            },
+        ),
+        info(
+            "CPU shares (%; weight shares 6.7 13.3 26.7 53.3)",
+            drr,
+            fifo,
+            |m| shares_percent(&m.report),
+        ),
+    ]
+}
+
+// T4: weak priorities -------------------------------------------------------
+
+const T4_IN_FLIGHT: u32 = 32;
+const T4_BACKLOGGED: [Class; 3] = [Class::Write, Class::Compute, Class::Read];
+
+fn t4_workload() -> Workload {
+    let mut tenant = Tenant::new("tenant");
+    for class in T4_BACKLOGGED {
+        tenant = tenant.stream(
+            Stream::new(
+                Arrival::ClosedLoop {
+                    in_flight: T4_IN_FLIGHT,
+                },
+                Service::Exponential { mean_ns: 100 * US },
+            )
+            .class(class),
+        );
+    }
+    tenant = tenant.stream(
+        Stream::new(
+            Arrival::Poisson { rate_per_s: 100.0 },
+            Service::Exponential { mean_ns: 100 * US },
+        )
+        .class(Class::Accept),
+    );
+    Workload::new().tenant(tenant)
+}
+
+fn t4_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
+    let wait_p99 = |m: &Measured, class: Class| {
+        m.report.tenants[0]
+            .class(class)
+            .queue_wait_ns
+            .percentile(99.0)
+    };
+    let mut rows = vec![row(
+        "p99 queue wait: write < compute < read",
+        drr,
+        fifo,
+        |m| {
+            let [w, c, r] = T4_BACKLOGGED.map(|class| wait_p99(m, class));
+            let ordered = matches!((w, c, r), (Some(w), Some(c), Some(r)) if w < c && c < r);
+            (format!("{} / {} / {}", ms(w), ms(c), ms(r)), ordered)
+        },
+    )];
+    let weight_sum: u32 = T4_BACKLOGGED
+        .iter()
+        .map(|&c| drama_policy::DrrConfig::DEFAULT_CLASS_WEIGHTS[c.priority()])
+        .sum();
+    for class in T4_BACKLOGGED {
+        let weight = drama_policy::DrrConfig::DEFAULT_CLASS_WEIGHTS[class.priority()];
+        let target_share = f64::from(weight) / f64::from(weight_sum);
+        rows.push(row(
+            format!("{class} CPU ≥ 0.9 × {weight}/{weight_sum} of backlogged classes"),
+            drr,
+            fifo,
+            move |m| {
+                let t = &m.report.tenants[0];
+                let backlogged_ns: u64 = T4_BACKLOGGED.iter().map(|&c| t.class(c).cpu_ns).sum();
+                let share = ratio(t.class(class).cpu_ns as f64, backlogged_ns as f64);
+                let of_target = share / target_share;
+                (
+                    format!("{share:.3} ({of_target:.2}× its share)"),
+                    of_target >= 0.9,
+                )
+            },
+        ));
+    }
+    rows.push(row(
+        "accept probe max queue wait ≤ 12 ms",
+        drr,
+        fifo,
+        |m| {
+            let max = m.report.tenants[0].class(Class::Accept).queue_wait_ns.max();
+            (ms(max), max.is_some_and(|ns| ns <= 12 * MS))
+        },
+    ));
+    rows
+}

@@ -1,0 +1,761 @@
+//! The event loop: virtual workers driving one policy in virtual time.
+//!
+//! # Model
+//!
+//! Time is a `u64` of virtual nanoseconds. Events sit in a binary heap
+//! ordered by `(time, sequence number)`; the sequence number is the order
+//! in which events were scheduled, so events at the same instant run in a
+//! fixed order and the whole run is a function of the seed and the
+//! configuration.
+//!
+//! A request is a task that needs `service_ns` of CPU in all. A worker
+//! picks it from the policy and polls it for one slice (at most
+//! `poll_slice_ns`). At the end of the poll, in this order:
+//!
+//! 1. if the request is not finished it yields: it is re-enqueued at once,
+//!    because a yielding task wakes itself *during* its poll; if it is
+//!    finished and belongs to a closed loop, the loop's next request is
+//!    issued, again during the poll (a task waking its follow-up);
+//! 2. the worker charges the slice to the request's tenant and class,
+//!    because a runtime measures a poll only once it has returned;
+//! 3. the worker picks again, or goes idle if nothing is queued.
+//!
+//! Enqueueing wakes one idle worker, which picks at the same instant but
+//! after the events already scheduled for it (so a burst is enqueued whole
+//! before anything of it is picked).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use drama_policy::{Class, Policy, TenantId};
+
+use crate::error::{SimError, SimErrorKind};
+use crate::report::{ClassReport, Report, Samples, TenantReport, Totals};
+use crate::rng::Rng;
+use crate::trace::Fnv1a;
+use crate::workload::{Arrival, Stream, Workload, round_ns};
+
+/// The item the simulator queues in the policy: an index into the run's
+/// requests, in issue order.
+pub type RequestId = u64;
+
+/// The most virtual workers a run may have.
+pub const MAX_WORKERS: usize = 4_096;
+
+/// How a run is carried out: seed, workers, duration and the checks.
+///
+/// ```
+/// use drama_sim::SimConfig;
+///
+/// let config = SimConfig::new(42)
+///     .workers(2)
+///     .duration_ns(2_000_000_000)
+///     .warmup_ns(500_000_000)
+///     .poll_slice_ns(Some(20_000))
+///     .max_wait_bound_ns(Some(100_000_000));
+/// assert_eq!(config.get_seed(), 42);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    seed: u64,
+    workers: usize,
+    duration_ns: u64,
+    warmup_ns: u64,
+    poll_slice_ns: Option<u64>,
+    retry_backoff_ns: u64,
+    max_wait_bound_ns: Option<u64>,
+}
+
+impl SimConfig {
+    /// The default number of workers: 2, like the benchmark suite.
+    pub const DEFAULT_WORKERS: usize = 2;
+    /// The default duration: 1 s of virtual time.
+    pub const DEFAULT_DURATION_NS: u64 = 1_000_000_000;
+    /// The default back-off before a closed loop retries a refused
+    /// request: 100 µs.
+    pub const DEFAULT_RETRY_BACKOFF_NS: u64 = 100_000;
+
+    /// Defaults with `seed`: 2 workers, 1 s, no warm-up, whole requests in
+    /// one poll, 100 µs retry back-off, no wait bound.
+    pub const fn new(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            workers: Self::DEFAULT_WORKERS,
+            duration_ns: Self::DEFAULT_DURATION_NS,
+            warmup_ns: 0,
+            poll_slice_ns: None,
+            retry_backoff_ns: Self::DEFAULT_RETRY_BACKOFF_NS,
+            max_wait_bound_ns: None,
+        }
+    }
+
+    /// Sets the seed from which every random draw of the run follows.
+    pub const fn seed(mut self, seed: u64) -> SimConfig {
+        self.seed = seed;
+        self
+    }
+
+    /// Virtual workers sharing the one policy, in `1..=MAX_WORKERS`.
+    pub const fn workers(mut self, workers: usize) -> SimConfig {
+        self.workers = workers;
+        self
+    }
+
+    /// When arrivals stop and the run ends; must exceed the warm-up.
+    pub const fn duration_ns(mut self, duration_ns: u64) -> SimConfig {
+        self.duration_ns = duration_ns;
+        self
+    }
+
+    /// The start of the run excluded from the report: requests arriving
+    /// before it and CPU spent before it are not counted, so that the
+    /// figures describe the steady state rather than the empty start.
+    pub const fn warmup_ns(mut self, warmup_ns: u64) -> SimConfig {
+        self.warmup_ns = warmup_ns;
+        self
+    }
+
+    /// The longest poll: a request with more service left yields after this
+    /// much and is re-enqueued. `None` (the default) runs each request in
+    /// one poll. `Some(0)` is refused.
+    pub const fn poll_slice_ns(mut self, poll_slice_ns: Option<u64>) -> SimConfig {
+        self.poll_slice_ns = poll_slice_ns;
+        self
+    }
+
+    /// How long a closed-loop slot waits before retrying a refused request
+    /// (at least 1 ns, so that a loop against a full queue still lets
+    /// virtual time advance).
+    pub const fn retry_backoff_ns(mut self, retry_backoff_ns: u64) -> SimConfig {
+        self.retry_backoff_ns = retry_backoff_ns;
+        self
+    }
+
+    /// When set, the run fails with [`SimErrorKind::WaitBound`] as soon as
+    /// a request is picked after waiting longer than this since it was
+    /// enqueued, or is still queued at the end having waited longer. A
+    /// check that the policy starves nothing, for workloads whose queues
+    /// are bounded (closed loops).
+    pub const fn max_wait_bound_ns(mut self, max_wait_bound_ns: Option<u64>) -> SimConfig {
+        self.max_wait_bound_ns = max_wait_bound_ns;
+        self
+    }
+
+    /// The seed.
+    pub const fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The number of workers.
+    pub const fn get_workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The duration.
+    pub const fn get_duration_ns(&self) -> u64 {
+        self.duration_ns
+    }
+
+    /// The warm-up.
+    pub const fn get_warmup_ns(&self) -> u64 {
+        self.warmup_ns
+    }
+
+    /// The longest poll, if any.
+    pub const fn get_poll_slice_ns(&self) -> Option<u64> {
+        self.poll_slice_ns
+    }
+
+    /// The wait bound, if any.
+    pub const fn get_max_wait_bound_ns(&self) -> Option<u64> {
+        self.max_wait_bound_ns
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        if self.workers == 0 || self.workers > MAX_WORKERS {
+            return Err(SimError::invalid(format!(
+                "workers = {} must be in 1..={MAX_WORKERS}",
+                self.workers
+            )));
+        }
+        if self.warmup_ns >= self.duration_ns {
+            return Err(SimError::invalid(format!(
+                "warm-up ({} ns) must be shorter than the run ({} ns)",
+                self.warmup_ns, self.duration_ns
+            )));
+        }
+        if self.poll_slice_ns == Some(0) {
+            return Err(SimError::invalid("poll_slice_ns must be at least 1"));
+        }
+        if self.retry_backoff_ns == 0 {
+            return Err(SimError::invalid("retry_backoff_ns must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig::new(0)
+    }
+}
+
+/// Runs `workload` against `policy` under `config` and reports what
+/// happened.
+///
+/// `policy` must be empty; the simulator sets each tenant's weight, then
+/// drives it alone until `duration_ns`. Any policy works, boxed or not:
+/// `run(&config, &workload, &mut *boxed)` for a `Box<dyn Policy<u64>>`.
+///
+/// # Errors
+///
+/// A configuration or workload out of range, a weight the policy refuses,
+/// or a broken invariant of the policy protocol (see [`SimErrorKind`]): a
+/// `len` that disagrees with the simulator's count, an item lost,
+/// duplicated or altered, or (with `max_wait_bound_ns`) a request left
+/// waiting too long.
+pub fn run<P>(config: &SimConfig, workload: &Workload, policy: &mut P) -> Result<Report, SimError>
+where
+    P: Policy<RequestId> + ?Sized,
+{
+    config.validate()?;
+    workload.validate()?;
+    if !policy.is_empty() {
+        return Err(SimError::new(
+            SimErrorKind::PolicyNotEmpty,
+            0,
+            format!("the policy holds {} items before the run", policy.len()),
+        ));
+    }
+    let mut sim = Sim::new(config, workload, policy);
+    sim.start()?;
+    sim.run_events()?;
+    sim.finish()
+}
+
+/// Slot number of a request that belongs to no closed loop.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Trace record tags, hashed before each record's fields.
+const TRACE_ENQUEUE: u64 = 1;
+const TRACE_REFUSE: u64 = 2;
+const TRACE_PICK: u64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// An open-loop stream's next arrival (one request, or a burst).
+    Arrival { stream: usize },
+    /// A closed-loop slot issues a request: at the start, and after the
+    /// back-off following a refusal.
+    Issue { stream: usize, slot: u32 },
+    /// A worker's poll ends.
+    PollEnd { worker: usize },
+    /// An idle worker was woken by an enqueue.
+    Wake { worker: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReqState {
+    Issued,
+    Queued,
+    Running,
+    Done,
+    Refused,
+}
+
+struct Request {
+    stream: u32,
+    slot: u32,
+    class: Class,
+    arrival_ns: u64,
+    enqueued_at_ns: u64,
+    picked: bool,
+    remaining_ns: u64,
+    state: ReqState,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Worker {
+    Idle,
+    Waking,
+    Busy {
+        request: RequestId,
+        start_ns: u64,
+        slice_ns: u64,
+    },
+}
+
+struct StreamState<'w> {
+    tenant: usize,
+    spec: &'w Stream,
+    /// Draws inter-arrival gaps only, so arrival times do not depend on how
+    /// many other draws the stream made.
+    arrival_rng: Rng,
+    /// Draws each request's class and service time.
+    request_rng: Rng,
+}
+
+/// Per tenant and class, what the report needs.
+#[derive(Default)]
+struct Acc {
+    generated: u64,
+    completed: u64,
+    refused: u64,
+    cpu_ns: u64,
+    latency_ns: Vec<u64>,
+    queue_wait_ns: Vec<u64>,
+}
+
+struct Sim<'a, P: ?Sized> {
+    config: &'a SimConfig,
+    workload: &'a Workload,
+    policy: &'a mut P,
+    now_ns: u64,
+    seq: u64,
+    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    streams: Vec<StreamState<'a>>,
+    requests: Vec<Request>,
+    workers: Vec<Worker>,
+    /// Idle workers, the most recently idled last: it is woken first, as a
+    /// thread pool that parks its threads in LIFO order would.
+    idle: Vec<usize>,
+    /// Requests in the policy, by the simulator's own count.
+    queued: usize,
+    totals: Totals,
+    acc: Vec<[Acc; Class::COUNT]>,
+    trace: Fnv1a,
+}
+
+impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
+    fn new(config: &'a SimConfig, workload: &'a Workload, policy: &'a mut P) -> Sim<'a, P> {
+        let mut streams = Vec::new();
+        for (tenant_idx, tenant) in workload.tenants().iter().enumerate() {
+            for (stream_idx, spec) in tenant.streams().iter().enumerate() {
+                streams.push(StreamState {
+                    tenant: tenant_idx,
+                    spec,
+                    arrival_rng: Rng::for_stream(config.seed, tenant_idx, stream_idx, 0),
+                    request_rng: Rng::for_stream(config.seed, tenant_idx, stream_idx, 1),
+                });
+            }
+        }
+        Sim {
+            config,
+            workload,
+            policy,
+            now_ns: 0,
+            seq: 0,
+            events: BinaryHeap::new(),
+            streams,
+            requests: Vec::new(),
+            workers: vec![Worker::Idle; config.workers],
+            idle: (0..config.workers).rev().collect(),
+            queued: 0,
+            totals: Totals::default(),
+            acc: workload
+                .tenants()
+                .iter()
+                .map(|_| Default::default())
+                .collect(),
+            trace: Fnv1a::new(),
+        }
+    }
+
+    fn schedule(&mut self, at_ns: u64, event: Event) {
+        self.events.push(Reverse((at_ns, self.seq, event)));
+        self.seq += 1;
+    }
+
+    fn start(&mut self) -> Result<(), SimError> {
+        for (idx, tenant) in self.workload.tenants().iter().enumerate() {
+            self.policy
+                .set_weight(tenant_id(idx), tenant.get_weight())
+                .map_err(|overflow| {
+                    SimError::new(
+                        SimErrorKind::WeightRefused,
+                        0,
+                        format!(
+                            "tenant `{}` ({}): {overflow}",
+                            tenant.name(),
+                            tenant_id(idx)
+                        ),
+                    )
+                })?;
+        }
+        for stream in 0..self.streams.len() {
+            match *self.streams[stream].spec.arrival() {
+                Arrival::Poisson { .. } | Arrival::Bursty { .. } => {
+                    self.schedule_next_arrival(stream);
+                }
+                Arrival::ClosedLoop { in_flight } => {
+                    for slot in 0..in_flight {
+                        self.schedule(0, Event::Issue { stream, slot });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_events(&mut self) -> Result<(), SimError> {
+        while let Some(&Reverse((at_ns, _, event))) = self.events.peek() {
+            if at_ns >= self.config.duration_ns {
+                break;
+            }
+            self.events.pop();
+            self.now_ns = at_ns;
+            match event {
+                Event::Arrival { stream } => {
+                    let n = match *self.streams[stream].spec.arrival() {
+                        Arrival::Bursty { burst_len, .. } => burst_len,
+                        _ => 1,
+                    };
+                    for _ in 0..n {
+                        self.issue(stream, NO_SLOT)?;
+                    }
+                    self.schedule_next_arrival(stream);
+                }
+                Event::Issue { stream, slot } => self.issue(stream, slot)?,
+                Event::PollEnd { worker } => self.poll_end(worker)?,
+                Event::Wake { worker } => {
+                    self.workers[worker] = Worker::Idle;
+                    self.try_pick(worker)?;
+                }
+            }
+            self.check_len()?;
+        }
+        self.now_ns = self.config.duration_ns;
+        Ok(())
+    }
+
+    /// Schedules an open-loop stream's next arrival, unless it would fall
+    /// after the end of the run.
+    fn schedule_next_arrival(&mut self, stream: usize) {
+        let per_s = match *self.streams[stream].spec.arrival() {
+            Arrival::Poisson { rate_per_s } => rate_per_s,
+            Arrival::Bursty { bursts_per_s, .. } => bursts_per_s,
+            Arrival::ClosedLoop { .. } => return,
+        };
+        let gap_ns = round_ns(self.streams[stream].arrival_rng.exponential(1e9 / per_s));
+        let at_ns = self.now_ns.saturating_add(gap_ns);
+        if at_ns < self.config.duration_ns {
+            self.schedule(at_ns, Event::Arrival { stream });
+        }
+    }
+
+    /// A client issues a new request of `stream` (for closed-loop `slot`)
+    /// now, and submits it to the policy.
+    fn issue(&mut self, stream: usize, slot: u32) -> Result<(), SimError> {
+        let state = &mut self.streams[stream];
+        let class = state.spec.draw_class(&mut state.request_rng);
+        let service_ns = state.spec.service().draw_ns(&mut state.request_rng);
+        let tenant = state.tenant;
+        let id = self.requests.len() as RequestId;
+        self.requests.push(Request {
+            stream: stream as u32,
+            slot,
+            class,
+            arrival_ns: self.now_ns,
+            enqueued_at_ns: self.now_ns,
+            picked: false,
+            remaining_ns: service_ns,
+            state: ReqState::Issued,
+        });
+        self.totals.generated += 1;
+        if self.now_ns >= self.config.warmup_ns {
+            self.acc[tenant][class.priority()].generated += 1;
+        }
+        self.submit(id)
+    }
+
+    /// Enqueues request `id` now: a new request, or one that yielded.
+    fn submit(&mut self, id: RequestId) -> Result<(), SimError> {
+        let now_ns = self.now_ns;
+        let r = &self.requests[id as usize];
+        let tenant = self.streams[r.stream as usize].tenant;
+        let class = r.class;
+        match self.policy.enqueue(id, tenant_id(tenant), class, now_ns) {
+            Ok(()) => {
+                let r = &mut self.requests[id as usize];
+                r.state = ReqState::Queued;
+                r.enqueued_at_ns = now_ns;
+                self.queued += 1;
+                self.totals.enqueues += 1;
+                self.trace
+                    .record(&[TRACE_ENQUEUE, now_ns, tenant as u64, class as u64, id]);
+                self.wake_one();
+            }
+            Err(overflow) => {
+                let back = overflow.into_inner();
+                if back != id {
+                    return Err(SimError::new(
+                        SimErrorKind::BadOverflow,
+                        now_ns,
+                        format!(
+                            "enqueue of request {id} was refused with request {back} handed back"
+                        ),
+                    ));
+                }
+                let r = &mut self.requests[id as usize];
+                r.state = ReqState::Refused;
+                let (slot, stream, arrival_ns) = (r.slot, r.stream as usize, r.arrival_ns);
+                self.totals.refused += 1;
+                if arrival_ns >= self.config.warmup_ns {
+                    self.acc[tenant][class.priority()].refused += 1;
+                }
+                self.trace
+                    .record(&[TRACE_REFUSE, now_ns, tenant as u64, class as u64, id]);
+                if slot != NO_SLOT {
+                    let at_ns = now_ns.saturating_add(self.config.retry_backoff_ns);
+                    self.schedule(at_ns, Event::Issue { stream, slot });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wake_one(&mut self) {
+        if let Some(worker) = self.idle.pop() {
+            self.workers[worker] = Worker::Waking;
+            self.schedule(self.now_ns, Event::Wake { worker });
+        }
+    }
+
+    /// `worker` (idle) picks the next request, or stays idle.
+    fn try_pick(&mut self, worker: usize) -> Result<(), SimError> {
+        let now_ns = self.now_ns;
+        let Some(picked) = self.policy.pick(now_ns) else {
+            if self.queued > 0 {
+                return Err(SimError::new(
+                    SimErrorKind::LostItem,
+                    now_ns,
+                    format!("pick returned nothing with {} requests queued", self.queued),
+                ));
+            }
+            self.idle.push(worker);
+            return Ok(());
+        };
+        let id = picked.item;
+        let bad_pick = |why: String| {
+            SimError::new(
+                SimErrorKind::BadPick,
+                now_ns,
+                format!("worker {worker} picked request {id}: {why}"),
+            )
+        };
+        let Some(r) = self.requests.get_mut(id as usize) else {
+            return Err(bad_pick("no such request".into()));
+        };
+        if r.state != ReqState::Queued {
+            return Err(bad_pick(format!("it is not queued ({:?})", r.state)));
+        }
+        let tenant = self.streams[r.stream as usize].tenant;
+        if picked.tenant != tenant_id(tenant) || picked.class != r.class {
+            return Err(bad_pick(format!(
+                "it was queued as ({}, {}) but came out as ({}, {})",
+                tenant_id(tenant),
+                r.class,
+                picked.tenant,
+                picked.class
+            )));
+        }
+        if picked.enqueued_at_ns != r.enqueued_at_ns {
+            return Err(bad_pick(format!(
+                "it was enqueued at {} ns but came out stamped {} ns",
+                r.enqueued_at_ns, picked.enqueued_at_ns
+            )));
+        }
+        let waited_ns = now_ns - r.enqueued_at_ns;
+        if let Some(bound_ns) = self.config.max_wait_bound_ns
+            && waited_ns > bound_ns
+        {
+            return Err(SimError::new(
+                SimErrorKind::WaitBound,
+                now_ns,
+                format!(
+                    "request {id} of {} ({}) waited {waited_ns} ns, over the bound of {bound_ns} ns",
+                    tenant_id(tenant),
+                    r.class
+                ),
+            ));
+        }
+        r.state = ReqState::Running;
+        let class = r.class;
+        let slice_ns = match self.config.poll_slice_ns {
+            Some(slice_ns) => r.remaining_ns.min(slice_ns),
+            None => r.remaining_ns,
+        };
+        if !r.picked {
+            r.picked = true;
+            if r.arrival_ns >= self.config.warmup_ns {
+                let wait_ns = now_ns - r.arrival_ns;
+                self.acc[tenant][class.priority()]
+                    .queue_wait_ns
+                    .push(wait_ns);
+            }
+        }
+        self.queued -= 1;
+        self.totals.picks += 1;
+        self.workers[worker] = Worker::Busy {
+            request: id,
+            start_ns: now_ns,
+            slice_ns,
+        };
+        self.schedule(now_ns.saturating_add(slice_ns), Event::PollEnd { worker });
+        self.trace.record(&[
+            TRACE_PICK,
+            now_ns,
+            worker as u64,
+            tenant as u64,
+            class as u64,
+            id,
+        ]);
+        Ok(())
+    }
+
+    fn poll_end(&mut self, worker: usize) -> Result<(), SimError> {
+        let Worker::Busy {
+            request: id,
+            start_ns,
+            slice_ns,
+        } = self.workers[worker]
+        else {
+            // Only a pick schedules a PollEnd, and only the PollEnd ends
+            // the Busy state, so this cannot happen.
+            debug_assert!(false, "poll end of a worker that is not busy");
+            return Ok(());
+        };
+        let now_ns = self.now_ns;
+        let r = &mut self.requests[id as usize];
+        r.remaining_ns -= slice_ns;
+        let (stream, slot, class, arrival_ns) = (r.stream as usize, r.slot, r.class, r.arrival_ns);
+        let tenant = self.streams[stream].tenant;
+        // During the poll: the task yields (wakes itself), or finishes and
+        // its closed loop issues the follow-up.
+        if r.remaining_ns > 0 {
+            self.submit(id)?;
+        } else {
+            r.state = ReqState::Done;
+            self.totals.completed += 1;
+            if arrival_ns >= self.config.warmup_ns {
+                let acc = &mut self.acc[tenant][class.priority()];
+                acc.completed += 1;
+                acc.latency_ns.push(now_ns - arrival_ns);
+            }
+            if slot != NO_SLOT {
+                self.issue(stream, slot)?;
+            }
+        }
+        // After the poll: charge what it cost. Only the part after the
+        // warm-up counts in the report.
+        self.policy.charge(tenant_id(tenant), class, slice_ns);
+        let counted_from_ns = start_ns.max(self.config.warmup_ns);
+        if now_ns > counted_from_ns {
+            self.acc[tenant][class.priority()].cpu_ns += now_ns - counted_from_ns;
+        }
+        self.workers[worker] = Worker::Idle;
+        self.try_pick(worker)
+    }
+
+    fn check_len(&self) -> Result<(), SimError> {
+        let len = self.policy.len();
+        if len != self.queued {
+            return Err(SimError::new(
+                SimErrorKind::LenMismatch,
+                self.now_ns,
+                format!(
+                    "policy.len() = {len} but {} requests are queued",
+                    self.queued
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Report, SimError> {
+        let now_ns = self.now_ns;
+        self.check_len()?;
+        let len = self.policy.len() as u64;
+        if self.totals.enqueues != self.totals.picks + len {
+            return Err(SimError::new(
+                SimErrorKind::LostItem,
+                now_ns,
+                format!(
+                    "{} enqueues but {} picks and {len} still queued",
+                    self.totals.enqueues, self.totals.picks
+                ),
+            ));
+        }
+        self.totals.queued = len;
+        self.totals.in_service = self
+            .workers
+            .iter()
+            .filter(|w| matches!(w, Worker::Busy { .. }))
+            .count() as u64;
+        let t = &self.totals;
+        if t.generated != t.completed + t.refused + t.queued + t.in_service {
+            return Err(SimError::new(
+                SimErrorKind::LostItem,
+                now_ns,
+                format!(
+                    "generated {} != completed {} + refused {} + queued {} + in service {}",
+                    t.generated, t.completed, t.refused, t.queued, t.in_service
+                ),
+            ));
+        }
+        if let Some(bound_ns) = self.config.max_wait_bound_ns {
+            let stuck =
+                self.requests.iter().enumerate().find(|(_, r)| {
+                    r.state == ReqState::Queued && now_ns - r.enqueued_at_ns > bound_ns
+                });
+            if let Some((id, r)) = stuck {
+                return Err(SimError::new(
+                    SimErrorKind::WaitBound,
+                    now_ns,
+                    format!(
+                        "request {id} of {} ({}) is still queued after {} ns, over the bound of {bound_ns} ns",
+                        tenant_id(self.streams[r.stream as usize].tenant),
+                        r.class,
+                        now_ns - r.enqueued_at_ns
+                    ),
+                ));
+            }
+        }
+        let tenants = self
+            .workload
+            .tenants()
+            .iter()
+            .zip(std::mem::take(&mut self.acc))
+            .enumerate()
+            .map(|(idx, (tenant, accs))| TenantReport {
+                name: tenant.name().to_string(),
+                id: tenant_id(idx),
+                weight: tenant.get_weight(),
+                classes: accs.map(|a| ClassReport {
+                    generated: a.generated,
+                    completed: a.completed,
+                    refused: a.refused,
+                    cpu_ns: a.cpu_ns,
+                    latency_ns: Samples::from_unsorted(a.latency_ns),
+                    queue_wait_ns: Samples::from_unsorted(a.queue_wait_ns),
+                }),
+            })
+            .collect();
+        Ok(Report {
+            seed: self.config.seed,
+            workers: self.config.workers,
+            duration_ns: self.config.duration_ns,
+            warmup_ns: self.config.warmup_ns,
+            tenants,
+            totals: self.totals,
+            trace_hash: self.trace.finish(),
+        })
+    }
+}
+
+/// Tenant `idx` of the workload is scheduled as id `idx + 1`, leaving id 0
+/// to drama's default tenant. The workload's validation keeps `idx + 1`
+/// within `u32`.
+fn tenant_id(idx: usize) -> TenantId {
+    TenantId::new(idx as u32 + 1)
+}
