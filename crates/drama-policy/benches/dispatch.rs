@@ -23,6 +23,12 @@
 //!   case for the rotation and for the cache (each cycle touches a tenant
 //!   that has not been touched for `N` cycles).
 //!
+//! - `dispatch/scattered_100us/N`: as `cost_100us`, but the tenants' state
+//!   is created in a shuffled order with other allocations in between, and
+//!   the round order is another shuffle, so rotating the round does not walk
+//!   memory in allocation order (a long-running service's heap looks like
+//!   this; the plain groups flatter the prefetcher).
+//!
 //! Target: `Drr` claims O(1) dispatch whatever the number of tenants; the
 //! cost per cycle at 10,000 tenants should be at most 1.2 × the cost at 10,
 //! in both groups.
@@ -60,8 +66,58 @@ fn backlogged(tenants: u32) -> Drr<u64> {
     drr
 }
 
+/// A permutation of `0..n` (a multiplicative step coprime with `n` would
+/// do; an LCG-driven Fisher-Yates keeps it obviously a permutation).
+fn shuffled(n: u32, seed: u64) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..n).collect();
+    let mut x = seed;
+    for i in (1..v.len()).rev() {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        v.swap(i, (x >> 33) as usize % (i + 1));
+    }
+    v
+}
+
+/// Like [`backlogged`], but tenant state is allocated in one shuffled order
+/// (with filler allocations between tenants, kept alive in the returned
+/// `Vec`) and tenants join the round in another.
+fn scattered(tenants: u32) -> (Drr<u64>, Vec<Vec<u8>>) {
+    let mut drr = Drr::with_config(DrrConfig::new()).expect("the default configuration is valid");
+    let mut filler = Vec::new();
+    // `set_weight` creates a tenant's state without queueing anything.
+    for t in shuffled(tenants, 1) {
+        drr.set_weight(TenantId::new(t), drama_policy::Weight::DEFAULT)
+            .expect("within max_tenants");
+        filler.push(vec![0u8; 512]);
+    }
+    for i in 0..BACKLOG {
+        for t in shuffled(tenants, 2 + u64::from(i)) {
+            let item = u64::from(t) * u64::from(BACKLOG) + u64::from(i);
+            let class = Class::ALL[i as usize % Class::COUNT];
+            drr.enqueue(item, TenantId::new(t), class, 0)
+                .expect("the backlog is within the default bounds");
+            if i == 0 {
+                filler.push(vec![0u8; 256]);
+            }
+        }
+    }
+    assert_eq!(drr.active_tenants(), tenants as usize);
+    (drr, filler)
+}
+
 /// One `dispatch/<name>/N` group: every poll costs `cost_ns`.
 fn dispatch_group(c: &mut Criterion, name: &str, cost_ns: u64) {
+    dispatch_group_with(c, name, cost_ns, |n| (backlogged(n), Vec::new()));
+}
+
+fn dispatch_group_with(
+    c: &mut Criterion,
+    name: &str,
+    cost_ns: u64,
+    build: impl Fn(u32) -> (Drr<u64>, Vec<Vec<u8>>),
+) {
     let mut group = c.benchmark_group(format!("dispatch/{name}"));
     group
         .warm_up_time(Duration::from_secs(1))
@@ -69,7 +125,7 @@ fn dispatch_group(c: &mut Criterion, name: &str, cost_ns: u64) {
         .sample_size(50)
         .throughput(Throughput::Elements(1));
     for tenants in TENANTS {
-        let mut drr = backlogged(tenants);
+        let (mut drr, _filler) = build(tenants);
         let mut now_ns = 0_u64;
         group.bench_function(BenchmarkId::from_parameter(tenants), |b| {
             b.iter(|| {
@@ -92,6 +148,7 @@ fn dispatch_group(c: &mut Criterion, name: &str, cost_ns: u64) {
 fn dispatch(c: &mut Criterion) {
     dispatch_group(c, "cost_2us", 2_000);
     dispatch_group(c, "cost_100us", 100_000);
+    dispatch_group_with(c, "scattered_100us", 100_000, scattered);
 }
 
 criterion_group!(benches, dispatch);
