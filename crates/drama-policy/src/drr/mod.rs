@@ -19,7 +19,10 @@
 //! again while still in service (a task that yields, a request that wakes
 //! its follow-up) it goes back to the front, resuming the turn it had, so a
 //! tenant with a single busy task is not pushed to the back of the round on
-//! every poll. A tenant becomes *idle* when it has nothing queued and
+//! every poll. When several workers share one policy, others may end turns
+//! while the tenant is out of the round; it then also receives its pro-rata
+//! share of those refills (the turns it missed over the number of other
+//! tenants, at most one round), with its deficit capped at two credits. A tenant becomes *idle* when it has nothing queued and
 //! nothing in service; it then forfeits any positive deficit (no banked
 //! credit) but keeps a debt. An idle tenant that enqueues again receives its
 //! quantum for its coming turn and joins at the back.
