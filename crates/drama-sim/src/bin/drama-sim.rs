@@ -3,7 +3,6 @@
 //! scenario, and exits non-zero if DRR misses a target or any run breaks an
 //! invariant. Run it with `cargo xtask sim [args]`.
 #![forbid(unsafe_code)]
-#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
