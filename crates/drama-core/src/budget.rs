@@ -9,10 +9,16 @@
 //! the budget is spent they return `Pending` (after waking the task) until
 //! the task's next poll.
 //!
-//! The unit today is "one operation on a drama primitive" (awaiting a
-//! [`JoinHandle`](crate::JoinHandle), [`consume_budget`]); the thread pool
-//! will add a poll-time budget on top. A primitive of your own joins in
-//! through [`poll_proceed`]:
+//! The unit is "one operation on a drama primitive" (awaiting a
+//! [`JoinHandle`](crate::JoinHandle), [`consume_budget`]). Units alone do not
+//! bound time: 128 expensive operations can take milliseconds. So an
+//! executor can also give each poll a **deadline** on the
+//! [`clock`](crate::clock) ([`set_poll_deadline_ns`]; drama's thread pool
+//! does, from its `poll_budget`): every 16th unit spent checks the clock,
+//! and past the deadline the budget counts as spent. The check costs one
+//! clock read per 16 operations and nothing for tasks that never touch a
+//! budgeted primitive. A primitive of your own joins in through
+//! [`poll_proceed`]:
 //!
 //! ```
 //! use std::pin::Pin;
@@ -55,6 +61,32 @@ thread_local! {
     /// The budget left to the task being polled on this thread; `None`
     /// outside a task, which means unconstrained.
     static BUDGET: Cell<Option<u32>> = const { Cell::new(None) };
+
+    /// The clock reading (see [`crate::clock`]) past which the task being
+    /// polled on this thread counts as having spent its budget; 0 for none.
+    static DEADLINE_NS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many units are spent between two looks at the poll deadline. A power
+/// of two keeps the test a mask; 16 keeps the clock's cost (about 10 ns) at
+/// under 1 ns per operation.
+const DEADLINE_CHECK_EVERY: u32 = 16;
+
+/// Sets the deadline of the polls that follow on this thread, as a reading
+/// of [`clock::now_ns`](crate::clock::now_ns), or `None` for no deadline.
+///
+/// Executors call this before polling a task: once the clock passes the
+/// deadline, the task's budget counts as spent, so drama's primitives make
+/// it give way at their next budget check. Polls outside a task are never
+/// affected.
+pub fn set_poll_deadline_ns(deadline_ns: Option<u64>) {
+    let _ = DEADLINE_NS.try_with(|d| d.set(deadline_ns.unwrap_or(0)));
+}
+
+/// Whether the deadline set by [`set_poll_deadline_ns`] has passed.
+fn past_deadline() -> bool {
+    let deadline = DEADLINE_NS.try_with(Cell::get).unwrap_or(0);
+    deadline != 0 && crate::clock::now_ns() >= deadline
 }
 
 /// Sets the budget for a span of code and restores the previous one when
@@ -94,6 +126,12 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<Progress> {
         .try_with(|b| match b.get() {
             None => Some(false),
             Some(0) => None,
+            // Every DEADLINE_CHECK_EVERY units (but not on the first unit of
+            // a poll, which has only just started), look at the deadline.
+            Some(n) if n % DEADLINE_CHECK_EVERY == 0 && n != DEFAULT_BUDGET && past_deadline() => {
+                b.set(Some(0));
+                None
+            }
             Some(n) => {
                 b.set(Some(n - 1));
                 Some(true)

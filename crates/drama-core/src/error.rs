@@ -31,6 +31,9 @@ pub enum RejectReason {
     QueueFull,
     /// The executor is shutting down or gone and takes no new work.
     ShuttingDown,
+    /// A spawn that needs a current runtime (a free `spawn` function) was
+    /// called outside any.
+    NoRuntime,
 }
 
 impl fmt::Display for RejectReason {
@@ -38,6 +41,7 @@ impl fmt::Display for RejectReason {
         f.write_str(match self {
             RejectReason::QueueFull => "the executor is at its task bound",
             RejectReason::ShuttingDown => "the executor is shutting down",
+            RejectReason::NoRuntime => "called outside a runtime",
         })
     }
 }

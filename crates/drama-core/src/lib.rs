@@ -41,6 +41,7 @@
 //! ```
 
 pub mod budget;
+pub mod clock;
 mod error;
 mod join;
 mod local;

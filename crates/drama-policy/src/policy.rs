@@ -10,7 +10,8 @@ use crate::{Class, TenantId, Weight};
 /// A runtime worker (or the simulator) drives a policy with four calls:
 ///
 /// 1. [`enqueue`](Policy::enqueue) each runnable item with its tenant, class
-///    and the current time;
+///    and the current time ([`requeue`](Policy::requeue) one that ran and
+///    yielded);
 /// 2. [`pick`](Policy::pick) the next item to run;
 /// 3. run it, measure what it cost, and
 /// 4. [`charge`](Policy::charge) that cost back to the item's tenant and
@@ -49,6 +50,27 @@ pub trait Policy<T> {
         class: Class,
         now_ns: u64,
     ) -> Result<(), Overflow<T>>;
+
+    /// Queues `item` again after it ran and gave way of its own accord (a
+    /// task that yielded, or that used up its poll budget): it goes behind
+    /// the tenant's other ready work in its class instead of in front of
+    /// it, so that a task yielding in a loop takes turns with its siblings.
+    ///
+    /// The default treats it as a new arrival ([`enqueue`](Policy::enqueue)),
+    /// which is right for a FIFO policy; a newest-first policy overrides it.
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Policy::enqueue).
+    fn requeue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        self.enqueue(item, tenant, class, now_ns)
+    }
 
     /// Removes and returns the item that should run next, or `None` when
     /// nothing is queued.

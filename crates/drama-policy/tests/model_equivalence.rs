@@ -1,5 +1,5 @@
 //! `Drr` against the naive reference model in `model/`: random traces of
-//! enqueue, pick, charge and weight changes must give the same picks, the
+//! enqueue, requeue, pick, charge and weight changes must give the same picks, the
 //! same refusals, the same lengths and the same deficits, step by step.
 //!
 //! 10,000 cases by default; set `DRAMA_PROPTEST_CASES` for more (the
@@ -17,6 +17,12 @@ const TENANT_IDS: u32 = 6;
 #[derive(Clone, Debug)]
 enum Op {
     Enqueue {
+        tenant: u32,
+        class: usize,
+        dt_ns: u64,
+    },
+    /// A requeue (an item that ran and yielded).
+    Requeue {
         tenant: u32,
         class: usize,
         dt_ns: u64,
@@ -50,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..TENANT_IDS, 0..4usize, 0..2_000_000u64)
             .prop_map(|(tenant, class, dt_ns)| Op::Enqueue { tenant, class, dt_ns }),
+        3 => (0..TENANT_IDS, 0..4usize, 0..2_000_000u64)
+            .prop_map(|(tenant, class, dt_ns)| Op::Requeue { tenant, class, dt_ns }),
         5 => (0..1_000_000u64).prop_map(|dt_ns| Op::Pick { dt_ns }),
         5 => (any::<usize>(), cost.clone()).prop_map(|(which, cost_ns)| Op::Charge { which, cost_ns }),
         1 => (0..TENANT_IDS, 0..4usize, cost)
@@ -128,6 +136,17 @@ proptest! {
                     let a = drr.enqueue(item, tenant, class, now_ns)
                         .map_err(|e| (e.limit(), e.into_inner()));
                     let b = model.enqueue(item, tenant, class, now_ns)
+                        .map_err(|e| (e.limit(), e.into_inner()));
+                    prop_assert_eq!(a, b);
+                }
+                Op::Requeue { tenant, class, dt_ns } => {
+                    now_ns += dt_ns;
+                    let (tenant, class) = (TenantId::new(tenant), Class::ALL[class]);
+                    let item = next_item;
+                    next_item += 1;
+                    let a = drr.requeue(item, tenant, class, now_ns)
+                        .map_err(|e| (e.limit(), e.into_inner()));
+                    let b = model.requeue(item, tenant, class, now_ns)
                         .map_err(|e| (e.limit(), e.into_inner()));
                     prop_assert_eq!(a, b);
                 }

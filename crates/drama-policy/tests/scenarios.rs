@@ -5,7 +5,7 @@
 //! - `+T C ITEM @NOW`: enqueue ITEM for tenant T in class C (`W`, `C`, `R`,
 //!   `A`) at time NOW (ns);
 //! - `pick @NOW COST`: pick, record the item, charge COST;
-//! - `yield @NOW COST`: pick, record, re-enqueue it (a task that yields),
+//! - `yield @NOW COST`: pick, record, requeue it (a task that yields),
 //!   charge COST;
 //! - `pick*N @NOW COST` / `yield*N ...`: the same N times.
 //!
@@ -50,7 +50,7 @@ fn run(drr: &mut Drr<String>, script: &str) -> String {
                 Some(p) => {
                     out.push(p.item.clone());
                     if verb == "yield" {
-                        drr.enqueue(p.item, p.tenant, p.class, now).unwrap();
+                        drr.requeue(p.item, p.tenant, p.class, now).unwrap();
                     } else {
                         assert_eq!(verb, "pick", "unknown step {step}");
                     }
@@ -125,13 +125,33 @@ fn a_debt_is_paid_from_later_turns() {
 fn a_yielding_single_task_keeps_its_turn() {
     // Tenant 1 has one task that yields: when it is picked its queue is
     // empty, but it is still in service, so its re-enqueue resumes its turn
-    // at the front instead of queueing behind tenant 2. (Inside tenant 2,
-    // the yielded b2 is the newest item, so it runs again before b1: the
-    // policy sees a re-enqueue as new work. b1 runs once it is past the
-    // age bound.)
+    // at the front instead of queueing behind tenant 2. Inside tenant 2,
+    // the yielded b2 goes behind its fresh sibling b1.
     check(
         "+1 C a @0; +2 C b1 @0; +2 C b2 @0; yield*6 @0 50000",
-        "a a b2 b2 a a",
+        "a a b2 b1 a a",
+    );
+}
+
+#[test]
+fn yielders_take_turns_behind_fresh_work() {
+    // b and c yield in a loop: they alternate (FIFO among the resumed)
+    // instead of one running again at once, and the fresh d, woken in
+    // between, runs before either of them.
+    check(
+        "+1 C b @0; +1 C c @1; yield*3 @2 10; +1 C d @3; yield*3 @4 10",
+        "c b c d b c",
+    );
+}
+
+#[test]
+fn an_overdue_yielder_runs_before_fresh_work() {
+    // The age bound (4 ms) applies across fresh and resumed items: at 5 ms
+    // the yielder a (resumed at 0) is the oldest and overdue, so it runs
+    // before the newer fresh b and c.
+    check(
+        "+1 C a @0; yield @0 10; +1 C b @4500000; +1 C c @4600000; pick*3 @5000000 10",
+        "a a c b",
     );
 }
 

@@ -465,16 +465,22 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         if self.now_ns >= self.config.warmup_ns {
             self.acc[tenant][class.priority()].generated += 1;
         }
-        self.submit(id)
+        self.submit(id, false)
     }
 
-    /// Enqueues request `id` now: a new request, or one that yielded.
-    fn submit(&mut self, id: RequestId) -> Result<(), SimError> {
+    /// Enqueues request `id` now: a new request (`resumed` false), or one
+    /// that yielded (requeued: behind its tenant's fresh work).
+    fn submit(&mut self, id: RequestId, resumed: bool) -> Result<(), SimError> {
         let now_ns = self.now_ns;
         let r = &self.requests[id as usize];
         let tenant = self.streams[r.stream as usize].tenant;
         let class = r.class;
-        match self.policy.enqueue(id, tenant_id(tenant), class, now_ns) {
+        let queued = if resumed {
+            self.policy.requeue(id, tenant_id(tenant), class, now_ns)
+        } else {
+            self.policy.enqueue(id, tenant_id(tenant), class, now_ns)
+        };
+        match queued {
             Ok(()) => {
                 let r = &mut self.requests[id as usize];
                 r.state = ReqState::Queued;
@@ -633,7 +639,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         // During the poll: the task yields (wakes itself), or finishes and
         // its closed loop issues the follow-up.
         if r.remaining_ns > 0 {
-            self.submit(id)?;
+            self.submit(id, true)?;
         } else {
             r.state = ReqState::Done;
             self.totals.completed += 1;

@@ -1,27 +1,59 @@
 //! drama: an async task scheduler for services that serve many tenants and
 //! will sometimes be overloaded.
 //!
-//! This is the crate users depend on. Today it offers drama's task layer:
-//! tasks tagged with a tenant and a class, join handles that report panics
-//! and cancellation, cooperative yielding, and a single-threaded executor
-//! ([`LocalExecutor`]). The multi-threaded, fair `Runtime` arrives with the
-//! thread pool.
+//! A [`Runtime`] runs tasks on a pool of worker threads. Every task belongs
+//! to a tenant ([`TenantId`], interned by name with [`Runtime::tenant`]) and
+//! a [`Class`]; each poll is timed and charged to its tenant, and the
+//! workers share CPU between tenants by deficit round robin with weights
+//! ([`Runtime::set_weight`]), classes weakly prioritized
+//! `Write > Compute > Read > Accept`. Every queue is bounded: a spawn the
+//! runtime cannot take comes back in a [`Rejected`], future included.
 //!
 //! ```
-//! use drama::{Class, LocalExecutor, Spawn, TenantId};
+//! use drama::{Class, Runtime, Spawn};
 //!
-//! let ex = LocalExecutor::new();
-//! let acme = TenantId::new(1);
-//! let handle = ex.spawn_with(Spawn::new().tenant(acme).class(Class::Read).name("get"), async {
-//!     "hello"
+//! let rt = Runtime::builder().workers(2).build()?;
+//! let acme = rt.tenant("acme")?;
+//! let globex = rt.tenant("globex")?;
+//! rt.set_weight(acme, 200)?; // twice globex's share when both are busy
+//!
+//! let get = rt.spawn_with(Spawn::new().tenant(globex).class(Class::Read), async {
+//!     // Children inherit the tenant and class of the task that spawns them.
+//!     let child = drama::spawn(async { "value" })?;
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(child.await?)
 //! })?;
-//! assert_eq!(ex.block_on(handle)?, "hello");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! assert_eq!(rt.block_on(get)??, "value");
+//!
+//! // A panic is caught and reported through the handle; workers carry on.
+//! let boom = rt.spawn(async { panic!("boom") })?;
+//! assert!(rt.block_on(boom).unwrap_err().is_panic());
+//!
+//! rt.shutdown_timeout(std::time::Duration::from_secs(1));
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
+//!
+//! Structured concurrency comes with [`nursery`]; blocking work goes on
+//! bounded per-tenant lanes with [`Runtime::spawn_blocking`]; a policy of
+//! your own replaces the default DRR through [`Builder::policy`] (see the
+//! [`policy`] module). [`LocalExecutor`] is the single-threaded executor of
+//! drama's task layer, for tests and embedding.
 #![forbid(unsafe_code)]
+
+mod nursery;
+mod runtime;
 
 pub use drama_core::budget;
 pub use drama_core::{
-    Class, JoinError, JoinHandle, LocalExecutor, RejectReason, Rejected, Spawn, Spawner, TaskId,
-    TaskMeta, TenantId, YieldNow, current, yield_now,
+    Class, JoinError, JoinHandle, LocalExecutor, RejectReason, Rejected, Runnable, Spawn, Spawner,
+    TaskId, TaskMeta, TenantId, YieldNow, current, yield_now,
 };
+pub use nursery::{Nursery, nursery};
+pub use runtime::{BuildError, Builder, Handle, Runtime, TenantError, spawn, spawn_with};
+
+/// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom
+/// policy implements, and drama's default, [`Drr`](policy::Drr).
+pub mod policy {
+    pub use drama_policy::{
+        ConfigError, Drr, DrrConfig, InvalidWeight, Limit, Overflow, Picked, Policy, Weight,
+    };
+}

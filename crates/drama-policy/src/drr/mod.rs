@@ -37,9 +37,16 @@
 //! in the ratio of their weights: the priority is weak, no class starves.
 //! With only four classes the scan is O(1); a round robin is not needed.
 //!
-//! **Items: newest first, oldest first past the age bound.** Each class is a
-//! deque ordered by arrival. If the oldest item has waited at least the age
-//! bound it is picked; otherwise the newest.
+//! **Items: newest first, oldest first past the age bound.** Each class
+//! holds two deques ordered by arrival: *fresh* items (enqueued: spawned or
+//! woken) and *resumed* ones (requeued after they ran and yielded). If the
+//! oldest item of the class has waited at least the age bound it is picked;
+//! otherwise the newest fresh item; and only when no fresh item is queued,
+//! the oldest resumed one. Newest-first serves the request whose client is
+//! most likely still waiting (and whose data is warm in cache); putting a
+//! yielder behind fresh work and rotating yielders FIFO keeps a task that
+//! yields in a loop from running again ahead of its siblings. "Oldest" means
+//! the smallest enqueue time, a fresh item first on a tie.
 
 mod config;
 
@@ -129,9 +136,11 @@ struct Tenant<T> {
 }
 
 struct ClassQueue<T> {
-    /// Oldest at the front, newest at the back. Bound: the tenant's
-    /// `max_tenant_len` over all its classes.
+    /// Fresh items, oldest at the front, newest at the back. Bound, with
+    /// `resumed`: the tenant's `max_tenant_len` over all its classes.
     items: VecDeque<Entry<T>>,
+    /// Requeued items, in the order they were requeued. Same bound.
+    resumed: VecDeque<Entry<T>>,
     vtime: u64,
     in_flight: u32,
 }
@@ -139,6 +148,42 @@ struct ClassQueue<T> {
 struct Entry<T> {
     item: T,
     enqueued_at_ns: u64,
+}
+
+impl<T> ClassQueue<T> {
+    fn len(&self) -> usize {
+        self.items.len() + self.resumed.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.resumed.is_empty()
+    }
+
+    /// Removes the item to serve next (see the module documentation).
+    fn take(&mut self, now_ns: u64, age_bound_ns: u64) -> Option<Entry<T>> {
+        // The oldest item is the front of one of the two deques.
+        let fresh_oldest = match (self.items.front(), self.resumed.front()) {
+            (Some(f), Some(r)) => f.enqueued_at_ns <= r.enqueued_at_ns,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let oldest = if fresh_oldest {
+            &self.items
+        } else {
+            &self.resumed
+        };
+        let overdue = oldest
+            .front()
+            .is_some_and(|e| now_ns.saturating_sub(e.enqueued_at_ns) >= age_bound_ns);
+        if overdue && fresh_oldest {
+            self.items.pop_front()
+        } else if overdue {
+            self.resumed.pop_front()
+        } else {
+            self.items.pop_back().or_else(|| self.resumed.pop_front())
+        }
+    }
 }
 
 impl<T> Tenant<T> {
@@ -153,6 +198,7 @@ impl<T> Tenant<T> {
             vtime: 0,
             classes: core::array::from_fn(|_| ClassQueue {
                 items: VecDeque::new(),
+                resumed: VecDeque::new(),
                 vtime: 0,
                 in_flight: 0,
             }),
@@ -215,7 +261,7 @@ impl<T> Drr<T> {
     /// The number of queued items of `tenant` in `class`.
     pub fn class_len(&self, tenant: TenantId, class: Class) -> usize {
         self.tenant(tenant)
-            .map_or(0, |t| t.classes[class.priority()].items.len())
+            .map_or(0, |t| t.classes[class.priority()].len())
     }
 
     /// The number of tenants with queued work.
@@ -261,13 +307,16 @@ impl<T> Default for Drr<T> {
     }
 }
 
-impl<T> Policy<T> for Drr<T> {
-    fn enqueue(
+impl<T> Drr<T> {
+    /// `enqueue` (`resumed` false) and `requeue` (true): they differ only in
+    /// the deque the item joins.
+    fn insert(
         &mut self,
         item: T,
         tenant: TenantId,
         class: Class,
         now_ns: u64,
+        resumed: bool,
     ) -> Result<(), Overflow<T>> {
         if tenant.as_u32() >= self.config.max_tenants {
             return Err(Overflow::new(item, Limit::Tenants));
@@ -287,15 +336,20 @@ impl<T> Policy<T> for Drr<T> {
         }
         let vtime = t.vtime;
         let queue = &mut t.classes[class.priority()];
-        if queue.items.is_empty() && queue.in_flight == 0 {
+        if queue.is_empty() && queue.in_flight == 0 {
             // A class becoming active starts at the tenant's virtual time:
             // served soon, but with nothing banked from its idle time.
             queue.vtime = queue.vtime.max(vtime);
         }
-        queue.items.push_back(Entry {
+        let entry = Entry {
             item,
             enqueued_at_ns: now_ns,
-        });
+        };
+        if resumed {
+            queue.resumed.push_back(entry);
+        } else {
+            queue.items.push_back(entry);
+        }
         t.len += 1;
         let rejoin = if t.in_round {
             None
@@ -334,6 +388,28 @@ impl<T> Policy<T> for Drr<T> {
         self.len += 1;
         Ok(())
     }
+}
+
+impl<T> Policy<T> for Drr<T> {
+    fn enqueue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        self.insert(item, tenant, class, now_ns, false)
+    }
+
+    fn requeue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        self.insert(item, tenant, class, now_ns, true)
+    }
 
     fn pick(&mut self, now_ns: u64) -> Option<Picked<T>> {
         let quantum_ns = self.config.quantum_ns;
@@ -363,16 +439,9 @@ impl<T> Policy<T> for Drr<T> {
             }
             let class = pick_class(t);
             let queue = &mut t.classes[class.priority()];
-            let oldest_overdue = queue
-                .items
-                .front()
-                .is_some_and(|e| now_ns.saturating_sub(e.enqueued_at_ns) >= age_bound_ns);
-            let entry = if oldest_overdue {
-                queue.items.pop_front()
-            } else {
-                queue.items.pop_back()
-            }
-            .expect("the picked class has queued work");
+            let entry = queue
+                .take(now_ns, age_bound_ns)
+                .expect("the picked class has queued work");
             queue.in_flight = queue.in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
             t.len -= 1;
@@ -437,7 +506,7 @@ impl<T> Policy<T> for Drr<T> {
 fn pick_class<T>(t: &mut Tenant<T>) -> Class {
     let mut best: Option<usize> = None;
     for (i, queue) in t.classes.iter().enumerate() {
-        if queue.items.is_empty() {
+        if queue.is_empty() {
             continue;
         }
         // Strictly smaller: on a tie the earlier (higher-priority) class wins.

@@ -1,8 +1,8 @@
 //! A naive reference model of `Drr`: the same rules, written the obvious
 //! way. Tenants are found by a linear search, the round is a `Vec` whose
 //! element 0 is the front, "in the round" is `round.contains`, a tenant's
-//! length is counted from its classes, and each class is an unordered bag
-//! searched for the smallest or largest arrival number. Every operation is
+//! length is counted from its classes, and each class is an unordered bag of
+//! fresh and resumed (requeued) items, searched for the one to take. Every operation is
 //! O(n), and every rule is one line that can be checked against the module
 //! documentation of `drama_policy::Drr`.
 
@@ -22,8 +22,9 @@ pub(crate) struct Params {
 }
 
 struct ModelClass<T> {
-    /// (arrival number, item, enqueued_at_ns), in no particular order.
-    bag: Vec<(u64, T, u64)>,
+    /// (arrival number, item, enqueued_at_ns, resumed), in no particular
+    /// order.
+    bag: Vec<(u64, T, u64, bool)>,
     vtime: u64,
     in_flight: u32,
 }
@@ -112,13 +113,14 @@ impl<T> Model<T> {
     }
 }
 
-impl<T> Policy<T> for Model<T> {
-    fn enqueue(
+impl<T> Model<T> {
+    fn insert(
         &mut self,
         item: T,
         tenant: TenantId,
         class: Class,
         now_ns: u64,
+        resumed: bool,
     ) -> Result<(), Overflow<T>> {
         let id = tenant.as_u32();
         if id >= self.p.max_tenants {
@@ -144,7 +146,7 @@ impl<T> Policy<T> for Model<T> {
         if c.bag.is_empty() && c.in_flight == 0 {
             c.vtime = c.vtime.max(tenant_vtime);
         }
-        c.bag.push((arrival, item, now_ns));
+        c.bag.push((arrival, item, now_ns, resumed));
         if !was_in_round {
             if t.in_flight > 0 {
                 // In service: back to the front, resuming its turn, with
@@ -168,6 +170,28 @@ impl<T> Policy<T> for Model<T> {
             }
         }
         Ok(())
+    }
+}
+
+impl<T> Policy<T> for Model<T> {
+    fn enqueue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        self.insert(item, tenant, class, now_ns, false)
+    }
+
+    fn requeue(
+        &mut self,
+        item: T,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+    ) -> Result<(), Overflow<T>> {
+        self.insert(item, tenant, class, now_ns, true)
     }
 
     fn pick(&mut self, now_ns: u64) -> Option<Picked<T>> {
@@ -204,15 +228,25 @@ impl<T> Policy<T> for Model<T> {
                     class.vtime = class.vtime.saturating_sub(base);
                 }
             }
+            // The oldest item: the smallest enqueue time, fresh before
+            // resumed, then by arrival. Overdue, it is taken; otherwise the
+            // newest fresh item, or, with none, the oldest resumed one.
             let bag = &mut t.classes[c].bag;
-            let oldest = (0..bag.len()).min_by_key(|&k| bag[k].0).unwrap();
-            let newest = (0..bag.len()).max_by_key(|&k| bag[k].0).unwrap();
+            let oldest = (0..bag.len())
+                .min_by_key(|&k| (bag[k].2, bag[k].3, bag[k].0))
+                .unwrap();
+            let newest_fresh = (0..bag.len())
+                .filter(|&k| !bag[k].3)
+                .max_by_key(|&k| bag[k].0);
+            let oldest_resumed = (0..bag.len())
+                .filter(|&k| bag[k].3)
+                .min_by_key(|&k| bag[k].0);
             let take = if now_ns.saturating_sub(bag[oldest].2) >= self.p.age_bound_ns {
                 oldest
             } else {
-                newest
+                newest_fresh.or(oldest_resumed).unwrap()
             };
-            let (_, item, enqueued_at_ns) = bag.remove(take);
+            let (_, item, enqueued_at_ns, _) = bag.remove(take);
             t.classes[c].in_flight = t.classes[c].in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
             if t.len() == 0 {

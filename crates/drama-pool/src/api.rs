@@ -1,0 +1,306 @@
+//! The public handles: [`Pool`] and [`Handle`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::AtomicBool;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use drama_core::{JoinHandle, Rejected, Spawn};
+use drama_policy::{TenantId, Weight};
+
+use crate::builder::Builder;
+use crate::pool::{self, Shared};
+use crate::sync::{Arc, Ordering};
+use crate::tenants::TenantError;
+use crate::worker;
+
+/// A thread pool that runs drama tasks fairly across tenants.
+///
+/// Built with [`Pool::builder`]. Dropping it shuts it down (see
+/// [`shutdown_timeout`](Self::shutdown_timeout)) with a zero timeout.
+pub struct Pool {
+    handle: Handle,
+    shut_down: bool,
+}
+
+/// A cheap, cloneable reference to a [`Pool`], for spawning from anywhere.
+///
+/// A handle does not keep the pool's threads alive: once the pool is shut
+/// down, spawns through a handle are refused with
+/// `RejectReason::ShuttingDown`.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+thread_local! {
+    /// The pool whose `block_on` runs on this thread (innermost first).
+    static ENTERED: RefCell<Vec<Handle>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Pool {
+    /// A builder with the default settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Pool {
+        Pool {
+            handle: Handle { shared },
+            shut_down: false,
+        }
+    }
+
+    /// Spawns `future` as a task described by `spec`.
+    ///
+    /// # Errors
+    ///
+    /// Hands the future back in a [`Rejected`] when the pool holds
+    /// `max_tasks` tasks (`QueueFull`) or is shutting down
+    /// (`ShuttingDown`).
+    pub fn spawn<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(spec, future)
+    }
+
+    /// Runs the blocking closure `f` on one of `tenant`'s blocking lanes.
+    ///
+    /// # Errors
+    ///
+    /// Hands the closure back when the tenant's lane queue (or the total
+    /// queue) is full, or the pool is shutting down.
+    pub fn spawn_blocking<F, R>(
+        &self,
+        tenant: TenantId,
+        spec: Spawn,
+        f: F,
+    ) -> Result<JoinHandle<R>, Rejected<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(tenant, spec, f)
+    }
+
+    /// Sets `tenant`'s weight on every worker (from their next tick).
+    pub fn set_weight(&self, tenant: TenantId, weight: Weight) {
+        self.handle.shared.set_weight(tenant, weight);
+    }
+
+    /// A handle for spawning from elsewhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs `future` to completion on the calling thread; tasks it spawns
+    /// with [`Handle::current`] go to this pool.
+    ///
+    /// # Panics
+    ///
+    /// When called on one of this pool's worker threads: blocking a worker
+    /// on a future that may need that worker would deadlock.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Stops admitting work, lets queued and running tasks go on for up to
+    /// `timeout`, then cancels the rest: every task's future is dropped
+    /// exactly once and every join handle resolves. Joins the pool's
+    /// threads; a thread still inside a poll (or a blocking job) a stuck
+    /// threshold after the timeout is detached, as it cannot be
+    /// interrupted. Returns `true` when every thread was joined.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shut_down = true;
+        self.handle.shared.shutdown(timeout)
+    }
+
+    /// Live tasks: spawned and not yet finished or cancelled.
+    pub fn n_tasks(&self) -> usize {
+        self.handle.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// Worker threads alive now, replacements of stuck workers included.
+    pub fn n_threads(&self) -> usize {
+        self.handle.shared.threads.load(Ordering::Relaxed)
+    }
+
+    /// The number of worker slots.
+    pub fn n_workers(&self) -> usize {
+        self.handle.shared.slots.len()
+    }
+
+    /// How many stuck workers have been replaced so far.
+    pub fn n_replaced(&self) -> u64 {
+        self.handle.shared.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Blocking-lane threads alive now (running a job or idle).
+    pub fn n_blocking_threads(&self) -> usize {
+        self.handle.shared.blocking.n_threads()
+    }
+
+    /// Blocking jobs waiting for a thread, over all tenants.
+    pub fn n_blocking_queued(&self) -> usize {
+        self.handle.shared.blocking.n_queued()
+    }
+
+    /// `tenant`'s blocking jobs running now.
+    pub fn n_blocking_running(&self, tenant: TenantId) -> usize {
+        self.handle.shared.blocking.n_running(tenant)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            self.handle.shared.shutdown(Duration::ZERO);
+        }
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.n_workers())
+            .field("threads", &self.n_threads())
+            .field("tasks", &self.n_tasks())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The pool this code runs in: the pool of the worker thread it is on,
+    /// or the innermost [`Pool::block_on`] on this thread.
+    pub fn current() -> Option<Handle> {
+        if let Some(shared) = worker::current_shared() {
+            return Some(Handle { shared });
+        }
+        ENTERED
+            .try_with(|entered| entered.borrow().last().cloned())
+            .ok()
+            .flatten()
+    }
+
+    /// Spawns `future` on the pool; see [`Pool::spawn`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::spawn`].
+    pub fn spawn<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(spec, future)
+    }
+
+    /// Runs a blocking closure; see [`Pool::spawn_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(
+        &self,
+        tenant: TenantId,
+        spec: Spawn,
+        f: F,
+    ) -> Result<JoinHandle<R>, Rejected<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        if self.shared.state.load(Ordering::Acquire) != pool::OPEN {
+            return Err(Rejected::new(f, drama_core::RejectReason::ShuttingDown));
+        }
+        self.shared.blocking.spawn(tenant, spec, f)
+    }
+
+    /// The tenant called `name`, created on first use; the same name gives
+    /// the same id for the life of the pool. Id 0 is `"default"`.
+    ///
+    /// # Errors
+    ///
+    /// When the pool knows `max_tenants` tenants already.
+    pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
+        self.shared.tenants.intern(name)
+    }
+
+    /// The name of a tenant interned with [`tenant`](Self::tenant).
+    pub fn tenant_name(&self, tenant: TenantId) -> Option<std::sync::Arc<str>> {
+        self.shared.tenants.name(tenant)
+    }
+
+    /// Sets `tenant`'s weight; see [`Pool::set_weight`].
+    pub fn set_weight(&self, tenant: TenantId, weight: Weight) {
+        self.shared.set_weight(tenant, weight);
+    }
+
+    /// Runs `future` to completion on the calling thread; see
+    /// [`Pool::block_on`].
+    ///
+    /// # Panics
+    ///
+    /// When called on one of this pool's worker threads.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            worker::local_slot(&self.shared).is_none(),
+            "block_on called on one of the pool's own worker threads; \
+             await the future instead (blocking a worker can deadlock the pool)"
+        );
+        struct Exit;
+        impl Drop for Exit {
+            fn drop(&mut self) {
+                let _ = ENTERED.try_with(|entered| entered.borrow_mut().pop());
+            }
+        }
+        ENTERED.with(|entered| entered.borrow_mut().push(self.clone()));
+        let _exit = Exit;
+        let signal = Arc::new(ThreadSignal {
+            thread: std::thread::current(),
+            notified: AtomicBool::new(false),
+        });
+        let waker = Waker::from(signal.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            while !signal.notified.swap(false, Ordering::Acquire) {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wakes a thread blocked in `block_on`.
+struct ThreadSignal {
+    thread: std::thread::Thread,
+    notified: AtomicBool,
+}
+
+impl Wake for ThreadSignal {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! drama-pool: drama's thread pool. N worker threads, each driving its own
+//! fair-queuing [`Policy`](drama_policy::Policy) with no lock on its
+//! pick/charge path; a work balancer instead of work stealing; parking;
+//! replacement of workers stuck in blocking code; bounded per-tenant
+//! blocking lanes.
+//!
+//! Most users want the `drama` crate, whose `Runtime` wraps a [`Pool`] and
+//! adds tenant names and structured concurrency. This crate is the engine.
+//!
+//! ```
+//! use drama_pool::Pool;
+//! use drama_core::{Class, Spawn, TenantId};
+//!
+//! let pool = Pool::builder().workers(2).build()?;
+//! let acme = TenantId::new(1);
+//! let handle = pool.spawn(Spawn::new().tenant(acme).class(Class::Read), async { 6 * 7 })?;
+//! assert_eq!(pool.block_on(handle)?, 42);
+//! pool.shutdown_timeout(std::time::Duration::from_secs(1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Design
+//!
+//! **Per-worker policies.** Every worker slot owns a policy instance (drama's
+//! `Drr` unless the builder says otherwise). Picking, charging and queueing
+//! are plain method calls on the worker's own thread: no lock, no atomic.
+//! Each poll is timed on a cheap clock (`drama_core::clock`, the TSC where it
+//! is invariant) and its cost is charged to the task's tenant and class.
+//!
+//! **Inboxes.** Work reaches a worker from other threads through its bounded
+//! lock-free inbox: spawns from outside the pool, wakes from other threads,
+//! work moved by the balancer. Tasks spawned or woken *on* a worker stay on
+//! it, in thread-local buffers the worker moves into its policy after each
+//! poll.
+//!
+//! **The hand-off slot.** A task woken by the task running on the same
+//! worker goes into a one-task slot and runs next, skipping the queue (the
+//! message-passing fast path: a request and its reply run back to back, on
+//! warm caches). At most three slot tasks run in a row before the policy is
+//! asked again, and each is charged to its tenant like any poll, so the slot
+//! cannot be used to jump the fair queue for long.
+//!
+//! **Balancing, not stealing.** Workers never take tasks from each other's
+//! queues. A worker that runs dry spins briefly, then sets its bit in the
+//! pool's idle mask and parks. A worker with a backlog looks at the mask on
+//! every tick (one relaxed load); when it sees an idle worker it claims it
+//! (clears its bit) and moves half of its queue into the idle worker's inbox,
+//! in its policy's order, so the tasks that were due first start first over
+//! there. Spawns and wakes from outside go to an idle worker if there is one,
+//! else to the less loaded of two random workers (power of two choices).
+//! The pool's fairness is then the fairness of each worker's policy over the
+//! share of the load it holds; see docs/architecture.md for what that does
+//! and does not guarantee across workers.
+//!
+//! **Parking.** `park.rs`: a store-fence-load protocol that cannot lose a
+//! wake-up; an idle pool's threads all sleep (the monitor too).
+//!
+//! **Stuck workers.** A monitor thread samples each slot's poll word; when
+//! one poll has run longer than the stuck threshold, a fresh thread takes
+//! the slot over (its policy, inbox and parking spot) and runs the rest of
+//! its tasks, while the stuck thread retires once its poll returns. The
+//! number of threads is bounded by `max_threads`. See `handover.rs`.
+//!
+//! **Blocking lanes.** [`Pool::spawn_blocking`] runs closures on threads
+//! bounded per tenant and in total, with bounded per-tenant queues served
+//! round robin; a refusal hands the closure back.
+//!
+//! **Shutdown.** [`Pool::shutdown_timeout`] refuses new spawns, lets the
+//! queued and running work go on until the timeout, then cancels the rest:
+//! every task's future is dropped exactly once and every join handle
+//! resolves. Dropping the pool does the same with a zero timeout.
+
+#[cfg(not(loom))]
+mod api;
+#[cfg(not(loom))]
+mod balance;
+#[cfg(not(loom))]
+mod blocking;
+#[cfg(not(loom))]
+mod builder;
+mod handover;
+mod inbox;
+#[cfg(all(test, loom))]
+mod loom;
+mod park;
+#[cfg(not(loom))]
+mod pool;
+#[cfg(not(loom))]
+mod registry;
+mod sync;
+#[cfg(not(loom))]
+mod tenants;
+#[cfg(not(loom))]
+mod worker;
+
+#[cfg(not(loom))]
+pub use api::{Handle, Pool};
+#[cfg(not(loom))]
+pub use builder::{BuildError, Builder};
+#[cfg(not(loom))]
+pub use pool::MAX_WORKERS;
+#[cfg(not(loom))]
+pub use tenants::TenantError;

@@ -1,0 +1,516 @@
+//! The pool's shared state, its spawn and wake paths, and shutdown.
+//!
+//! See the crate documentation for the design; this module holds the pieces
+//! every thread touches: the worker [`Slot`]s, the idle mask, the task
+//! registry and the pool's lifecycle state.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+use drama_core::{JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, new_task};
+use drama_policy::{Policy, TenantId, Weight};
+
+use crate::balance::Balancer;
+use crate::blocking::BlockingLanes;
+use crate::builder::Config;
+use crate::handover::PollState;
+use crate::inbox::Inbox;
+use crate::park::Parking;
+use crate::registry::{Key, Registry};
+use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
+use crate::tenants::Tenants;
+use crate::worker::{self, Core};
+
+/// The pool takes spawns and runs tasks.
+pub(crate) const OPEN: u8 = 0;
+/// `shutdown_timeout` began: spawns are refused, queued and running work
+/// goes on until the deadline.
+pub(crate) const DRAINING: u8 = 1;
+/// Workers stop; queued and idle tasks are cancelled (their `Runnable`s
+/// dropped) wherever they are found.
+pub(crate) const CLOSED: u8 = 2;
+
+/// The most workers a pool may have: the idle mask is one `u64`.
+pub const MAX_WORKERS: usize = 64;
+
+/// How often the monitor may run when nothing is stuck, at most.
+const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The balancer (which runs on the monitor's beat) runs at least this
+/// often while the pool is busy.
+const BALANCE_MAX_INTERVAL: Duration = Duration::from_millis(2);
+
+/// A function that makes one policy instance per worker slot.
+pub(crate) type PolicyFactory =
+    Arc<dyn Fn(usize) -> Box<dyn Policy<Runnable> + Send> + Send + Sync>;
+
+/// How a worker thread comes to own its slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Start {
+    /// The slot is new (the pool is being built): start at epoch 0.
+    Fresh,
+    /// Take the slot over from an owner seen stuck at this poll word; give
+    /// up (and exit) if that poll has returned meanwhile. The replacement
+    /// steals the slot itself, so that a thread that could not be started
+    /// never leaves a slot without an owner.
+    Steal(u64),
+}
+
+/// What the pool's threads share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) slots: Box<[CachePadded<Slot>]>,
+    /// `OPEN`, `DRAINING` or `CLOSED`.
+    pub(crate) state: AtomicU8,
+    /// Bit `i` is set while worker `i` is idle and wants work. Donors and
+    /// remote spawns clear a bit to claim that worker (`fetch_and`), so two
+    /// of them do not both pick the same idle worker.
+    pub(crate) idle: CachePadded<AtomicU64>,
+    /// Bit `i` is set by the balancer while worker `i`, though busy, holds
+    /// far fewer tasks than another worker: donors shed to it as to an idle
+    /// worker. Kept apart from `idle`, which also tells whether the whole
+    /// pool sleeps.
+    pub(crate) hungry: CachePadded<AtomicU64>,
+    /// All workers' bits; when `idle` equals it the pool is idle and the
+    /// monitor sleeps.
+    pub(crate) all_idle: u64,
+    /// Every weight set so far, re-applied by each worker when
+    /// `weights_version` moves. Bounded by the number of tenants the policy
+    /// accepts (one entry per tenant).
+    pub(crate) weights: Mutex<Vec<(TenantId, Weight)>>,
+    pub(crate) weights_version: AtomicU64,
+    /// Tasks alive (spawned, future not yet dropped). Bound: `max_tasks`.
+    pub(crate) live: CachePadded<AtomicUsize>,
+    pub(crate) registry: Registry,
+    /// Worker threads alive, retiring ones included. Bound: `max_threads`.
+    pub(crate) threads: AtomicUsize,
+    /// Join handles of every thread the pool started (workers, monitor).
+    pub(crate) handles: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) monitor: Parking,
+    pub(crate) blocking: BlockingLanes,
+    /// How many stuck workers were replaced, and how many stuck workers
+    /// could not be because `max_threads` was reached.
+    pub(crate) replaced: AtomicU64,
+    pub(crate) unreplaced: AtomicU64,
+    pub(crate) next_thread: AtomicUsize,
+    pub(crate) tenants: Tenants,
+}
+
+/// One worker slot: the queue state a worker thread drives, and how other
+/// threads reach it.
+pub(crate) struct Slot {
+    /// Work from other threads. Bound: `inbox_capacity`.
+    pub(crate) inbox: Inbox<Runnable>,
+    /// Work that found the inbox full; bounded by the number of live tasks.
+    pub(crate) overflow: Mutex<VecDeque<Runnable>>,
+    pub(crate) overflow_len: AtomicUsize,
+    pub(crate) parking: Parking,
+    pub(crate) poll: PollState,
+    /// Queued tasks, as last published by the owner (for spawn placement).
+    pub(crate) load: AtomicUsize,
+    /// Set by the owner when it leaves its loop at shutdown.
+    pub(crate) exited: AtomicBool,
+    /// The owner's tenants and how many tasks of each it holds, published
+    /// every millisecond or so for the balancer. Bounded by `max_tenants`.
+    pub(crate) presence: Mutex<Vec<(TenantId, u32)>>,
+    /// The balancer's weights for this worker's copies of tenants, and a
+    /// version the owner compares once per tick.
+    pub(crate) overrides: Mutex<Vec<(TenantId, Weight)>>,
+    pub(crate) overrides_version: AtomicU64,
+    /// The slot's policy and local state; only the owner touches it, as the
+    /// hand-over protocol (`handover.rs`) arbitrates.
+    pub(crate) core: UnsafeCell<Core>,
+}
+
+// SAFETY: `core` is the only field that is not `Sync` by itself. It is
+// accessed only by the slot's current owner, and ownership passes between
+// threads through `PollState`, whose release/acquire pair orders every access
+// of the old owner before every access of the new one.
+unsafe impl Sync for Slot {}
+
+impl Shared {
+    pub(crate) fn new(config: Config, make_policy: PolicyFactory) -> Arc<Shared> {
+        let workers = config.workers;
+        let slots = (0..workers)
+            .map(|index| {
+                CachePadded::new(Slot {
+                    inbox: Inbox::new(config.inbox_capacity),
+                    overflow: Mutex::new(VecDeque::new()),
+                    overflow_len: AtomicUsize::new(0),
+                    parking: Parking::new(),
+                    poll: PollState::new(),
+                    load: AtomicUsize::new(0),
+                    exited: AtomicBool::new(false),
+                    presence: Mutex::new(Vec::new()),
+                    overrides: Mutex::new(Vec::new()),
+                    overrides_version: AtomicU64::new(0),
+                    core: UnsafeCell::new(Core::new(make_policy(index), config.max_tenants)),
+                })
+            })
+            .collect();
+        let blocking = BlockingLanes::new(config.blocking.clone());
+        Arc::new(Shared {
+            all_idle: if workers == 64 {
+                u64::MAX
+            } else {
+                (1u64 << workers) - 1
+            },
+            slots,
+            state: AtomicU8::new(OPEN),
+            idle: CachePadded::new(AtomicU64::new(0)),
+            hungry: CachePadded::new(AtomicU64::new(0)),
+            weights: Mutex::new(Vec::new()),
+            weights_version: AtomicU64::new(0),
+            live: CachePadded::new(AtomicUsize::new(0)),
+            registry: Registry::new(workers * 2),
+            threads: AtomicUsize::new(0),
+            handles: Mutex::new(Vec::new()),
+            monitor: Parking::new(),
+            blocking,
+            replaced: AtomicU64::new(0),
+            unreplaced: AtomicU64::new(0),
+            next_thread: AtomicUsize::new(0),
+            tenants: Tenants::new(config.max_tenants),
+            config,
+        })
+    }
+
+    /// Starts a worker thread for slot `index`.
+    pub(crate) fn start_worker(
+        self: &Arc<Self>,
+        index: usize,
+        start: Start,
+    ) -> std::io::Result<()> {
+        let shared = self.clone();
+        let n = self.next_thread.fetch_add(1, Ordering::Relaxed);
+        self.threads.fetch_add(1, Ordering::AcqRel);
+        let started = std::thread::Builder::new()
+            .name(format!("{}-{}", self.config.thread_name, n))
+            .spawn(move || worker::run(shared, index, start));
+        match started {
+            Ok(handle) => {
+                let mut handles = lock(&self.handles);
+                // Forget the handles of threads that have already finished
+                // (retired replacements), so the list stays bounded by the
+                // threads alive.
+                handles.retain(|h| !h.is_finished());
+                handles.push(handle);
+                Ok(())
+            }
+            Err(error) => {
+                self.threads.fetch_sub(1, Ordering::AcqRel);
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn start_monitor(self: &Arc<Self>) -> std::io::Result<()> {
+        let shared = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-monitor", self.config.thread_name))
+            .spawn(move || monitor(shared))?;
+        lock(&self.handles).push(handle);
+        Ok(())
+    }
+
+    /// Spawns `future` with `spec`: the path of every spawn API.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.state.load(Ordering::Acquire) != OPEN {
+            return Err(Rejected::new(future, RejectReason::ShuttingDown));
+        }
+        // Reserve one of `max_tasks` places before creating anything, so a
+        // refusal hands the future back untouched.
+        if self.live.fetch_add(1, Ordering::Relaxed) >= self.config.max_tasks {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            return Err(Rejected::new(future, RejectReason::QueueFull));
+        }
+        let local = worker::local_slot(self);
+        let (runnable, handle) =
+            self.registry
+                .register(local.unwrap_or_else(worker::thread_hint), |key| {
+                    let guard = Registration {
+                        shared: self.clone(),
+                        key,
+                    };
+                    let shared = self.clone();
+                    let (runnable, handle) = new_task(
+                        spec,
+                        future,
+                        move |runnable, info| shared.schedule(runnable, info),
+                        guard,
+                    );
+                    let waker = runnable.waker();
+                    ((runnable, handle), waker)
+                });
+        match local {
+            // Spawned by a task on one of our workers: stays on that worker
+            // (the balancer moves it if another worker is idle).
+            Some(_) => worker::stage(runnable),
+            None => self.push_remote(runnable),
+        }
+        Ok(handle)
+    }
+
+    /// The schedule function of every task: where a woken task goes.
+    fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
+        if let Err(runnable) = worker::schedule_local(self, runnable, info) {
+            self.push_remote(runnable);
+        }
+    }
+
+    /// Queues a task woken or spawned off the pool's workers: on an idle
+    /// worker if there is one (it starts right away), otherwise on the less
+    /// loaded of two workers chosen at random.
+    pub(crate) fn push_remote(&self, runnable: Runnable) {
+        if self.state.load(Ordering::Acquire) == CLOSED {
+            // Dropping the runnable cancels the task.
+            drop(runnable);
+            return;
+        }
+        let target = self.claim_idle(u64::MAX).unwrap_or_else(|| {
+            let n = self.slots.len();
+            let (a, b) = worker::two_choices(n);
+            if self.slots[a].load.load(Ordering::Relaxed)
+                <= self.slots[b].load.load(Ordering::Relaxed)
+            {
+                a
+            } else {
+                b
+            }
+        });
+        self.push_to(target, runnable);
+    }
+
+    /// Queues `runnable` on worker `index` and wakes it if it sleeps.
+    pub(crate) fn push_to(&self, index: usize, runnable: Runnable) {
+        let slot = &self.slots[index];
+        if let Err(runnable) = slot.inbox.push(runnable) {
+            lock(&slot.overflow).push_back(runnable);
+            slot.overflow_len.fetch_add(1, Ordering::Release);
+        }
+        slot.parking.notify();
+    }
+
+    /// Claims one idle worker among `among` (a bit mask), clearing its idle
+    /// bit so that nobody else claims it too.
+    pub(crate) fn claim_idle(&self, among: u64) -> Option<usize> {
+        let mut idle = self.idle.load(Ordering::Relaxed) & among;
+        while idle != 0 {
+            let index = idle.trailing_zeros() as usize;
+            let bit = 1u64 << index;
+            let previous = self.idle.fetch_and(!bit, Ordering::AcqRel);
+            if previous & bit != 0 {
+                self.left_idle(previous);
+                return Some(index);
+            }
+            idle = previous & among & !bit;
+        }
+        None
+    }
+
+    /// Claims one hungry worker among `among` (see `hungry`).
+    pub(crate) fn claim_hungry(&self, among: u64) -> Option<usize> {
+        let mut hungry = self.hungry.load(Ordering::Relaxed) & among;
+        while hungry != 0 {
+            let index = hungry.trailing_zeros() as usize;
+            let bit = 1u64 << index;
+            let previous = self.hungry.fetch_and(!bit, Ordering::AcqRel);
+            if previous & bit != 0 {
+                return Some(index);
+            }
+            hungry = previous & among & !bit;
+        }
+        None
+    }
+
+    /// Called by whoever cleared an idle bit, with the mask before: when the
+    /// pool was entirely idle, the monitor sleeps and must start watching
+    /// again.
+    pub(crate) fn left_idle(&self, previous: u64) {
+        if previous == self.all_idle {
+            self.monitor.notify();
+        }
+    }
+
+    /// Makes every worker re-apply the weights table at its next tick.
+    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
+        let mut weights = lock(&self.weights);
+        match weights.iter_mut().find(|(t, _)| *t == tenant) {
+            Some(entry) => entry.1 = weight,
+            None => weights.push((tenant, weight)),
+        }
+        self.weights_version.fetch_add(1, Ordering::Release);
+        drop(weights);
+        for slot in self.slots.iter() {
+            slot.parking.notify();
+        }
+    }
+
+    /// Stops admitting, lets work run until `timeout`, cancels the rest,
+    /// and joins the pool's threads. Returns whether every thread was
+    /// joined (threads stuck inside a poll or a blocking job are detached).
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        // 1. Stop admitting; let the queued and running work go on.
+        let _ = self
+            .state
+            .compare_exchange(OPEN, DRAINING, Ordering::AcqRel, Ordering::Acquire);
+        while self.live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200).min(timeout));
+        }
+        // 2. Close: workers stop at their next tick and drop what they hold.
+        self.state.store(CLOSED, Ordering::Release);
+        for slot in self.slots.iter() {
+            slot.parking.notify();
+        }
+        self.monitor.notify();
+        // A worker inside a poll finishes that poll first. Give polls the
+        // stuck threshold to return; a thread still inside one after that
+        // is stuck, and is detached.
+        let grace = deadline.max(Instant::now()) + self.config.stuck_threshold;
+        while Instant::now() < grace && !self.slots.iter().all(|s| s.exited.load(Ordering::Acquire))
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // 3. Slots whose owner is stuck: take them over and empty them here.
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.exited.load(Ordering::Acquire) {
+                continue;
+            }
+            let word = slot.poll.load();
+            if word & 1 == 1 && slot.poll.steal(word).is_some() {
+                // SAFETY: the steal succeeded, so this thread owns the slot
+                // (the old owner's end-of-poll CAS will fail and it will
+                // retire without touching the core).
+                unsafe { worker::drain_slot(self, index) };
+                slot.exited.store(true, Ordering::Release);
+            }
+        }
+        // 4. Cancel idle tasks: wake every registered task; the schedule
+        // function drops the runnable of a closed pool. Tasks woken while
+        // we do this (by destructors) land in inboxes, drained below; loop
+        // until nothing is left, with a bound in case a stuck task keeps
+        // its future alive.
+        for _ in 0..16 {
+            for waker in self.registry.take_all() {
+                waker.wake();
+            }
+            for index in 0..self.slots.len() {
+                if self.slots[index].exited.load(Ordering::Acquire) {
+                    // SAFETY: the owner has left (or we took the slot over),
+                    // so this thread is the only one touching the slot.
+                    unsafe { worker::drain_queues(self, index) };
+                }
+            }
+            if self.registry.len() == 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        // 5. The blocking lanes, then the threads.
+        let blocking_joined = self.blocking.shutdown(deadline);
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        let mut joined = blocking_joined;
+        for handle in handles {
+            // Workers have left their loops (or are stuck); the monitor
+            // leaves within one sampling interval. Wait briefly for both.
+            let until = Instant::now() + Duration::from_millis(100);
+            while !handle.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                // Stuck inside a poll: detach it. It retires when the poll
+                // returns, finding its slot taken and the pool closed.
+                joined = false;
+            }
+        }
+        joined
+    }
+}
+
+/// Unregisters a task when its future is dropped: the guard `new_task`
+/// drops right after the future.
+struct Registration {
+    shared: Arc<Shared>,
+    key: Key,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.registry.remove(self.key);
+        self.shared.live.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The monitor thread: notices workers stuck inside one poll and gives
+/// their slot to a fresh thread.
+///
+/// It samples every slot's poll word every `stuck_threshold / 4` (at least
+/// 1 ms). A slot whose word stayed the same odd value (the same poll still
+/// running) for the threshold is stuck. While the whole pool is idle the
+/// monitor parks, so an idle pool burns no CPU; the first worker to leave
+/// the idle state wakes it.
+fn monitor(shared: Arc<Shared>) {
+    shared.monitor.set_owner();
+    let threshold_ns = shared.config.stuck_threshold.as_nanos() as u64;
+    // Sampling every quarter threshold finds a stuck poll within 1.25
+    // thresholds; the balancer runs on the same beat, at least every 2 ms.
+    let interval =
+        (shared.config.stuck_threshold / 4).clamp(MONITOR_MIN_INTERVAL, BALANCE_MAX_INTERVAL);
+    // Per slot: the word last seen, and since when (clock ns).
+    let mut seen: Vec<(u64, u64)> = vec![(0, 0); shared.slots.len()];
+    let mut balancer = Balancer::new(shared.slots.len());
+    loop {
+        if shared.state.load(Ordering::Acquire) == CLOSED {
+            return;
+        }
+        if shared.idle.load(Ordering::Acquire) == shared.all_idle {
+            shared.monitor.prepare();
+            if shared.idle.load(Ordering::Acquire) == shared.all_idle
+                && shared.state.load(Ordering::Acquire) != CLOSED
+            {
+                shared.monitor.park();
+            } else {
+                shared.monitor.cancel();
+            }
+            continue;
+        }
+        std::thread::park_timeout(interval);
+        balancer.run(&shared);
+        let now = drama_core::clock::now_ns();
+        for (index, slot) in shared.slots.iter().enumerate() {
+            let word = slot.poll.load();
+            let (last, since) = seen[index];
+            if word & 1 == 0 || word != last {
+                seen[index] = (word, now);
+                continue;
+            }
+            if now.saturating_sub(since) < threshold_ns {
+                continue;
+            }
+            // Stuck. Replace it if the thread bound allows; the new thread
+            // steals the slot (or exits if the poll returned meanwhile).
+            if shared.threads.load(Ordering::Acquire) >= shared.config.max_threads
+                || shared.start_worker(index, Start::Steal(word)).is_err()
+            {
+                shared.unreplaced.fetch_add(1, Ordering::Relaxed);
+            }
+            seen[index] = (word, now);
+        }
+    }
+}

@@ -1,0 +1,737 @@
+//! The worker loop: pick, poll, charge, absorb, balance, park.
+//!
+//! A worker thread owns one slot (see `handover.rs` for how ownership moves
+//! when a worker is stuck). Each iteration ("tick"):
+//!
+//! 1. **Maintenance**, a few relaxed loads: is the pool closing, did a
+//!    weight change, is another worker idle while this one has a backlog
+//!    (then shed half of it to that worker)?
+//! 2. **Choose the next task**: the hand-off slot (a task just woken by the
+//!    task that ran before it on this thread: the message-passing fast
+//!    path), at most [`MAX_HANDOFF_STREAK`] times in a row; otherwise drain
+//!    the inbox into the policy and ask the policy.
+//! 3. **Poll it**, timed on the cheap clock and bracketed by the hand-over
+//!    word.
+//! 4. **Absorb** what the poll produced on this thread: tasks it spawned or
+//!    woke go to the policy (`enqueue`), a task that yielded goes back with
+//!    `requeue` (behind the tasks already waiting), then **charge** the
+//!    poll's cost to its tenant and class.
+//!
+//! With nothing to do, the worker spins briefly, then marks itself idle
+//! (so that busy workers shed work to it) and parks (see `park.rs`).
+//!
+//! The thread-local [`Context`] is what a task's schedule function and a
+//! spawn from inside a task see: they put work in the context's buffers,
+//! never in the slot directly, because the slot may be handed to another
+//! thread while this one is stuck in a poll. The buffers are drained by
+//! this thread after the poll, into the slot if it still owns it, or into
+//! the slot's inbox if it does not.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ptr;
+
+use drama_core::{Runnable, ScheduleInfo, budget, clock};
+use drama_policy::{Class, Policy, TenantId, Weight};
+
+use crate::pool::{CLOSED, Shared, Start};
+use crate::sync::{Arc, Ordering, lock};
+
+/// How many tasks in a row may run from the hand-off slot before the
+/// policy is asked again. The slot skips the fair queue to make
+/// request/response pairs fast; three in a row keeps a chain of messages
+/// quick and still lets the queue in every fourth poll. (tokio's LIFO slot
+/// has the same kind of cap.)
+pub(crate) const MAX_HANDOFF_STREAK: u32 = 3;
+
+/// A worker sheds work to an idle one only when it has at least this many
+/// tasks queued: with one, running it here is as fast as moving it.
+const SHED_MIN: usize = 2;
+
+/// At most this many tasks move in one shed; the idle worker asks again
+/// when it runs dry.
+const SHED_MAX: usize = 256;
+
+/// Spin rounds before parking. Each round looks for work and then spins
+/// `2^round` hints (capped at 2^6); 10 rounds are a few microseconds: long
+/// enough to catch the reply of a message just sent to another worker,
+/// short enough that a lightly loaded pool does not burn a core.
+const SPIN_ROUNDS: u32 = 10;
+
+/// A spilled task (one the policy refused) is served first every this many
+/// ticks, so that it cannot wait forever behind a busy policy.
+const SPILL_EVERY: u64 = 61;
+
+/// How often a worker publishes its tenants' presence for the balancer.
+const PUBLISH_EVERY_NS: u64 = 1_000_000;
+
+/// How many of each tenant's tasks a worker holds (queued, or being
+/// polled), and which tenants have any: what the balancer needs to weight
+/// each worker's copy of a tenant. Plain memory, owned by the slot's
+/// owner: two indexed increments per poll.
+pub(crate) struct Presence {
+    /// Tasks held, by tenant id. Grows to the largest id seen, which is
+    /// below `max_tenants` (larger ids are not tracked).
+    count: Vec<u32>,
+    /// Each tracked tenant's index in `active`.
+    position: Vec<u32>,
+    /// The tenants with at least one task here.
+    active: Vec<TenantId>,
+    max_tenants: u32,
+}
+
+impl Presence {
+    pub(crate) fn new(max_tenants: u32) -> Presence {
+        Presence {
+            count: Vec::new(),
+            position: Vec::new(),
+            active: Vec::new(),
+            max_tenants,
+        }
+    }
+
+    fn add(&mut self, tenant: TenantId) {
+        let id = tenant.as_u32();
+        if id >= self.max_tenants {
+            return;
+        }
+        let i = id as usize;
+        if i >= self.count.len() {
+            self.count.resize(i + 1, 0);
+            self.position.resize(i + 1, 0);
+        }
+        if self.count[i] == 0 {
+            self.position[i] = self.active.len() as u32;
+            self.active.push(tenant);
+        }
+        self.count[i] += 1;
+    }
+
+    fn remove(&mut self, tenant: TenantId) {
+        let i = tenant.as_u32() as usize;
+        let Some(count) = self.count.get_mut(i) else {
+            return;
+        };
+        if *count == 0 {
+            return;
+        }
+        *count -= 1;
+        if *count == 0 {
+            let position = self.position[i] as usize;
+            self.active.swap_remove(position);
+            if let Some(&moved) = self.active.get(position) {
+                self.position[moved.as_u32() as usize] = position as u32;
+            }
+        }
+    }
+
+    fn snapshot(&self, out: &mut Vec<(TenantId, u32)>) {
+        out.clear();
+        out.extend(
+            self.active
+                .iter()
+                .map(|&tenant| (tenant, self.count[tenant.as_u32() as usize])),
+        );
+    }
+}
+
+/// The part of a slot that only its owner touches.
+pub(crate) struct Core {
+    pub(crate) policy: Box<dyn Policy<Runnable> + Send>,
+    /// Tasks the policy refused (a bound of a user policy smaller than the
+    /// pool's). Bounded by the number of live tasks.
+    spill: VecDeque<Runnable>,
+    /// The `weights_version` last applied.
+    weights_version: u64,
+    /// The slot's `overrides_version` last applied, and the tenants whose
+    /// weight the balancer overrode here.
+    overrides_version: u64,
+    overridden: Vec<TenantId>,
+    presence: Presence,
+    published_ns: u64,
+    ticks: u64,
+}
+
+impl Core {
+    pub(crate) fn new(policy: Box<dyn Policy<Runnable> + Send>, max_tenants: u32) -> Core {
+        Core {
+            policy,
+            spill: VecDeque::new(),
+            weights_version: 0,
+            overrides_version: 0,
+            overridden: Vec::new(),
+            presence: Presence::new(max_tenants),
+            published_ns: 0,
+            ticks: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.policy.len() + self.spill.len()
+    }
+
+    /// Queues a task in the policy, or in the spill list if it refuses.
+    fn enqueue(&mut self, runnable: Runnable, now_ns: u64, resumed: bool) {
+        let (tenant, class) = (runnable.meta().tenant(), runnable.meta().class());
+        self.presence.add(tenant);
+        let queued = if resumed {
+            self.policy.requeue(runnable, tenant, class, now_ns)
+        } else {
+            self.policy.enqueue(runnable, tenant, class, now_ns)
+        };
+        if let Err(overflow) = queued {
+            self.spill.push_back(overflow.into_inner());
+        }
+    }
+}
+
+/// What a worker thread's tasks see of it (through a thread-local).
+pub(crate) struct Context {
+    shared: Arc<Shared>,
+    index: usize,
+    /// The task most recently woken by the running task (not a yield).
+    handoff: Cell<Option<Runnable>>,
+    /// Tasks spawned or woken on this thread, for `enqueue`.
+    staged: RefCell<VecDeque<Runnable>>,
+    /// Tasks that yielded, for `requeue`.
+    yielded: RefCell<VecDeque<Runnable>>,
+}
+
+thread_local! {
+    /// The context of the worker running on this thread, or null.
+    static CONTEXT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    /// A per-thread random state, for placement choices.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `f` with this thread's worker context if it is a worker of `shared`.
+fn with_context<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> {
+    let context = CONTEXT.try_with(Cell::get).unwrap_or(ptr::null());
+    if context.is_null() {
+        return None;
+    }
+    // SAFETY: CONTEXT is non-null only while `run` is on this thread's stack
+    // with the context alive (it resets the pointer before the context is
+    // dropped), and we are on that thread.
+    let context = unsafe { &*context };
+    ptr::eq(Arc::as_ptr(&context.shared), shared).then(|| f(context))
+}
+
+/// The slot index of this thread if it is a worker of `shared`.
+pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
+    with_context(shared, |context| context.index)
+}
+
+/// Queues a new task on this worker (the caller checked `local_slot`).
+pub(crate) fn stage(runnable: Runnable) {
+    let context = CONTEXT.with(Cell::get);
+    debug_assert!(!context.is_null());
+    // SAFETY: see `with_context`; the caller saw a non-null context on this
+    // thread just before, and nothing in between can end `run`.
+    let context = unsafe { &*context };
+    context.staged.borrow_mut().push_back(runnable);
+}
+
+/// The schedule function's local path: a task woken on one of this pool's
+/// worker threads stays on it. Returns the runnable when this thread is not
+/// one of the pool's workers.
+pub(crate) fn schedule_local(
+    shared: &Shared,
+    runnable: Runnable,
+    info: ScheduleInfo,
+) -> Result<(), Runnable> {
+    let mut runnable = Some(runnable);
+    let done = with_context(shared, |context| {
+        let runnable = runnable.take().expect("taken once");
+        if info.woken_while_running() {
+            // It yielded: behind the others, never in the hand-off slot, or
+            // a yielding task would never give way.
+            context.yielded.borrow_mut().push_back(runnable);
+        } else if let Some(previous) = context.handoff.replace(Some(runnable)) {
+            // The newest wake takes the slot (it is the likeliest to find
+            // its data in cache); the one it displaces is queued normally.
+            context.staged.borrow_mut().push_back(previous);
+        }
+    });
+    match done {
+        Some(()) => Ok(()),
+        None => Err(runnable.expect("not taken when there is no context")),
+    }
+}
+
+/// A cheap per-thread random number (xorshift), for placement only.
+fn random() -> u64 {
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        if x == 0 {
+            // Seed from the address of a thread-local: distinct per thread.
+            x = (rng as *const Cell<u64> as u64) | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rng.set(x);
+        x
+    })
+}
+
+/// Two distinct worker indices chosen at random (equal when `n == 1`).
+pub(crate) fn two_choices(n: usize) -> (usize, usize) {
+    let r = random();
+    let a = (r % n as u64) as usize;
+    if n == 1 {
+        return (0, 0);
+    }
+    let b = (a + 1 + ((r >> 32) % (n as u64 - 1)) as usize) % n;
+    (a, b)
+}
+
+/// A per-thread number for spreading registry shards.
+pub(crate) fn thread_hint() -> usize {
+    random() as usize
+}
+
+/// Why a worker left its loop.
+enum Exit {
+    /// The pool closed.
+    Closed,
+    /// The monitor gave the slot to another thread during a poll.
+    Stolen,
+    /// A replacement thread found the stuck poll had returned already.
+    NotNeeded,
+}
+
+/// A worker thread's body.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
+    let epoch = match start {
+        Start::Fresh => Some(0),
+        Start::Steal(word) => shared.slots[index].poll.steal(word),
+    };
+    let exit = match epoch {
+        None => Exit::NotNeeded,
+        Some(epoch) => {
+            if matches!(start, Start::Steal(_)) {
+                shared.replaced.fetch_add(1, Ordering::Relaxed);
+            }
+            let context = Context {
+                shared: shared.clone(),
+                index,
+                handoff: Cell::new(None),
+                staged: RefCell::new(VecDeque::new()),
+                yielded: RefCell::new(VecDeque::new()),
+            };
+            shared.slots[index].parking.set_owner();
+            CONTEXT.with(|c| c.set(&context));
+            let mut worker = Worker {
+                shared: &shared,
+                context: &context,
+                index,
+                bit: 1 << index,
+                epoch,
+                last_ns: clock::now_ns(),
+                streak: 0,
+            };
+            let exit = worker.run();
+            CONTEXT.with(|c| c.set(ptr::null()));
+            match exit {
+                Exit::Closed => {
+                    // Drop what this thread holds, then the slot's queues.
+                    // Dropping a runnable cancels its task; destructors that
+                    // wake other tasks find the pool closed.
+                    drop(context);
+                    // SAFETY: we still own the slot (we left the loop
+                    // between polls, not by a steal).
+                    unsafe { drain_slot(&shared, index) };
+                    shared.slots[index].exited.store(true, Ordering::Release);
+                }
+                Exit::Stolen | Exit::NotNeeded => {
+                    // The slot has a new owner: hand it what this thread
+                    // still holds, through the inbox like any other thread.
+                    forward(&shared, index, context);
+                }
+            }
+            exit
+        }
+    };
+    let _ = exit;
+    shared.threads.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Moves a retiring thread's buffered tasks to the slot's new owner.
+fn forward(shared: &Shared, index: usize, context: Context) {
+    let Context {
+        handoff,
+        staged,
+        yielded,
+        ..
+    } = context;
+    let tasks = handoff
+        .into_inner()
+        .into_iter()
+        .chain(staged.into_inner())
+        .chain(yielded.into_inner());
+    for runnable in tasks {
+        if shared.state.load(Ordering::Acquire) == CLOSED {
+            drop(runnable);
+        } else {
+            shared.push_to(index, runnable);
+        }
+    }
+}
+
+/// Drops everything queued in slot `index`: its core and its inbox.
+///
+/// # Safety
+///
+/// The caller owns the slot (it is the owner leaving at shutdown, or it
+/// stole the slot, or the owner has exited).
+pub(crate) unsafe fn drain_slot(shared: &Shared, index: usize) {
+    let slot = &shared.slots[index];
+    loop {
+        // Take one task at a time and drop it outside any borrow: its
+        // destructor may wake other tasks.
+        // SAFETY: the caller owns the slot, so nobody else touches the core.
+        let next = slot.core.with_mut(|core| unsafe {
+            let core = &mut *core;
+            core.policy
+                .pick(0)
+                .map(|picked| {
+                    core.policy.charge(picked.tenant, picked.class, 0);
+                    picked.item
+                })
+                .or_else(|| core.spill.pop_front())
+        });
+        match next {
+            Some(runnable) => drop(runnable),
+            None => break,
+        }
+    }
+    // SAFETY: as above.
+    unsafe { drain_queues(shared, index) };
+}
+
+/// Drops everything in slot `index`'s inbox and overflow list.
+///
+/// # Safety
+///
+/// The caller owns the slot, as for [`drain_slot`].
+pub(crate) unsafe fn drain_queues(shared: &Shared, index: usize) {
+    let slot = &shared.slots[index];
+    // SAFETY: the caller owns the slot, so it is the inbox's only consumer.
+    while let Some(runnable) = unsafe { slot.inbox.pop() } {
+        drop(runnable);
+    }
+    loop {
+        let next = lock(&slot.overflow).pop_front();
+        match next {
+            Some(runnable) => {
+                slot.overflow_len.fetch_sub(1, Ordering::Relaxed);
+                drop(runnable);
+            }
+            None => break,
+        }
+    }
+}
+
+/// The next task to poll, with whom to charge.
+struct Next {
+    runnable: Runnable,
+    tenant: TenantId,
+    class: Class,
+    /// Whether it came from the core (counted in `Presence` until its poll
+    /// ends), rather than from the hand-off slot.
+    counted: bool,
+}
+
+/// The state of the worker loop, on the worker thread's stack.
+struct Worker<'a> {
+    shared: &'a Arc<Shared>,
+    context: &'a Context,
+    index: usize,
+    bit: u64,
+    /// Even; see `handover.rs`.
+    epoch: u64,
+    /// The clock at the end of the last poll (or wake-up): the start of the
+    /// next poll's charge.
+    last_ns: u64,
+    /// Polls in a row taken from the hand-off slot.
+    streak: u32,
+}
+
+impl Worker<'_> {
+    /// The slot's core.
+    ///
+    /// Only called between polls, while this thread owns the slot (the last
+    /// `PollState::end` succeeded, or no poll ran yet), and the reference
+    /// is never held across a poll.
+    #[allow(clippy::mut_from_ref)]
+    fn core(&self) -> &mut Core {
+        // SAFETY: this thread owns the slot (see above), so no other thread
+        // accesses the core now; each caller uses the reference within one
+        // step that does not poll a task or call back into this worker, so
+        // no two references are live at once.
+        self.shared.slots[self.index]
+            .core
+            .with_mut(|core| unsafe { &mut *core })
+    }
+
+    fn run(&mut self) -> Exit {
+        loop {
+            if self.shared.state.load(Ordering::Acquire) == CLOSED {
+                return Exit::Closed;
+            }
+            self.maintain();
+            match self.next() {
+                Some(next) => {
+                    if self.poll(next).is_err() {
+                        return Exit::Stolen;
+                    }
+                }
+                None => self.idle(),
+            }
+        }
+    }
+
+    /// Per-tick bookkeeping: weights, balancing, load report.
+    fn maintain(&mut self) {
+        let shared = self.shared;
+        let version = shared.weights_version.load(Ordering::Acquire);
+        if version != self.core().weights_version {
+            let weights = lock(&shared.weights).clone();
+            let core = self.core();
+            for (tenant, weight) in weights {
+                // A policy full of tenants refuses a new one; the weight is
+                // applied when it has room (the next change re-applies all).
+                let _ = core.policy.set_weight(tenant, weight);
+            }
+            core.weights_version = version;
+            // The balancer's per-worker weights take precedence again.
+            core.overrides_version = u64::MAX;
+        }
+        let slot = &shared.slots[self.index];
+        let overrides = slot.overrides_version.load(Ordering::Acquire);
+        if overrides != self.core().overrides_version {
+            self.apply_overrides(overrides);
+        }
+        if self.last_ns.wrapping_sub(self.core().published_ns) >= PUBLISH_EVERY_NS {
+            let core = self.core();
+            // Skipped if the balancer is reading it right now; next time.
+            if let Ok(mut published) = slot.presence.try_lock() {
+                core.presence.snapshot(&mut published);
+            }
+            core.published_ns = self.last_ns;
+        }
+        let idle = shared.idle.load(Ordering::Relaxed) & !self.bit;
+        let hungry = shared.hungry.load(Ordering::Relaxed) & !self.bit;
+        if (idle | hungry) != 0 && self.core().len() >= SHED_MIN {
+            self.shed(idle, hungry);
+        }
+        let core = self.core();
+        core.ticks += 1;
+        let len = core.len();
+        shared.slots[self.index].load.store(len, Ordering::Relaxed);
+    }
+
+    /// Applies the balancer's per-worker weights (see `balance.rs`):
+    /// tenants no longer overridden get their pool-wide weight back.
+    fn apply_overrides(&mut self, version: u64) {
+        let shared = self.shared;
+        let overrides = lock(&shared.slots[self.index].overrides).clone();
+        let weights = lock(&shared.weights).clone();
+        let core = self.core();
+        for tenant in core.overridden.drain(..) {
+            if !overrides.iter().any(|&(t, _)| t == tenant) {
+                let weight = weights
+                    .iter()
+                    .find(|&&(t, _)| t == tenant)
+                    .map_or(Weight::DEFAULT, |&(_, w)| w);
+                let _ = core.policy.set_weight(tenant, weight);
+            }
+        }
+        for (tenant, weight) in overrides {
+            let _ = core.policy.set_weight(tenant, weight);
+            core.overridden.push(tenant);
+        }
+        core.overrides_version = version;
+    }
+
+    /// Moves work to an idle worker (up to half of this worker's queue) or
+    /// to a hungry one (half the difference between the queues), in the
+    /// policy's order: the tasks that would run soonest go, so they start
+    /// at once over there.
+    fn shed(&mut self, idle: u64, hungry: u64) {
+        let shared = self.shared;
+        let len = self.core().len();
+        let (target, n) = match shared.claim_idle(idle) {
+            Some(target) => (target, len / 2),
+            None => match shared.claim_hungry(hungry) {
+                Some(target) => {
+                    let theirs = shared.slots[target].load.load(Ordering::Relaxed);
+                    (target, len.saturating_sub(theirs) / 2)
+                }
+                None => return,
+            },
+        };
+        let now = self.last_ns;
+        let core = self.core();
+        let n = n.clamp(1, SHED_MAX);
+        for _ in 0..n {
+            let Some(picked) = core.policy.pick(now) else {
+                break;
+            };
+            // Nothing ran: a zero charge closes the pick.
+            core.policy.charge(picked.tenant, picked.class, 0);
+            core.presence.remove(picked.tenant);
+            self.shared.push_to(target, picked.item);
+        }
+    }
+
+    /// The next task: the hand-off slot, then the policy.
+    fn next(&mut self) -> Option<Next> {
+        if let Some(runnable) = self.context.handoff.take() {
+            if self.streak < MAX_HANDOFF_STREAK {
+                self.streak += 1;
+                let meta = runnable.meta();
+                let (tenant, class) = (meta.tenant(), meta.class());
+                return Some(Next {
+                    runnable,
+                    tenant,
+                    class,
+                    counted: false,
+                });
+            }
+            // The streak is over: the slot's task queues like any other.
+            let now = self.last_ns;
+            self.core().enqueue(runnable, now, false);
+        }
+        self.streak = 0;
+        self.drain_inbox();
+        let now = self.last_ns;
+        let core = self.core();
+        if !core.spill.is_empty()
+            && (core.ticks.is_multiple_of(SPILL_EVERY) || core.policy.is_empty())
+        {
+            let runnable = core.spill.pop_front().expect("not empty");
+            let meta = runnable.meta();
+            let (tenant, class) = (meta.tenant(), meta.class());
+            return Some(Next {
+                runnable,
+                tenant,
+                class,
+                counted: true,
+            });
+        }
+        core.policy.pick(now).map(|picked| Next {
+            runnable: picked.item,
+            tenant: picked.tenant,
+            class: picked.class,
+            counted: true,
+        })
+    }
+
+    /// Moves the inbox (and overflow list) into the policy.
+    fn drain_inbox(&mut self) {
+        let slot = &self.shared.slots[self.index];
+        let now = self.last_ns;
+        // SAFETY: this thread owns the slot, so it is the inbox's only
+        // consumer.
+        while let Some(runnable) = unsafe { slot.inbox.pop() } {
+            self.core().enqueue(runnable, now, false);
+        }
+        if slot.overflow_len.load(Ordering::Acquire) > 0 {
+            let moved: Vec<Runnable> = lock(&slot.overflow).drain(..).collect();
+            slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
+            for runnable in moved {
+                self.core().enqueue(runnable, now, false);
+            }
+        }
+    }
+
+    /// Polls one task, then absorbs what it produced and charges it.
+    fn poll(&mut self, next: Next) -> Result<(), crate::handover::Stolen> {
+        let slot = &self.shared.slots[self.index];
+        slot.poll.begin(self.epoch);
+        budget::set_poll_deadline_ns(Some(
+            self.last_ns + self.shared.config.poll_budget.as_nanos() as u64,
+        ));
+        next.runnable.run();
+        let now = clock::now_ns();
+        self.epoch = slot.poll.end(self.epoch)?;
+        let cost = now.saturating_sub(self.last_ns);
+        self.last_ns = now;
+        self.absorb(now);
+        let core = self.core();
+        core.policy.charge(next.tenant, next.class, cost);
+        if next.counted {
+            core.presence.remove(next.tenant);
+        }
+        Ok(())
+    }
+
+    /// Moves the tasks this thread's poll spawned, woke or yielded into the
+    /// policy. One at a time, with no borrow held while the policy runs.
+    fn absorb(&mut self, now: u64) {
+        loop {
+            let next = self.context.staged.borrow_mut().pop_front();
+            match next {
+                Some(runnable) => self.core().enqueue(runnable, now, false),
+                None => break,
+            }
+        }
+        loop {
+            let next = self.context.yielded.borrow_mut().pop_front();
+            match next {
+                Some(runnable) => self.core().enqueue(runnable, now, true),
+                None => break,
+            }
+        }
+    }
+
+    /// Whether there is anything to run without parking.
+    fn has_work(&self) -> bool {
+        let slot = &self.shared.slots[self.index];
+        slot.inbox.has_ready()
+            || slot.overflow_len.load(Ordering::Acquire) > 0
+            || self.shared.state.load(Ordering::Acquire) == CLOSED
+            || self.shared.weights_version.load(Ordering::Relaxed) != self.core().weights_version
+    }
+
+    /// Nothing to run: spin briefly, then park until notified.
+    fn idle(&mut self) {
+        for round in 0..SPIN_ROUNDS {
+            if self.has_work() {
+                return;
+            }
+            for _ in 0..(1u32 << round.min(6)) {
+                std::hint::spin_loop();
+            }
+        }
+        let shared = self.shared;
+        let slot = &shared.slots[self.index];
+        // Announce idleness so that busy workers shed work to us, then the
+        // park protocol: announce, look once more, sleep.
+        shared.idle.fetch_or(self.bit, Ordering::SeqCst);
+        slot.parking.prepare();
+        if self.has_work() {
+            slot.parking.cancel();
+        } else {
+            slot.parking.park();
+        }
+        let previous = shared.idle.fetch_and(!self.bit, Ordering::AcqRel);
+        if previous & self.bit != 0 {
+            shared.left_idle(previous);
+        }
+        // Time asleep is nobody's cost.
+        self.last_ns = clock::now_ns();
+    }
+}
+
+/// The pool of the worker running on this thread, if any.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let context = CONTEXT.try_with(Cell::get).unwrap_or(ptr::null());
+    if context.is_null() {
+        return None;
+    }
+    // SAFETY: see `with_context`.
+    Some(unsafe { &*context }.shared.clone())
+}

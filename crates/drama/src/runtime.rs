@@ -1,0 +1,426 @@
+//! [`Runtime`], its [`Builder`], tenant names, and the free spawn functions.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
+use drama_policy::{DrrConfig, InvalidWeight, Policy, TenantId, Weight};
+
+pub use drama_pool::{BuildError, TenantError};
+
+/// A multi-threaded runtime that runs tasks fairly across tenants.
+///
+/// ```
+/// use drama::{Class, Runtime, Spawn};
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let acme = rt.tenant("acme")?;
+/// rt.set_weight(acme, 400)?; // four times the default share
+/// let h = rt.spawn_with(Spawn::new().tenant(acme).class(Class::Read), async { 2 + 2 })?;
+/// assert_eq!(rt.block_on(h)?, 4);
+/// rt.shutdown_timeout(std::time::Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Dropping the runtime shuts it down with a zero timeout: queued and idle
+/// tasks are cancelled, running polls finish.
+pub struct Runtime {
+    pool: drama_pool::Pool,
+    handle: Handle,
+}
+
+/// A cloneable reference to a [`Runtime`], to spawn from anywhere.
+#[derive(Clone)]
+pub struct Handle {
+    pool: drama_pool::Handle,
+}
+
+/// Configures a [`Runtime`]. Nonsense settings are refused by
+/// [`build`](Self::build) with a [`BuildError`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = drama::Runtime::builder()
+///     .workers(2)
+///     .max_tasks(100_000)
+///     .stuck_threshold(Duration::from_millis(20))
+///     .build()?;
+/// # drop(rt);
+/// # Ok::<(), drama::BuildError>(())
+/// ```
+#[must_use = "a Builder does nothing until build() is called"]
+pub struct Builder {
+    pool: drama_pool::Builder,
+}
+
+impl Runtime {
+    /// A builder with the defaults.
+    pub fn builder() -> Builder {
+        Builder {
+            pool: drama_pool::Builder::new(),
+        }
+    }
+
+    /// A runtime with the default settings (one worker per core).
+    ///
+    /// # Errors
+    ///
+    /// When a thread cannot be started.
+    pub fn new() -> Result<Runtime, BuildError> {
+        Runtime::builder().build()
+    }
+
+    /// The tenant called `name`, created on first use. The same name always
+    /// gives the same id for the life of the runtime.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime already knows as many tenants as its policy allows
+    /// (`Builder::max_tenants`).
+    pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
+        self.handle.tenant(name)
+    }
+
+    /// The name of an interned tenant.
+    pub fn tenant_name(&self, tenant: TenantId) -> Option<Arc<str>> {
+        self.handle.pool.tenant_name(tenant)
+    }
+
+    /// Sets `tenant`'s weight: its share of CPU relative to the others when
+    /// they compete. The default weight is 100; 400 means four times the
+    /// default share. Takes effect on each worker at its next tick.
+    ///
+    /// # Errors
+    ///
+    /// When `weight` is not in 1..=10,000.
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+        self.handle.set_weight(tenant, weight)
+    }
+
+    /// Spawns `future` for the default tenant in [`Class::Compute`](crate::Class)
+    /// (or, called from inside a task, for that task's tenant and class).
+    ///
+    /// # Errors
+    ///
+    /// Hands the future back in a [`Rejected`] when the runtime holds its
+    /// maximum of tasks or is shutting down.
+    pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.pool.spawn(Spawn::new(), future)
+    }
+
+    /// Spawns `future` with the tenant, class and name in `spec`.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with<F>(
+        &self,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.pool.spawn(spec, future)
+    }
+
+    /// Runs the blocking closure `f` on `tenant`'s bounded blocking lane.
+    ///
+    /// # Errors
+    ///
+    /// Hands the closure back when the tenant's lane queue is full or the
+    /// runtime is shutting down.
+    pub fn spawn_blocking<F, R>(&self, tenant: TenantId, f: F) -> Result<JoinHandle<R>, Rejected<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.pool.spawn_blocking(tenant, Spawn::new(), f)
+    }
+
+    /// Runs `future` to completion on the calling thread. Inside it,
+    /// [`spawn`](crate::spawn) spawns onto this runtime.
+    ///
+    /// # Panics
+    ///
+    /// When called on one of the runtime's worker threads (it would block a
+    /// worker, which can deadlock): await the future instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.pool.block_on(future)
+    }
+
+    /// A handle for spawning from elsewhere.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Stops admitting work, lets queued and running tasks go on for up to
+    /// `timeout`, then cancels the rest. Every task's future is dropped
+    /// exactly once and every join handle resolves. Returns `true` when
+    /// every thread was joined (a thread stuck in a poll or a blocking job
+    /// cannot be interrupted and is detached).
+    pub fn shutdown_timeout(self, timeout: Duration) -> bool {
+        self.pool.shutdown_timeout(timeout)
+    }
+
+    /// Live tasks: spawned and not yet finished or cancelled.
+    pub fn n_tasks(&self) -> usize {
+        self.pool.n_tasks()
+    }
+
+    /// Worker threads alive, replacements of stuck workers included.
+    pub fn n_threads(&self) -> usize {
+        self.pool.n_threads()
+    }
+
+    /// How many stuck workers have been replaced so far.
+    pub fn n_replaced(&self) -> u64 {
+        self.pool.n_replaced()
+    }
+
+    /// Blocking-lane threads alive now (running a job or idle).
+    pub fn n_blocking_threads(&self) -> usize {
+        self.pool.n_blocking_threads()
+    }
+
+    /// Blocking jobs waiting for a thread, over all tenants.
+    pub fn n_blocking_queued(&self) -> usize {
+        self.pool.n_blocking_queued()
+    }
+
+    /// `tenant`'s blocking jobs running now.
+    pub fn n_blocking_running(&self, tenant: TenantId) -> usize {
+        self.pool.n_blocking_running(tenant)
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("pool", &self.pool).finish()
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime this code runs in (a task of it, or its
+    /// `block_on`), if any.
+    pub fn current() -> Option<Handle> {
+        drama_pool::Handle::current().map(|pool| Handle { pool })
+    }
+
+    /// Spawns `future`; see [`Runtime::spawn`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::spawn`].
+    pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.pool.spawn(Spawn::new(), future)
+    }
+
+    /// Spawns `future` with `spec`; see [`Runtime::spawn_with`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::spawn`].
+    pub fn spawn_with<F>(
+        &self,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.pool.spawn(spec, future)
+    }
+
+    /// The tenant called `name`; see [`Runtime::tenant`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::tenant`].
+    pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
+        self.pool.tenant(name)
+    }
+
+    /// Sets a tenant's weight; see [`Runtime::set_weight`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::set_weight`].
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+        let weight = Weight::new(weight)?;
+        self.pool.set_weight(tenant, weight);
+        Ok(())
+    }
+
+    /// Runs `future` to completion on the calling thread; see
+    /// [`Runtime::block_on`].
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.pool.block_on(future)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("pool", &self.pool).finish()
+    }
+}
+
+impl Builder {
+    /// The number of worker threads (1 to 64). Default: one per core.
+    pub fn workers(mut self, workers: usize) -> Builder {
+        self.pool = self.pool.workers(workers);
+        self
+    }
+
+    /// The most worker threads alive at once, replacements of stuck
+    /// workers included. Default: twice the workers, at least workers + 4.
+    pub fn max_threads(mut self, max_threads: usize) -> Builder {
+        self.pool = self.pool.max_threads(max_threads);
+        self
+    }
+
+    /// The most live tasks; spawns beyond are refused with the future
+    /// handed back. Default 2^20.
+    pub fn max_tasks(mut self, max_tasks: usize) -> Builder {
+        self.pool = self.pool.max_tasks(max_tasks);
+        self
+    }
+
+    /// The capacity of each worker's inbox (a power of two). Default 1,024.
+    pub fn inbox_capacity(mut self, inbox_capacity: usize) -> Builder {
+        self.pool = self.pool.inbox_capacity(inbox_capacity);
+        self
+    }
+
+    /// How long one poll may run before its worker's queue moves to a
+    /// fresh thread. Default 10 ms.
+    pub fn stuck_threshold(mut self, stuck_threshold: Duration) -> Builder {
+        self.pool = self.pool.stuck_threshold(stuck_threshold);
+        self
+    }
+
+    /// After this long in one poll, drama's primitives make a task yield.
+    /// Default 1 ms.
+    pub fn poll_budget(mut self, poll_budget: Duration) -> Builder {
+        self.pool = self.pool.poll_budget(poll_budget);
+        self
+    }
+
+    /// The prefix of the runtime's thread names. Default `"drama"`.
+    pub fn thread_name(mut self, thread_name: impl Into<String>) -> Builder {
+        self.pool = self.pool.thread_name(thread_name);
+        self
+    }
+
+    /// The most tenants the runtime knows (names interned plus raw ids).
+    /// Default 65,536.
+    pub fn max_tenants(mut self, max_tenants: u32) -> Builder {
+        self.pool = self.pool.max_tenants(max_tenants);
+        self
+    }
+
+    /// Blocking lanes: at most `max_threads` blocking threads, at most
+    /// `per_tenant` jobs of one tenant running at once. Defaults 64 and 8.
+    pub fn blocking_threads(mut self, max_threads: usize, per_tenant: usize) -> Builder {
+        self.pool = self.pool.blocking_threads(max_threads, per_tenant);
+        self
+    }
+
+    /// Blocking lanes: at most `per_tenant` jobs of one tenant waiting, and
+    /// `total` in all. Defaults 1,024 and 16,384.
+    pub fn blocking_queue(mut self, per_tenant: usize, total: usize) -> Builder {
+        self.pool = self.pool.blocking_queue(per_tenant, total);
+        self
+    }
+
+    /// The `Drr` policy's settings (quantum, class weights, age bound).
+    /// Its tenant bound is raised to `max_tenants` if smaller.
+    pub fn drr(mut self, config: DrrConfig) -> Builder {
+        self.pool = self.pool.drr(config);
+        self
+    }
+
+    /// Runs your own [`Policy`] instead of `Drr`: `make(worker_index)` is
+    /// called once per worker. See `drama-policy-fifo` for an example.
+    pub fn policy<P, F>(mut self, make: F) -> Builder
+    where
+        P: Policy<drama_core::Runnable> + Send + 'static,
+        F: Fn(usize) -> P + Send + Sync + 'static,
+    {
+        self.pool = self.pool.policy(make);
+        self
+    }
+
+    /// Checks the settings and starts the runtime.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the first bad setting.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let pool = self.pool.build()?;
+        let handle = Handle {
+            pool: pool.handle().clone(),
+        };
+        Ok(Runtime { pool, handle })
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder").field("pool", &self.pool).finish()
+    }
+}
+
+/// Spawns `future` on the current runtime, inheriting the current task's
+/// tenant and class.
+///
+/// ```
+/// let rt = drama::Runtime::builder().workers(1).build()?;
+/// let sum = rt.block_on(async {
+///     let child = drama::spawn(async { 20 + 1 })?;
+///     Ok::<_, Box<dyn std::error::Error>>(child.await? * 2)
+/// })?;
+/// assert_eq!(sum, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Hands the future back with [`RejectReason::NoRuntime`] outside a
+/// runtime, and as [`Runtime::spawn`] otherwise.
+pub fn spawn<F>(future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_with(Spawn::new(), future)
+}
+
+/// Spawns `future` with `spec` on the current runtime.
+///
+/// # Errors
+///
+/// As [`spawn`].
+pub fn spawn_with<F>(spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match drama_pool::Handle::current() {
+        Some(pool) => pool.spawn(spec, future),
+        None => Err(Rejected::new(future, RejectReason::NoRuntime)),
+    }
+}

@@ -1,0 +1,48 @@
+//! A flood of tasks that yield forever cannot starve other work: neither a
+//! newly spawned task, nor a task that yields too, nor the same tenant's
+//! older tasks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use drama::Runtime;
+
+#[test]
+fn no_starvation() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spins = Arc::new(AtomicUsize::new(0));
+    let flood: Vec<_> = (0..1000)
+        .map(|_| {
+            let stop = stop.clone();
+            let spins = spins.clone();
+            rt.spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    spins.fetch_add(1, Ordering::Relaxed);
+                    drama::yield_now().await;
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    // Each of these must finish while the flood goes on.
+    for round in 0..20 {
+        let h = rt
+            .spawn(async move {
+                for _ in 0..10 {
+                    drama::yield_now().await;
+                }
+                round
+            })
+            .unwrap();
+        assert_eq!(rt.block_on(h).unwrap(), round);
+    }
+    // And every flooding task made progress (each yields at least once).
+    stop.store(true, Ordering::Relaxed);
+    for h in flood {
+        rt.block_on(h).unwrap();
+    }
+    assert!(spins.load(Ordering::Relaxed) >= 1000);
+    assert!(rt.shutdown_timeout(Duration::from_secs(5)));
+}
