@@ -9,6 +9,11 @@
 //!   fails if DRR misses a target or a run breaks an invariant. Arguments
 //!   after `sim` go to the simulator (`--seed S`, `--seeds N`,
 //!   `--scenario NAME`, `--reports`, `--help`).
+//! - `loom`: the pool's loom models (inbox, park/unpark, hand-over), built
+//!   with `--cfg loom` in a target directory of their own.
+//! - `bench [micro|fairness|all] [--quick]`: the runtime benchmarks of
+//!   `benches/` (release build), drama beside its peers; writes
+//!   `docs/bench/micro.md` and `docs/bench/fairness.md`.
 #![forbid(unsafe_code)]
 
 use std::env;
@@ -22,7 +27,10 @@ commands:
   miri    run drama-core's tests under Miri (needs nightly with the miri component)
   demo    run the quick-start example
   sim     run the simulated fairness scenarios (T2, T3a, T3b, T4), DRR vs FIFO;
-          `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)";
+          `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)
+  loom    run the pool's loom models (park/unpark, inbox, hand-over)
+  bench   [micro|fairness|all] [--quick]: drama beside tokio, async-executor,
+          smolscale and async-global-executor; reports in docs/bench/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -46,6 +54,12 @@ fn main() -> ExitCode {
                 "--",
             ])
             .args(&args[1..])),
+        Some("loom") => run(cargo(&root)
+            .args(["test", "-p", "drama-pool", "--lib", "--release", "loom"])
+            .args(&args[1..])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("CARGO_TARGET_DIR", root.join("target/loom"))),
+        Some("bench") => bench(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -101,6 +115,45 @@ fn miri(root: &Path, extra: &[String]) -> Result<(), String> {
             env::var("MIRIFLAGS").unwrap_or_else(|_| "-Zmiri-many-seeds=0..4".into()),
         );
     run(&mut cmd)
+}
+
+fn bench(root: &Path, args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let suites: &[&str] = match args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(String::as_str)
+    {
+        None | Some("all") => &["micro", "fairness"],
+        Some("micro") => &["micro"],
+        Some("fairness") => &["fairness"],
+        Some(other) => {
+            return Err(format!(
+                "unknown bench suite `{other}` (micro, fairness, all)"
+            ));
+        }
+    };
+    std::fs::create_dir_all(root.join("docs/bench"))
+        .map_err(|e| format!("cannot create docs/bench: {e}"))?;
+    for suite in suites {
+        let out = format!("docs/bench/{suite}.md");
+        let mut cmd = cargo(root);
+        cmd.args([
+            "run",
+            "--release",
+            "-p",
+            "drama-benches",
+            "--bin",
+            "drama-bench",
+            "--",
+        ])
+        .args([suite, "--out", &out]);
+        if quick {
+            cmd.arg("--quick");
+        }
+        run(&mut cmd)?;
+    }
+    Ok(())
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {

@@ -43,6 +43,10 @@ const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// often while the pool is busy.
 const BALANCE_MAX_INTERVAL: Duration = Duration::from_millis(2);
 
+/// How long the whole pool must stay idle before the monitor stops its
+/// timed naps and sleeps until a worker wakes it.
+const MONITOR_SLEEP_AFTER: Duration = Duration::from_millis(50);
+
 /// A function that makes one policy instance per worker slot.
 pub(crate) type PolicyFactory =
     Arc<dyn Fn(usize) -> Box<dyn Policy<Runnable> + Send> + Send + Sync>;
@@ -74,6 +78,12 @@ pub(crate) struct Shared {
     /// worker. Kept apart from `idle`, which also tells whether the whole
     /// pool sleeps.
     pub(crate) hungry: CachePadded<AtomicU64>,
+    /// Set by a remote push that woke an idle worker, cleared by that worker
+    /// once it is up: while a wake is under way, remote pushes join a worker
+    /// that is awake instead of waking another one (one wake at a time, as
+    /// tokio's "searching" workers do), so a burst of spawns from outside
+    /// costs a few wakes, not one per spawn.
+    pub(crate) waking: CachePadded<AtomicBool>,
     /// All workers' bits; when `idle` equals it the pool is idle and the
     /// monitor sleeps.
     pub(crate) all_idle: u64,
@@ -162,6 +172,7 @@ impl Shared {
             state: AtomicU8::new(OPEN),
             idle: CachePadded::new(AtomicU64::new(0)),
             hungry: CachePadded::new(AtomicU64::new(0)),
+            waking: CachePadded::new(AtomicBool::new(false)),
             weights: Mutex::new(Vec::new()),
             weights_version: AtomicU64::new(0),
             live: CachePadded::new(AtomicUsize::new(0)),
@@ -278,28 +289,59 @@ impl Shared {
             drop(runnable);
             return;
         }
-        let target = self.claim_idle(u64::MAX).unwrap_or_else(|| {
-            let n = self.slots.len();
-            let (a, b) = worker::two_choices(n);
-            if self.slots[a].load.load(Ordering::Relaxed)
-                <= self.slots[b].load.load(Ordering::Relaxed)
-            {
-                a
-            } else {
-                b
-            }
-        });
+        let idle = self.idle.load(Ordering::Relaxed);
+        let target = if idle == 0 {
+            self.less_loaded(u64::MAX)
+        } else if idle == self.all_idle || !self.waking.swap(true, Ordering::AcqRel) {
+            // Nobody awake, or no wake under way: wake one. (If the claim
+            // loses a race the idle workers are already being woken.)
+            self.claim_idle(idle)
+                .unwrap_or_else(|| self.less_loaded(u64::MAX))
+        } else {
+            // A wake is under way: join an awake worker instead.
+            self.less_loaded(!idle)
+        };
         self.push_to(target, runnable);
+    }
+
+    /// The less loaded of two workers chosen at random, preferring those in
+    /// `among` (a bit mask; all workers when it names none).
+    fn less_loaded(&self, among: u64) -> usize {
+        let n = self.slots.len();
+        let (a, b) = worker::two_choices(n);
+        let ok = |i: usize| among & (1u64 << i) != 0;
+        match (ok(a), ok(b)) {
+            (true, false) => a,
+            (false, true) => b,
+            (false, false) if among & self.all_idle != 0 => {
+                (among & self.all_idle).trailing_zeros() as usize
+            }
+            _ => {
+                if self.slots[a].load.load(Ordering::Relaxed)
+                    <= self.slots[b].load.load(Ordering::Relaxed)
+                {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
     }
 
     /// Queues `runnable` on worker `index` and wakes it if it sleeps.
     pub(crate) fn push_to(&self, index: usize, runnable: Runnable) {
+        self.push_quietly(index, runnable);
+        self.slots[index].parking.notify();
+    }
+
+    /// Queues `runnable` on worker `index` without waking it: the caller
+    /// notifies once after a batch.
+    pub(crate) fn push_quietly(&self, index: usize, runnable: Runnable) {
         let slot = &self.slots[index];
         if let Err(runnable) = slot.inbox.push(runnable) {
             lock(&slot.overflow).push_back(runnable);
             slot.overflow_len.fetch_add(1, Ordering::Release);
         }
-        slot.parking.notify();
     }
 
     /// Claims one idle worker among `among` (a bit mask), clearing its idle
@@ -475,11 +517,21 @@ fn monitor(shared: Arc<Shared>) {
     // Per slot: the word last seen, and since when (clock ns).
     let mut seen: Vec<(u64, u64)> = vec![(0, 0); shared.slots.len()];
     let mut balancer = Balancer::new(shared.slots.len());
+    let mut idle_since = Instant::now();
     loop {
         if shared.state.load(Ordering::Acquire) == CLOSED {
             return;
         }
         if shared.idle.load(Ordering::Acquire) == shared.all_idle {
+            // A pool that idles between short bursts (a request every
+            // 100 µs) would otherwise pay a monitor wake per burst; a
+            // timed nap costs one wake per interval, and only a pool idle
+            // for `MONITOR_SLEEP_AFTER` puts the monitor to sleep for good
+            // (the first worker to leave the idle state wakes it).
+            if idle_since.elapsed() < MONITOR_SLEEP_AFTER {
+                std::thread::park_timeout(interval);
+                continue;
+            }
             shared.monitor.prepare();
             if shared.idle.load(Ordering::Acquire) == shared.all_idle
                 && shared.state.load(Ordering::Acquire) != CLOSED
@@ -488,8 +540,10 @@ fn monitor(shared: Arc<Shared>) {
             } else {
                 shared.monitor.cancel();
             }
+            idle_since = Instant::now();
             continue;
         }
+        idle_since = Instant::now();
         std::thread::park_timeout(interval);
         balancer.run(&shared);
         let now = drama_core::clock::now_ns();

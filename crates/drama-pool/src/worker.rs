@@ -52,11 +52,27 @@ const SHED_MIN: usize = 2;
 /// when it runs dry.
 const SHED_MAX: usize = 256;
 
-/// Spin rounds before parking. Each round looks for work and then spins
-/// `2^round` hints (capped at 2^6); 10 rounds are a few microseconds: long
-/// enough to catch the reply of a message just sent to another worker,
-/// short enough that a lightly loaded pool does not burn a core.
-const SPIN_ROUNDS: u32 = 10;
+/// The least queued work (queue length times the average poll time) worth
+/// waking an idle worker for: several times the cost of a wake, so that a
+/// worker never pays a futex round trip to give away a microsecond of work.
+const SHED_MIN_WORK_NS: u64 = 20_000;
+
+/// One poll counts for at most this much in the average poll time (a stuck
+/// poll of seconds would otherwise skew it for a long time).
+const MAX_AVG_SAMPLE_NS: u64 = 1_000_000;
+
+/// The longest an idle worker spins before parking. It spins only while
+/// its recent idle spells were short (`avg_idle_ns` below this): then work
+/// comes back within microseconds (a burst of spawns from outside, the
+/// reply to a message sent to another worker) and a spin saves a futex
+/// round trip on both sides. When idle spells are long (a request every
+/// 100 µs, an idle service) a spin would only burn CPU, and the worker
+/// parks at once.
+const MAX_SPIN_NS: u64 = 50_000;
+
+/// Spin hints between two looks for work while spinning (well under a
+/// microsecond).
+const SPIN_BATCH: u32 = 16;
 
 /// A spilled task (one the policy refused) is served first every this many
 /// ticks, so that it cannot wait forever behind a busy policy.
@@ -150,6 +166,9 @@ pub(crate) struct Core {
     presence: Presence,
     published_ns: u64,
     ticks: u64,
+    /// A moving average of the poll time here (1/8 weight to the newest):
+    /// with the queue length, the work a shed would move.
+    avg_poll_ns: u64,
 }
 
 impl Core {
@@ -163,6 +182,9 @@ impl Core {
             presence: Presence::new(max_tenants),
             published_ns: 0,
             ticks: 0,
+            // Until measured, assume polls long enough that two queued
+            // tasks are worth moving.
+            avg_poll_ns: SHED_MIN_WORK_NS / SHED_MIN as u64,
         }
     }
 
@@ -330,6 +352,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 epoch,
                 last_ns: clock::now_ns(),
                 streak: 0,
+                avg_idle_ns: 0,
             };
             let exit = worker.run();
             CONTEXT.with(|c| c.set(ptr::null()));
@@ -456,6 +479,9 @@ struct Worker<'a> {
     last_ns: u64,
     /// Polls in a row taken from the hand-off slot.
     streak: u32,
+    /// A moving average (1/4 to the newest) of how long this worker's idle
+    /// spells lasted: the spin budget's guide.
+    avg_idle_ns: u64,
 }
 
 impl Worker<'_> {
@@ -524,7 +550,11 @@ impl Worker<'_> {
         let idle = shared.idle.load(Ordering::Relaxed) & !self.bit;
         let hungry = shared.hungry.load(Ordering::Relaxed) & !self.bit;
         if (idle | hungry) != 0 && self.core().len() >= SHED_MIN {
-            self.shed(idle, hungry);
+            // Waking an idle worker costs a few µs of system calls on both
+            // sides; moving less work than that makes the pool slower.
+            let core = self.core();
+            let worth_a_wake = core.len() as u64 * core.avg_poll_ns >= SHED_MIN_WORK_NS;
+            self.shed(if worth_a_wake { idle } else { 0 }, hungry);
         }
         let core = self.core();
         core.ticks += 1;
@@ -582,8 +612,9 @@ impl Worker<'_> {
             // Nothing ran: a zero charge closes the pick.
             core.policy.charge(picked.tenant, picked.class, 0);
             core.presence.remove(picked.tenant);
-            self.shared.push_to(target, picked.item);
+            shared.push_quietly(target, picked.item);
         }
+        shared.slots[target].parking.notify();
     }
 
     /// The next task: the hand-off slot, then the policy.
@@ -662,6 +693,9 @@ impl Worker<'_> {
         self.absorb(now);
         let core = self.core();
         core.policy.charge(next.tenant, next.class, cost);
+        // avg += (cost - avg) / 8, in unsigned arithmetic.
+        core.avg_poll_ns =
+            core.avg_poll_ns - core.avg_poll_ns / 8 + cost.min(MAX_AVG_SAMPLE_NS) / 8;
         if next.counted {
             core.presence.remove(next.tenant);
         }
@@ -696,15 +730,27 @@ impl Worker<'_> {
             || self.shared.weights_version.load(Ordering::Relaxed) != self.core().weights_version
     }
 
-    /// Nothing to run: spin briefly, then park until notified.
+    /// Nothing to run: spin briefly if work usually comes back soon, then
+    /// park until notified.
     fn idle(&mut self) {
-        for round in 0..SPIN_ROUNDS {
-            if self.has_work() {
-                return;
+        let start = clock::now_ns();
+        if self.avg_idle_ns < MAX_SPIN_NS {
+            let budget_ns = (2 * self.avg_idle_ns).clamp(1_000, MAX_SPIN_NS);
+            loop {
+                if self.has_work() {
+                    self.idle_spell(start);
+                    return;
+                }
+                if clock::now_ns().wrapping_sub(start) >= budget_ns {
+                    break;
+                }
+                for _ in 0..SPIN_BATCH {
+                    std::hint::spin_loop();
+                }
             }
-            for _ in 0..(1u32 << round.min(6)) {
-                std::hint::spin_loop();
-            }
+        } else if self.has_work() {
+            self.idle_spell(start);
+            return;
         }
         let shared = self.shared;
         let slot = &shared.slots[self.index];
@@ -721,8 +767,20 @@ impl Worker<'_> {
         if previous & self.bit != 0 {
             shared.left_idle(previous);
         }
-        // Time asleep is nobody's cost.
-        self.last_ns = clock::now_ns();
+        // Up again: the next remote push may wake another worker.
+        if shared.waking.load(Ordering::Relaxed) {
+            shared.waking.store(false, Ordering::Release);
+        }
+        self.idle_spell(start);
+    }
+
+    /// Records an idle spell that began at `start`; time idle is nobody's
+    /// cost.
+    fn idle_spell(&mut self, start: u64) {
+        let now = clock::now_ns();
+        let spell = now.wrapping_sub(start).min(1_000_000_000);
+        self.avg_idle_ns = self.avg_idle_ns - self.avg_idle_ns / 4 + spell / 4;
+        self.last_ns = now;
     }
 }
 

@@ -1,0 +1,435 @@
+//! `drama-bench`: runs the benchmark suites and writes their reports.
+//!
+//! ```text
+//! drama-bench micro    [--quick] [--out FILE]   the micro suite, drama beside its peers
+//! drama-bench fairness [--quick] [--out FILE]   T3a / T3b CPU shares on the real runtime
+//! drama-bench loop RUNTIME WORKLOAD SECONDS     one workload in a loop, for a profiler
+//! ```
+//!
+//! `cargo xtask bench` calls it with `--out docs/bench/<suite>.md`. The
+//! micro suite runs each runtime in a child process of its own (this binary
+//! with `child-micro RUNTIME ...`), so that global executors, thread pools
+//! and the process CPU clock of one runtime never touch another's figures;
+//! rounds visit the runtimes in rotating order so that drift of a shared
+//! machine spreads over all of them.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use drama_benches::fairness::{self, FairnessResult};
+use drama_benches::micro::{self, WORKLOADS};
+use drama_benches::runtimes::{
+    AsyncExecutor, AsyncGlobalExecutor, Drama, RUNTIMES, Rt, Smolscale, Tokio,
+};
+use drama_benches::stats::{Summary, summarize};
+
+const USAGE: &str = "usage: drama-bench <micro|fairness> [--quick] [--out FILE]";
+
+/// Workers per runtime (BENCHMARKS.md: 2).
+const WORKERS: usize = 2;
+
+/// The idle_cpu message period.
+const IDLE_PERIOD: Duration = Duration::from_micros(100);
+
+/// Settings of one suite run.
+struct Settings {
+    quick: bool,
+    out: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("micro") => settings(&args[1..]).and_then(|s| micro_suite(&s)),
+        Some("fairness") => settings(&args[1..]).and_then(|s| fairness_suite(&s)),
+        Some("child-micro") => child_micro(&args[1..]),
+        Some("loop") => loop_workload(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("drama-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(args: &[String]) -> Result<Settings, String> {
+    let mut s = Settings {
+        quick: false,
+        out: None,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => s.quick = true,
+            "--out" => s.out = Some(it.next().ok_or("--out needs a file")?.clone()),
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(s)
+}
+
+fn write_report(settings: &Settings, report: &str) -> Result<(), String> {
+    print!("{report}");
+    if let Some(path) = &settings.out {
+        std::fs::write(path, report).map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("report written to {path}");
+    }
+    Ok(())
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores seen by the process, {WORKERS} workers per runtime")
+}
+
+// ---------------------------------------------------------------- micro ---
+
+/// One child's figures: per workload its samples (ns per run), and the
+/// idle CPU seconds.
+#[derive(Default)]
+struct ChildFigures {
+    samples: Vec<(String, f64)>,
+    idle_cpu_s: Option<f64>,
+}
+
+fn micro_suite(settings: &Settings) -> Result<(), String> {
+    let (rounds, samples, idle_window) = if settings.quick {
+        (1, 7, Duration::from_secs(1))
+    } else {
+        (3, 21, Duration::from_secs(2))
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
+    let mut figures: Vec<ChildFigures> = RUNTIMES.iter().map(|_| ChildFigures::default()).collect();
+    for round in 0..rounds {
+        for k in 0..RUNTIMES.len() {
+            let index = (round + k) % RUNTIMES.len();
+            let name = RUNTIMES[index];
+            eprintln!("round {}/{rounds}: {name}", round + 1);
+            let out = Command::new(&exe)
+                .args([
+                    "child-micro",
+                    name,
+                    &samples.to_string(),
+                    &idle_window.as_millis().to_string(),
+                ])
+                .output()
+                .map_err(|e| format!("cannot start the {name} child: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "the {name} child failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            parse_child(&String::from_utf8_lossy(&out.stdout), &mut figures[index])
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+    }
+    let report = micro_report(settings, rounds, samples, idle_window, &figures);
+    write_report(settings, &report)
+}
+
+fn parse_child(text: &str, into: &mut ChildFigures) -> Result<(), String> {
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["sample", workload, ns] => {
+                let ns: f64 = ns.parse().map_err(|_| format!("bad line `{line}`"))?;
+                into.samples.push((workload.to_string(), ns));
+            }
+            ["idle", cpu_s, _messages] => {
+                let cpu: f64 = cpu_s.parse().map_err(|_| format!("bad line `{line}`"))?;
+                // One idle figure per round: keep them all as samples.
+                into.samples.push(("idle_cpu".to_string(), cpu));
+                into.idle_cpu_s = Some(cpu);
+            }
+            _ => return Err(format!("unexpected line `{line}`")),
+        }
+    }
+    Ok(())
+}
+
+/// The target ratio (drama / best peer) of a workload.
+fn target(workload: &str) -> f64 {
+    match workload {
+        "ping_pong" | "msg_chain" | "idle_cpu" => 1.0,
+        _ => 1.2,
+    }
+}
+
+fn format_value(workload: &str, s: &Summary) -> String {
+    let f = |v: f64| match workload {
+        "idle_cpu" => format!("{v:.3}"),
+        "spawn_one" => format!("{:.2}", v / 1e3),
+        _ => format!("{:.3}", v / 1e6),
+    };
+    format!("{} ({}–{})", f(s.median), f(s.p10), f(s.p90))
+}
+
+fn unit(workload: &str) -> &'static str {
+    match workload {
+        "idle_cpu" => "CPU s",
+        "spawn_one" => "µs",
+        _ => "ms",
+    }
+}
+
+fn micro_report(
+    settings: &Settings,
+    rounds: usize,
+    samples: usize,
+    idle_window: Duration,
+    figures: &[ChildFigures],
+) -> String {
+    let mut r = String::new();
+    let _ = writeln!(r, "# Micro suite: drama beside its peers\n");
+    let _ = writeln!(
+        r,
+        "`cargo xtask bench micro{}`; {}; {rounds} round(s) of {samples} samples per workload \
+         and runtime (each runtime in its own process, rotating order), idle_cpu over {} s per round. \
+         Cells: median (p10–p90) of the time per run of the workload, or CPU seconds for \
+         idle_cpu; lower is better. Ratio: drama's median over the best peer's median.\n",
+        if settings.quick { " --quick" } else { "" },
+        machine(),
+        idle_window.as_secs_f64()
+    );
+    let _ = write!(r, "| workload | unit |");
+    for name in RUNTIMES {
+        let _ = write!(r, " {name} |");
+    }
+    let _ = writeln!(r, " best peer | drama / best | target | met |");
+    let _ = write!(r, "|---|---|");
+    for _ in RUNTIMES {
+        let _ = write!(r, "---:|");
+    }
+    let _ = writeln!(r, "---|---:|---:|---|");
+    let names: Vec<&str> = WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .chain(["idle_cpu"])
+        .collect();
+    for workload in names {
+        let summaries: Vec<Option<Summary>> = figures
+            .iter()
+            .map(|f| {
+                let xs: Vec<f64> = f
+                    .samples
+                    .iter()
+                    .filter(|(w, _)| w == workload)
+                    .map(|&(_, v)| v)
+                    .collect();
+                summarize(&xs)
+            })
+            .collect();
+        let _ = write!(r, "| {workload} | {} |", unit(workload));
+        for s in &summaries {
+            match s {
+                Some(s) => {
+                    let _ = write!(r, " {} |", format_value(workload, s));
+                }
+                None => {
+                    let _ = write!(r, " – |");
+                }
+            }
+        }
+        let best = summaries
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(|(i, s)| s.map(|s| (i, s.median)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        match (summaries[0], best) {
+            (Some(drama), Some((i, best))) => {
+                let ratio = drama.median / best;
+                let goal = target(workload);
+                let _ = writeln!(
+                    r,
+                    " {} | {ratio:.2} | ≤ {goal:.1} | {} |",
+                    RUNTIMES[i],
+                    if ratio <= goal { "yes" } else { "**no**" }
+                );
+            }
+            _ => {
+                let _ = writeln!(r, " – | – | – | – |");
+            }
+        }
+    }
+    let _ = writeln!(
+        r,
+        "\nWorkload definitions: `benches/src/micro.rs` (tokio's `rt_multi_threaded` \
+         and async-executor's benches; BENCHMARKS.md part A). drama runs with accounting on: \
+         every task is charged to a tenant in the default class."
+    );
+    r
+}
+
+/// `child-micro RUNTIME SAMPLES IDLE_MS`: runs the suite on one runtime and
+/// prints `sample WORKLOAD NS` and `idle CPU_S MESSAGES` lines.
+fn child_micro(args: &[String]) -> Result<(), String> {
+    let [name, samples, idle_ms] = args else {
+        return Err("child-micro RUNTIME SAMPLES IDLE_MS".into());
+    };
+    let samples: usize = samples.parse().map_err(|_| "bad sample count")?;
+    let idle = Duration::from_millis(idle_ms.parse().map_err(|_| "bad idle window")?);
+    match name.as_str() {
+        "drama" => child_run(&Drama::new(WORKERS), samples, idle),
+        "tokio" => child_run(&Tokio::new(WORKERS), samples, idle),
+        "async-executor" => child_run(&AsyncExecutor::new(WORKERS), samples, idle),
+        "smolscale" => child_run(&Smolscale, samples, idle),
+        "async-global-executor" => child_run(&AsyncGlobalExecutor::new(WORKERS), samples, idle),
+        other => return Err(format!("unknown runtime `{other}`")),
+    }
+    Ok(())
+}
+
+/// `loop RUNTIME WORKLOAD SECONDS`: runs one micro workload over and over
+/// (to attach a profiler), then prints the mean time per run.
+fn loop_workload(args: &[String]) -> Result<(), String> {
+    let [name, workload, seconds] = args else {
+        return Err("loop RUNTIME WORKLOAD SECONDS".into());
+    };
+    let workload = WORKLOADS
+        .iter()
+        .find(|w| w.name == workload)
+        .ok_or_else(|| format!("unknown workload `{workload}`"))?;
+    let seconds: f64 = seconds.parse().map_err(|_| "bad duration")?;
+    let window = Duration::from_secs_f64(seconds);
+    fn go<R: Rt>(rt: &R, workload: &micro::Workload, window: Duration) {
+        let start = std::time::Instant::now();
+        let mut samples = 0u32;
+        while start.elapsed() < window {
+            micro::sample(rt, workload);
+            samples += 1;
+        }
+        let per_run = start.elapsed() / (samples * workload.runs_per_sample);
+        println!("{} {}: {per_run:?} per run", rt.name(), workload.name);
+    }
+    match name.as_str() {
+        "drama" => go(&Drama::new(WORKERS), workload, window),
+        "tokio" => go(&Tokio::new(WORKERS), workload, window),
+        "async-executor" => go(&AsyncExecutor::new(WORKERS), workload, window),
+        "smolscale" => go(&Smolscale, workload, window),
+        "async-global-executor" => go(&AsyncGlobalExecutor::new(WORKERS), workload, window),
+        other => return Err(format!("unknown runtime `{other}`")),
+    }
+    Ok(())
+}
+
+fn child_run<R: Rt>(rt: &R, samples: usize, idle: Duration) {
+    const WARMUP_SAMPLES: usize = 2;
+    for workload in &WORKLOADS {
+        for i in 0..WARMUP_SAMPLES + samples {
+            let t = micro::sample(rt, workload);
+            if i >= WARMUP_SAMPLES {
+                println!("sample {} {}", workload.name, t.as_nanos());
+            }
+        }
+    }
+    let idle = micro::idle_cpu(rt, IDLE_PERIOD, idle);
+    println!("idle {:.6} {}", idle.cpu_s, idle.messages);
+}
+
+// ------------------------------------------------------------- fairness ---
+
+fn fairness_suite(settings: &Settings) -> Result<(), String> {
+    let (reps, warmup, window) = if settings.quick {
+        (1, Duration::from_millis(300), Duration::from_secs(1))
+    } else {
+        (3, Duration::from_millis(500), Duration::from_secs(2))
+    };
+    let mut r = String::new();
+    let _ = writeln!(r, "# Fairness on the real runtime\n");
+    let _ = writeln!(
+        r,
+        "`cargo xtask bench fairness{}`; {}; closed loops (spin for the work time, \
+         then yield), {} s of warm-up, {} s measured, {reps} repetition(s), the \
+         repetition with the median Jain's index shown. Definitions: `benches/src/fairness.rs`.\n",
+        if settings.quick { " --quick" } else { "" },
+        machine(),
+        warmup.as_secs_f64(),
+        window.as_secs_f64()
+    );
+    let cases: [(&str, Vec<fairness::TenantSpec>, Duration, bool); 3] = [
+        (
+            "T3a: 8 equal tenants with 1..128 tasks in flight, 50 µs work",
+            fairness::t3a_tenants(),
+            Duration::from_micros(50),
+            true,
+        ),
+        (
+            "T3a: 8 equal tenants with 1..128 tasks in flight, 500 µs work",
+            fairness::t3a_tenants(),
+            Duration::from_micros(500),
+            true,
+        ),
+        (
+            "T3b: weights 1:2:4:8, 8 tasks each, 100 µs work",
+            fairness::t3b_tenants(),
+            Duration::from_micros(100),
+            true,
+        ),
+    ];
+    for (title, tenants, work, with_tokio) in cases {
+        eprintln!("{title}");
+        let drama = median_run(reps, || fairness::run_drama(&tenants, work, warmup, window));
+        let tokio = with_tokio
+            .then(|| median_run(reps, || fairness::run_tokio(&tenants, work, warmup, window)));
+        let _ = writeln!(r, "## {title}\n");
+        let _ = write!(r, "| tenant | weight | tasks | expected % | drama % |");
+        if tokio.is_some() {
+            let _ = write!(r, " tokio % |");
+        }
+        let _ = writeln!(r);
+        let _ = writeln!(
+            r,
+            "|---|---:|---:|---:|---:|{}",
+            if tokio.is_some() { "---:|" } else { "" }
+        );
+        let expected = drama.expected_pct();
+        let shares = drama.shares_pct();
+        let tokio_shares = tokio.as_ref().map(FairnessResult::shares_pct);
+        for (i, t) in tenants.iter().enumerate() {
+            let _ = write!(
+                r,
+                "| {} | {} | {} | {:.1} | {:.1} |",
+                t.name, t.weight, t.tasks, expected[i], shares[i]
+            );
+            if let Some(ts) = &tokio_shares {
+                let _ = write!(r, " {:.1} |", ts[i]);
+            }
+            let _ = writeln!(r);
+        }
+        let worst = shares
+            .iter()
+            .zip(&expected)
+            .map(|(s, e)| (s - e).abs())
+            .fold(0.0, f64::max);
+        let _ = writeln!(
+            r,
+            "\nJain's index (CPU time / weight): drama **{:.4}**{}; largest share error \
+             (drama): {worst:.2} points.\n",
+            drama.jain(),
+            tokio
+                .as_ref()
+                .map(|t| format!(", tokio {:.4}", t.jain()))
+                .unwrap_or_default()
+        );
+    }
+    write_report(settings, &r)
+}
+
+/// Runs `f` `reps` times and keeps the run with the median Jain's index.
+fn median_run(reps: usize, mut f: impl FnMut() -> FairnessResult) -> FairnessResult {
+    let mut runs: Vec<FairnessResult> = (0..reps).map(|_| f()).collect();
+    runs.sort_by(|a, b| a.jain().total_cmp(&b.jain()));
+    runs.swap_remove(runs.len() / 2)
+}
