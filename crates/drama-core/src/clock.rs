@@ -72,6 +72,12 @@ pub fn now_ns() -> u64 {
     origin.instant.elapsed().as_nanos() as u64
 }
 
+/// The [`Instant`] of a [`now_ns`] reading (to within the calibration's
+/// error, well under a microsecond per second).
+pub fn to_instant(ns: u64) -> Instant {
+    origin().instant + Duration::from_nanos(ns)
+}
+
 /// Makes sure the clock is calibrated, so that the first [`now_ns`] on a
 /// hot path does not pay for it. Runtimes call this when they are built.
 pub fn calibrate() {

@@ -54,4 +54,4 @@ pub use error::{RejectReason, Rejected};
 pub use join::{JoinError, JoinHandle};
 pub use local::{DEFAULT_MAX_TASKS, LocalExecutor, Spawner};
 pub use meta::{Spawn, TaskId, TaskMeta, current};
-pub use task::{Runnable, ScheduleInfo, new_task};
+pub use task::{Runnable, ScheduleInfo, TaskGuard, new_task};

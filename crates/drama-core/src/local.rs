@@ -484,6 +484,10 @@ struct Registration {
     local: bool,
 }
 
+/// Registered eagerly at spawn (see `spawn`), so the pending hook has
+/// nothing to do.
+impl crate::task::TaskGuard for Registration {}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         self.shared.n_tasks.fetch_sub(1, Ordering::Relaxed);

@@ -88,13 +88,35 @@ impl ScheduleInfo {
     }
 }
 
+/// What an executor keeps inside each task: told when the task's future
+/// first waits, and dropped right after the future is dropped.
+///
+/// Executors use it to find idle tasks at shutdown. A task that is queued is
+/// in the executor's queues; one that is running is on a worker; only a
+/// task that returned `Pending` and is waiting for a wake-up sits nowhere.
+/// So an executor can register a task lazily, in
+/// [`on_pending`](TaskGuard::on_pending), and a task that finishes in its
+/// first poll (most short tasks) never touches the registry at all.
+pub trait TaskGuard: Send + 'static {
+    /// Called on the polling thread every time the task's future returns
+    /// `Pending`, with the task's waker, before the poll returns. (The
+    /// default does nothing.)
+    fn on_pending(&mut self, waker: &Waker) {
+        let _ = waker;
+    }
+}
+
+/// No guard: nothing to tell anyone.
+impl TaskGuard for () {}
+
 /// Creates a task, not yet scheduled: the building block of executors.
 ///
 /// `spec` is resolved now (unset fields inherit from the current task).
 /// `schedule` receives the task's [`Runnable`] every time the task is woken;
-/// it should queue it and return quickly, and must not run it. `guard` is
-/// dropped right after the task's future is dropped, on that thread, however
-/// the task ended; executors use it to unregister the task.
+/// it should queue it and return quickly, and must not run it. `guard` (see
+/// [`TaskGuard`]) hears of every `Pending` and is dropped right after the
+/// task's future is dropped, on that thread, however the task ended;
+/// executors use it to register and unregister the task.
 ///
 /// The returned [`Runnable`] must be scheduled (or run) once to start the
 /// task.
@@ -121,7 +143,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Fn(Runnable, ScheduleInfo) + Send + Sync + 'static,
-    G: Send + 'static,
+    G: TaskGuard,
 {
     let header = Header::new(spec.resolve());
     let schedule = move |raw, info: async_task::ScheduleInfo| {
@@ -137,7 +159,7 @@ where
             header: NonNull::from(header),
             state: State::Pending,
             future: ManuallyDrop::new(future),
-            _guard: guard,
+            guard,
         },
         async_task::WithInfo(schedule),
     );
@@ -162,8 +184,9 @@ struct TaskFuture<F, G> {
     state: State,
     /// The user's future; dropped by hand, in place, exactly once.
     future: ManuallyDrop<F>,
-    /// Dropped after `future` (field order), to tell the executor.
-    _guard: G,
+    /// Dropped after `future` (field order), to tell the executor; told of
+    /// every `Pending`. Not structurally pinned.
+    guard: G,
 }
 
 // SAFETY: the only field that is not `Send` by itself is `header`, a pointer
@@ -201,7 +224,7 @@ impl<F, G> TaskFuture<F, G> {
     }
 }
 
-impl<F: Future, G> Future for TaskFuture<F, G> {
+impl<F: Future, G: TaskGuard> Future for TaskFuture<F, G> {
     type Output = Result<F::Output, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -227,7 +250,14 @@ impl<F: Future, G> Future for TaskFuture<F, G> {
             catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         };
         match polled {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                // SAFETY: `guard` is not structurally pinned (nothing relies
+                // on its address), so a plain `&mut` to it is fine; the
+                // pinned `future` is not touched.
+                let guard = unsafe { &mut self.as_mut().get_unchecked_mut().guard };
+                guard.on_pending(cx.waker());
+                Poll::Pending
+            }
             Ok(Poll::Ready(output)) => match self.as_mut().drop_future() {
                 None => Poll::Ready(Ok(output)),
                 // The future finished but its destructor panicked; the panic

@@ -7,10 +7,13 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::AtomicBool;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
-use drama_core::{JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, new_task};
+use drama_core::{
+    JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, TaskGuard, new_task,
+};
 use drama_policy::{Policy, TenantId, Weight};
 
 use crate::balance::Balancer;
@@ -247,23 +250,17 @@ impl Shared {
             return Err(Rejected::new(future, RejectReason::QueueFull));
         }
         let local = worker::local_slot(self);
-        let (runnable, handle) =
-            self.registry
-                .register(local.unwrap_or_else(worker::thread_hint), |key| {
-                    let guard = Registration {
-                        shared: self.clone(),
-                        key,
-                    };
-                    let shared = self.clone();
-                    let (runnable, handle) = new_task(
-                        spec,
-                        future,
-                        move |runnable, info| shared.schedule(runnable, info),
-                        guard,
-                    );
-                    let waker = runnable.waker();
-                    ((runnable, handle), waker)
-                });
+        let guard = Registration {
+            shared: self.clone(),
+            key: None,
+        };
+        let shared = self.clone();
+        let (runnable, handle) = new_task(
+            spec,
+            future,
+            move |runnable, info| shared.schedule(runnable, info),
+            guard,
+        );
         match local {
             // Spawned by a task on one of our workers: stays on that worker
             // (the balancer moves it if another worker is idle).
@@ -489,12 +486,34 @@ impl Shared {
 /// drops right after the future.
 struct Registration {
     shared: Arc<Shared>,
-    key: Key,
+    /// The task's entry in the registry, once it has waited.
+    key: Option<Key>,
+}
+
+impl TaskGuard for Registration {
+    fn on_pending(&mut self, waker: &Waker) {
+        if self.key.is_some() {
+            return;
+        }
+        let shared = &self.shared;
+        let hint = worker::local_slot(shared).unwrap_or_else(worker::thread_hint);
+        self.key = Some(shared.registry.insert(hint, waker.clone()));
+        // Shutdown closes the pool, then takes the registry's wakers. A task
+        // registering after that (its poll outlived the close) wakes itself
+        // instead: the closed pool's schedule function then drops it. The
+        // shard's lock orders the two: if the take came after our insert it
+        // took our waker; if before, the close is visible here.
+        if shared.state.load(Ordering::SeqCst) == CLOSED {
+            waker.wake_by_ref();
+        }
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.shared.registry.remove(self.key);
+        if let Some(key) = self.key {
+            self.shared.registry.remove(key);
+        }
         self.shared.live.fetch_sub(1, Ordering::Release);
     }
 }

@@ -1,17 +1,20 @@
 //! The registry of live tasks, so that shutdown can cancel every task,
 //! including idle ones that sit in no queue.
 //!
-//! A task registers one waker when it is spawned and unregisters when its
-//! future is dropped (a guard inside the task does it, however the task
-//! ended). Shutdown takes every registered waker and wakes it; with the pool
-//! closed, the schedule function then drops the task's `Runnable`, which
-//! drops the future. Polls and wakes never touch the registry.
+//! A queued task is in a queue and a running one is on a worker; only a
+//! task that returned `Pending` and waits for a wake-up sits nowhere. So a
+//! task registers one waker the first time its poll returns `Pending`
+//! (`TaskGuard::on_pending`), and unregisters when its future is dropped (the
+//! same guard, however the task ended). A task that finishes in its first
+//! poll never touches the registry. Shutdown takes every registered waker
+//! and wakes it; with the pool closed, the schedule function then drops the
+//! task's `Runnable`, which drops the future.
 //!
 //! The registry is split into shards, each a mutex-guarded slab, so that
-//! spawns on different workers do not contend: a spawn uses the shard of the
-//! worker it runs on (or a per-thread choice off the pool). This is the
-//! same trade tokio's `OwnedTasks` makes: one uncontended lock per spawn and
-//! one per completion.
+//! workers do not contend: a task registers in the shard of the worker that
+//! polled it, and is usually dropped on that worker too. This is the trade
+//! tokio's `OwnedTasks` makes (one uncontended lock at registration, one at
+//! completion), paid only by tasks that wait.
 
 use std::task::Waker;
 
@@ -40,21 +43,11 @@ impl Registry {
         }
     }
 
-    /// Registers a task in shard `hint % shards`: `make` receives the
-    /// task's key, creates the task and returns it with its waker. One lock
-    /// per spawn: the shard is held while the task is created (an
-    /// allocation, nothing that could reach the registry).
-    pub(crate) fn register<R>(&self, hint: usize, make: impl FnOnce(Key) -> (R, Waker)) -> R {
+    /// Registers `waker` in shard `hint % shards`.
+    pub(crate) fn insert(&self, hint: usize, waker: Waker) -> Key {
         let shard = hint % self.shards.len();
-        let mut slab = lock(&self.shards[shard]);
-        let entry = slab.vacant_entry();
-        let key = Key {
-            shard,
-            index: entry.key(),
-        };
-        let (task, waker) = make(key);
-        entry.insert(Some(waker));
-        task
+        let index = lock(&self.shards[shard]).insert(Some(waker));
+        Key { shard, index }
     }
 
     /// Removes the entry (the task's future is gone).
