@@ -55,6 +55,8 @@ pub(crate) struct Balancer {
     sent: Vec<Vec<(TenantId, Weight)>>,
     /// Scratch: per tenant, the workers it is on.
     on: HashMap<TenantId, Vec<usize>>,
+    /// Scratch: (tenant, worker, tasks there), as published.
+    counts: Vec<(TenantId, usize, u32)>,
 }
 
 impl Balancer {
@@ -62,6 +64,7 @@ impl Balancer {
         Balancer {
             sent: vec![Vec::new(); workers],
             on: HashMap::new(),
+            counts: Vec::new(),
         }
     }
 
@@ -73,9 +76,11 @@ impl Balancer {
         }
         self.mark_hungry(shared);
         self.on.clear();
+        self.counts.clear();
         for (index, slot) in shared.slots.iter().enumerate() {
-            for &(tenant, _) in lock(&slot.presence).iter() {
+            for &(tenant, count) in lock(&slot.presence).iter() {
                 self.on.entry(tenant).or_default().push(index);
+                self.counts.push((tenant, index, count));
             }
         }
         let weights = lock(&shared.weights).clone();
@@ -92,6 +97,7 @@ impl Balancer {
             .map(|(&tenant, on)| (tenant, weight_of(tenant), on.len()))
             .collect();
         let shares = water_fill(&tenants, workers as f64);
+        self.spread(shared, &tenants, &shares);
 
         // Allocation of each tenant's share over its workers.
         let mut remaining = vec![1.0f64; workers];
@@ -144,6 +150,43 @@ impl Balancer {
 }
 
 impl Balancer {
+    /// Reweighting cannot give a tenant more than the workers it is on: a
+    /// tenant whose fair share is larger (say weight 8 of 15 on 2 workers,
+    /// 1.07 workers' worth) but whose tasks all sit on one worker would be
+    /// held to that worker. When such a tenant has more tasks than workers
+    /// it is on, the worker holding most of them is asked to hand half of
+    /// them, as they yield, to the least loaded worker the tenant is not on.
+    /// One request per worker at a time.
+    fn spread(&self, shared: &Shared, tenants: &[(TenantId, u32, usize)], shares: &[f64]) {
+        for (&(tenant, _, n_on), &share) in tenants.iter().zip(shares) {
+            let workers = shared.slots.len();
+            if n_on >= workers || share < n_on as f64 - 1e-6 {
+                continue;
+            }
+            let mine = || self.counts.iter().filter(move |c| c.0 == tenant);
+            let total: u32 = mine().map(|c| c.2).sum();
+            if total as usize <= n_on {
+                continue;
+            }
+            let Some(&(_, from, there)) = mine().max_by_key(|c| c.2) else {
+                continue;
+            };
+            let on = &self.on[&tenant];
+            let to = (0..workers)
+                .filter(|k| !on.contains(k))
+                .min_by_key(|&k| shared.slots[k].load.load(Ordering::Relaxed));
+            let (Some(to), true) = (to, there >= 2) else {
+                continue;
+            };
+            let slot = &shared.slots[from];
+            if slot.export_pending.load(Ordering::Acquire) {
+                continue;
+            }
+            *lock(&slot.export) = Some((tenant, there / 2, to));
+            slot.export_pending.store(true, Ordering::Release);
+        }
+    }
+
     /// Marks the least loaded worker hungry when another holds more than
     /// twice its queue (plus two): the busy workers then shed to it at
     /// their next tick. Idle workers ask for work themselves; this catches

@@ -133,6 +133,11 @@ pub(crate) struct Slot {
     /// version the owner compares once per tick.
     pub(crate) overrides: Mutex<Vec<(TenantId, Weight)>>,
     pub(crate) overrides_version: AtomicU64,
+    /// The balancer's request to move tasks of one tenant elsewhere:
+    /// `(tenant, how many, to which worker)`, taken by the owner at its
+    /// next tick (`export_pending` says there is one).
+    pub(crate) export: Mutex<Option<(TenantId, u32, usize)>>,
+    pub(crate) export_pending: AtomicBool,
     /// The slot's policy and local state; only the owner touches it, as the
     /// hand-over protocol (`handover.rs`) arbitrates.
     pub(crate) core: UnsafeCell<Core>,
@@ -160,6 +165,8 @@ impl Shared {
                     presence: Mutex::new(Vec::new()),
                     overrides: Mutex::new(Vec::new()),
                     overrides_version: AtomicU64::new(0),
+                    export: Mutex::new(None),
+                    export_pending: AtomicBool::new(false),
                     core: UnsafeCell::new(Core::new(make_policy(index), config.max_tenants)),
                 })
             })
@@ -291,7 +298,11 @@ impl Shared {
             self.less_loaded(u64::MAX)
         } else if idle == self.all_idle || !self.waking.swap(true, Ordering::AcqRel) {
             // Nobody awake, or no wake under way: wake one. (If the claim
-            // loses a race the idle workers are already being woken.)
+            // loses a race the idle workers are already being woken, and
+            // the worker that won clears the flag when it is up. Should the
+            // flag ever outlive every wake, the cost is bounded: pushes go
+            // to awake workers, which shed to idle ones, and a fully idle
+            // pool is woken regardless of the flag.)
             self.claim_idle(idle)
                 .unwrap_or_else(|| self.less_loaded(u64::MAX))
         } else {

@@ -163,6 +163,9 @@ pub(crate) struct Core {
     /// weight the balancer overrode here.
     overrides_version: u64,
     overridden: Vec<TenantId>,
+    /// The balancer's standing request: hand this many tasks of this
+    /// tenant, as they yield, to that worker (see `Balancer::spread`).
+    export: Option<(TenantId, u32, usize)>,
     presence: Presence,
     published_ns: u64,
     ticks: u64,
@@ -179,6 +182,7 @@ impl Core {
             weights_version: 0,
             overrides_version: 0,
             overridden: Vec::new(),
+            export: None,
             presence: Presence::new(max_tenants),
             published_ns: 0,
             ticks: 0,
@@ -535,6 +539,10 @@ impl Worker<'_> {
             core.overrides_version = u64::MAX;
         }
         let slot = &shared.slots[self.index];
+        if slot.export_pending.load(Ordering::Acquire) {
+            self.core().export = lock(&slot.export).take();
+            slot.export_pending.store(false, Ordering::Release);
+        }
         let overrides = slot.overrides_version.load(Ordering::Acquire);
         if overrides != self.core().overrides_version {
             self.apply_overrides(overrides);
@@ -714,10 +722,22 @@ impl Worker<'_> {
         }
         loop {
             let next = self.context.yielded.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => self.core().enqueue(runnable, now, true),
-                None => break,
+            let Some(runnable) = next else {
+                break;
+            };
+            // A yielded task is in hand: the cheapest moment to move it.
+            if let Some((tenant, n, to)) = &mut self.core().export
+                && *tenant == runnable.meta().tenant()
+            {
+                let to = *to;
+                *n -= 1;
+                if *n == 0 {
+                    self.core().export = None;
+                }
+                self.shared.push_to(to, runnable);
+                continue;
             }
+            self.core().enqueue(runnable, now, true);
         }
     }
 
