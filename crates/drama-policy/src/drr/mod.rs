@@ -5,8 +5,9 @@
 //! # The three levels
 //!
 //! **Tenants: deficit round robin, charged after the fact.** Tenants with
-//! queued work stand in a round (a FIFO of tenant ids). The tenant at the
-//! front is served while its deficit is positive; each item's measured cost
+//! queued work stand in a round (a FIFO of tenant ids, holding each tenant
+//! at most once; it may also hold ghosts, below). The tenant at the front
+//! is served while its deficit is positive; each item's measured cost
 //! is charged back later, so the deficit may go negative, and the tenant
 //! then pays that debt out of later quanta. When the front tenant's deficit
 //! is not positive, it receives its quantum for its next turn
@@ -15,17 +16,27 @@
 //! charged cost, whatever the number of tenants.
 //!
 //! A tenant is *in service* while one of its picks is not yet charged.
-//! When its last queued item is picked it leaves the round; if it enqueues
-//! again while still in service (a task that yields, a request that wakes
-//! its follow-up) it goes back to the front, resuming the turn it had, so a
-//! tenant with a single busy task is not pushed to the back of the round on
-//! every poll. When several workers share one policy, others may end turns
-//! while the tenant is out of the round; it then also receives its pro-rata
-//! share of those refills (the turns it missed over the number of other
-//! tenants, at most one round), with its deficit capped at two credits. A tenant becomes *idle* when it has nothing queued and
-//! nothing in service; it then forfeits any positive deficit (no banked
-//! credit) but keeps a debt. An idle tenant that enqueues again receives its
-//! quantum for its coming turn and joins at the back.
+//! When its last queued item is picked (or withdrawn, see below) it stays
+//! in the round, at its place, as a *ghost*: in the round with nothing
+//! queued. Work enqueued or requeued for a ghost simply joins its queues:
+//! the tenant keeps its place and its deficit. The next `pick` that finds a
+//! ghost at the front of the round removes it, which is not the end of a
+//! turn (no refill). On one worker (pick, run, charge, pick) this means
+//! that work arriving for a tenant before the worker's next pick keeps the
+//! tenant's turn and credit: a task that yields, or the follow-up request a
+//! dispatcher spawns right after the previous one completed and was
+//! charged, does not wait a whole round behind the others; a tenant that
+//! still has nothing at the next pick leaves. A ghost removed while it
+//! still has picks in service (possible when several workers share one
+//! policy) may come back while in service: it then returns to the front,
+//! resuming the turn it had. Other workers may have ended turns while it
+//! was out of the round; it then also receives its pro-rata share of those
+//! refills (the turns it missed over the number of other tenants with
+//! queued work, at most one round), with its deficit capped at two credits.
+//! A tenant becomes *idle* when it is out of the round and has nothing in
+//! service; it then forfeits any positive deficit (no banked credit) but
+//! keeps a debt. An idle tenant that enqueues again receives its quantum
+//! for its coming turn and joins at the back.
 //!
 //! **Classes: virtual-time fair queuing by class weight.** Inside a tenant,
 //! each class has a virtual time that advances by `cost * 1000 / weight` on
@@ -109,9 +120,13 @@ pub struct Drr<T> {
     config: DrrConfig,
     /// Indexed by tenant id; `None` for ids never used.
     tenants: Vec<Option<Box<Tenant<T>>>>,
-    /// Tenants with queued work, in turn order. Bound: at most one entry
-    /// per tenant (`Tenant::in_round`), so at most `max_tenants`.
+    /// Tenants with queued work, and ghosts (tenants whose queue emptied
+    /// since they last reached the front), in turn order. Bound: at most
+    /// one entry per tenant (`Tenant::in_round`), so at most `max_tenants`.
     round: VecDeque<u32>,
+    /// The ghosts in `round`: `round.len() - ghosts` tenants have queued
+    /// work.
+    ghosts: usize,
     len: usize,
     /// Turns ended so far (refills at the front of the round): the clock
     /// by which a tenant in service measures the turns it missed.
@@ -125,9 +140,11 @@ struct Tenant<T> {
     len: usize,
     /// Picks not yet charged.
     in_flight: u32,
-    /// Whether the tenant's id is in `Drr::round` (exactly when `len > 0`).
+    /// Whether the tenant's id is in `Drr::round`. Invariant: `len > 0`
+    /// implies `in_round`; `in_round && len == 0` is a ghost.
     in_round: bool,
-    /// `Drr::refills` when the tenant last left the round in service.
+    /// `Drr::refills` when the tenant last left the round in service (a
+    /// ghost removed while one of its picks was not yet charged).
     left_at_refills: u64,
     /// The virtual time of the last class picked; classes that become
     /// active start here.
@@ -237,6 +254,7 @@ impl<T> Drr<T> {
             config,
             tenants: Vec::new(),
             round: VecDeque::new(),
+            ghosts: 0,
             len: 0,
             refills: 0,
         }
@@ -264,9 +282,10 @@ impl<T> Drr<T> {
             .map_or(0, |t| t.classes[class.priority()].len())
     }
 
-    /// The number of tenants with queued work.
+    /// The number of tenants with queued work (ghosts, which have none,
+    /// are not counted).
     pub fn active_tenants(&self) -> usize {
-        self.round.len()
+        self.round.len() - self.ghosts
     }
 
     /// The credit a tenant of `weight` receives per turn.
@@ -326,7 +345,9 @@ impl<T> Drr<T> {
         }
         let quantum_ns = self.config.quantum_ns;
         let max_tenant_len = self.config.max_tenant_len;
-        let others = self.round.len() as u64;
+        // The other tenants that take turns: the tenant itself is in the
+        // round only when `rejoin` below is `None`, where `others` is unused.
+        let others = (self.round.len() - self.ghosts) as u64;
         let refills = self.refills;
         let Some(t) = self.tenant_mut(tenant) else {
             return Err(Overflow::new(item, Limit::Tenants));
@@ -350,8 +371,11 @@ impl<T> Drr<T> {
         } else {
             queue.items.push_back(entry);
         }
+        let was_ghost = t.in_round && t.len == 0;
         t.len += 1;
         let rejoin = if t.in_round {
+            // With queued work already, or a ghost: it keeps its place and
+            // its deficit, whatever it is.
             None
         } else {
             t.in_round = true;
@@ -383,6 +407,7 @@ impl<T> Drr<T> {
         match rejoin {
             Some(true) => self.round.push_front(tenant.as_u32()),
             Some(false) => self.round.push_back(tenant.as_u32()),
+            None if was_ghost => self.ghosts -= 1,
             None => {}
         }
         self.len += 1;
@@ -419,6 +444,20 @@ impl<T> Policy<T> for Drr<T> {
             let t = self.tenants[idx as usize]
                 .as_deref_mut()
                 .expect("a tenant in the round has state");
+            if t.len == 0 {
+                // A ghost at the front leaves the round. Not a turn end: no
+                // refill. In service, it may still come back to the front
+                // (see `insert`); otherwise it is idle from now.
+                self.round.pop_front();
+                self.ghosts -= 1;
+                t.in_round = false;
+                if t.in_flight > 0 {
+                    t.left_at_refills = self.refills;
+                } else {
+                    t.go_idle();
+                }
+                continue;
+            }
             if t.deficit_ns <= 0 {
                 // Turn over: credit for the next one, then to the back.
                 let credit = credit_ns(quantum_ns, t.weight);
@@ -446,9 +485,10 @@ impl<T> Policy<T> for Drr<T> {
             t.in_flight = t.in_flight.saturating_add(1);
             t.len -= 1;
             if t.len == 0 {
-                t.in_round = false;
-                t.left_at_refills = self.refills;
-                self.round.pop_front();
+                // It stays at the front as a ghost, so that work arriving
+                // before the next pick (a yield, a follow-up request)
+                // resumes its turn.
+                self.ghosts += 1;
             }
             self.len -= 1;
             return Some(Picked {
@@ -476,7 +516,9 @@ impl<T> Policy<T> for Drr<T> {
             .saturating_add(cost_ns * VTIME_SCALE / class_weight);
         queue.in_flight = queue.in_flight.saturating_sub(1);
         t.in_flight = t.in_flight.saturating_sub(1);
-        if t.len == 0 && t.in_flight == 0 {
+        // A ghost is not idle yet: work may still arrive for it before
+        // it reaches the front.
+        if t.len == 0 && t.in_flight == 0 && !t.in_round {
             t.go_idle();
         }
     }
@@ -514,7 +556,7 @@ fn pick_class<T>(t: &mut Tenant<T>) -> Class {
             best = Some(i);
         }
     }
-    let best = best.expect("a tenant in the round has queued work");
+    let best = best.expect("a tenant served (not a ghost) has queued work");
     t.vtime = t.vtime.max(t.classes[best].vtime);
     if t.vtime >= VTIME_REBASE_AT {
         let base = t.vtime;

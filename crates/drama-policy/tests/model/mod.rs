@@ -1,10 +1,11 @@
 //! A naive reference model of `Drr`: the same rules, written the obvious
 //! way. Tenants are found by a linear search, the round is a `Vec` whose
-//! element 0 is the front, "in the round" is `round.contains`, a tenant's
-//! length is counted from its classes, and each class is an unordered bag of
-//! fresh and resumed (requeued) items, searched for the one to take. Every operation is
-//! O(n), and every rule is one line that can be checked against the module
-//! documentation of `drama_policy::Drr`.
+//! element 0 is the front, "in the round" is `round.contains`, a ghost is a
+//! tenant in the round whose length (counted from its classes) is 0, and
+//! each class is an unordered bag of fresh and resumed (requeued) items,
+//! searched for the one to take. Every operation is O(n), and every rule is
+//! one line that can be checked against the module documentation of
+//! `drama_policy::Drr`.
 
 #![allow(dead_code)]
 
@@ -42,6 +43,15 @@ struct ModelTenant<T> {
 impl<T> ModelTenant<T> {
     fn len(&self) -> usize {
         self.classes.iter().map(|c| c.bag.len()).sum()
+    }
+
+    /// Idle: forfeit credit, keep debt, forget class history.
+    fn go_idle(&mut self) {
+        self.deficit_ns = self.deficit_ns.min(0);
+        self.vtime = 0;
+        for class in &mut self.classes {
+            class.vtime = 0;
+        }
     }
 }
 
@@ -108,8 +118,12 @@ impl<T> Model<T> {
             .map_or(0, |i| self.tenants[i].classes[class.priority()].bag.len())
     }
 
+    /// Tenants in the round with queued work (ghosts excluded).
     pub(crate) fn active_tenants(&self) -> usize {
-        self.round.len()
+        self.round
+            .iter()
+            .filter(|&&id| self.tenants[self.find(id).unwrap()].len() > 0)
+            .count()
     }
 }
 
@@ -137,7 +151,8 @@ impl<T> Model<T> {
         let credit = self.credit(self.tenants[i].weight);
         let arrival = self.arrivals;
         self.arrivals += 1;
-        let others = self.round.len() as u64;
+        // The tenant is not in the round when `others` is used.
+        let others = self.active_tenants() as u64;
         let refills = self.refills;
         let t = &mut self.tenants[i];
         let tenant_vtime = t.vtime;
@@ -147,6 +162,8 @@ impl<T> Model<T> {
             c.vtime = c.vtime.max(tenant_vtime);
         }
         c.bag.push((arrival, item, now_ns, resumed));
+        // In the round already (with work, or a ghost): nothing changes
+        // but its queues.
         if !was_in_round {
             if t.in_flight > 0 {
                 // In service: back to the front, resuming its turn, with
@@ -200,6 +217,17 @@ impl<T> Policy<T> for Model<T> {
             let i = self.find(id).expect("a tenant in the round exists");
             let credit = self.credit(self.tenants[i].weight);
             let t = &mut self.tenants[i];
+            if t.len() == 0 {
+                // A ghost at the front leaves, without a refill; idle now
+                // unless in service.
+                self.round.remove(0);
+                if t.in_flight > 0 {
+                    t.left_at_refills = self.refills;
+                } else {
+                    t.go_idle();
+                }
+                continue;
+            }
             if t.deficit_ns <= 0 {
                 t.deficit_ns += credit;
                 self.refills += 1;
@@ -249,10 +277,7 @@ impl<T> Policy<T> for Model<T> {
             let (_, item, enqueued_at_ns, _) = bag.remove(take);
             t.classes[c].in_flight = t.classes[c].in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
-            if t.len() == 0 {
-                t.left_at_refills = self.refills;
-                self.round.remove(0);
-            }
+            // With nothing left it stays at the front (a ghost).
             return Some(Picked {
                 item,
                 tenant: TenantId::new(id),
@@ -269,6 +294,7 @@ impl<T> Policy<T> for Model<T> {
         }
         let i = self.find_or_create(id);
         let cw = u64::from(self.p.class_weights[class.priority()]);
+        let in_round = self.round.contains(&id);
         let t = &mut self.tenants[i];
         // One charge debits at most 1 s, and a debt is at most 1 s.
         let cost_ns = cost_ns.min(1_000_000_000);
@@ -277,13 +303,9 @@ impl<T> Policy<T> for Model<T> {
         c.vtime = c.vtime.saturating_add(cost_ns * 1000 / cw);
         c.in_flight = c.in_flight.saturating_sub(1);
         t.in_flight = t.in_flight.saturating_sub(1);
-        if t.len() == 0 && t.in_flight == 0 {
-            // Idle: forfeit credit, keep debt, forget class history.
-            t.deficit_ns = t.deficit_ns.min(0);
-            t.vtime = 0;
-            for class in &mut t.classes {
-                class.vtime = 0;
-            }
+        // A ghost stays in the round, not idle.
+        if t.len() == 0 && t.in_flight == 0 && !in_round {
+            t.go_idle();
         }
     }
 
