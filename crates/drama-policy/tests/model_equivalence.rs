@@ -74,15 +74,26 @@ fn params() -> impl Strategy<Value = Params> {
         prop_oneof![Just(4_000_000u64), Just(0u64), 0..10_000_000u64],
         1..40usize,
         1..20usize,
+        prop_oneof![Just(10u32), 1..=20u32, 1..=1_000u32],
     )
         .prop_map(
-            |(quantum_ns, class_weights, age_bound_ns, max_len, max_tenant_len)| Params {
+            |(
                 quantum_ns,
                 class_weights,
                 age_bound_ns,
                 max_len,
                 max_tenant_len,
-                max_tenants: 5,
+                max_debt_credits,
+            )| {
+                Params {
+                    quantum_ns,
+                    class_weights,
+                    age_bound_ns,
+                    max_len,
+                    max_tenant_len,
+                    max_tenants: 5,
+                    max_debt_credits,
+                }
             },
         )
 }
@@ -93,7 +104,8 @@ fn drr_for(p: &Params) -> Drr<u64> {
         .age_bound_ns(p.age_bound_ns)
         .max_len(p.max_len)
         .max_tenant_len(p.max_tenant_len)
-        .max_tenants(p.max_tenants);
+        .max_tenants(p.max_tenants)
+        .max_debt_credits(p.max_debt_credits);
     for class in Class::ALL {
         config = config.class_weight(class, p.class_weights[class.priority()]);
     }

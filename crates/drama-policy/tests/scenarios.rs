@@ -330,41 +330,101 @@ fn nonsense_configurations_are_typed_errors() {
         DrrConfig::new().max_tenant_len(0),
         DrrConfig::new().max_tenants(0),
         DrrConfig::new().max_tenants(DrrConfig::MAX_TENANTS + 1),
+        DrrConfig::new().max_debt_credits(0),
+        DrrConfig::new().max_debt_credits(DrrConfig::MAX_DEBT_CREDITS + 1),
     ];
     for config in bad {
         let err = Drr::<u8>::with_config(config).err().expect("refused");
         assert!(!err.reason().is_empty());
     }
+    let err = Drr::<u8>::with_config(DrrConfig::new().max_debt_credits(0))
+        .err()
+        .expect("refused");
+    assert_eq!(err.reason(), "max_debt_credits must be in 1..=1_000");
+    for k in [
+        1,
+        DrrConfig::DEFAULT_MAX_DEBT_CREDITS,
+        DrrConfig::MAX_DEBT_CREDITS,
+    ] {
+        let drr = Drr::<u8>::with_config(DrrConfig::new().max_debt_credits(k)).expect("in range");
+        assert_eq!(drr.config().get_max_debt_credits(), k);
+    }
+    assert_eq!(DrrConfig::new().get_max_debt_credits(), 10);
     assert_eq!(Weight::new(0).unwrap_err().shares(), 0);
     assert!(Weight::new(10_001).is_err());
     assert_eq!(Weight::new(10_000), Ok(Weight::MAX));
 }
 
 #[test]
-fn absurd_charges_are_bounded() {
-    // A charge of u64::MAX (a broken clock, a stuck poll) is debited as
-    // 1 s; with the debt floor, the tenant is back after 1 s worth of
-    // credits, and `pick` does not loop for ever.
-    let mut drr: Drr<u32> = Drr::new();
+fn a_huge_charge_pushes_a_tenant_back_at_most_max_debt_credits_plus_one_rounds() {
+    // Three tenants with a yielding task each; a poll of 100 µs is one
+    // credit, so every turn is one poll. Tenant 1's first poll is charged
+    // 1 s (a poll the OS preempted): its debt is floored at 10 credits
+    // (1 ms), so it needs 11 refills, one per round, and the others get 11
+    // turns each before it runs again; not the 10,000 rounds its charge
+    // would cost in full.
+    let b_c = |rounds: usize| vec!["b c"; rounds].join(" ");
+    let script = "+1 C a @0; +2 C b @0; +3 C c @0; yield @0 1000000000";
+    let mut drr = Drr::new();
+    check_with(&mut drr, script, "a");
+    assert_eq!(drr.deficit_ns(TenantId::new(1)), -1_000_000, "10 credits");
+    check_with(&mut drr, "yield*23 @0 100000", &format!("{} a", b_c(11)));
+    // With the bound at 3 credits: 4 rounds.
+    let mut drr = Drr::with_config(DrrConfig::new().max_debt_credits(3)).unwrap();
+    check_with(
+        &mut drr,
+        &format!("{script}; yield*9 @0 100000"),
+        &format!("a {} a", b_c(4)),
+    );
+    // The bound is in the tenant's own credits: at weight 300 (credit
+    // 300 µs), 10 credits are 3 ms, still 11 rounds.
+    let mut drr = Drr::new();
+    drr.set_weight(TenantId::new(1), Weight::new(300).unwrap())
+        .unwrap();
+    check_with(&mut drr, script, "a");
+    assert_eq!(drr.deficit_ns(TenantId::new(1)), -3_000_000);
+    check_with(&mut drr, "yield*23 @0 100000", &format!("{} a", b_c(11)));
+}
+
+/// Tenant 1 is charged `u64::MAX` twice (once for its pick, once stray);
+/// then it and tenant 2 poll at `cost_ns` each. Returns tenant 1's deficit
+/// after the absurd charges and the polls tenant 2 runs before tenant 1
+/// runs again.
+fn polls_until_back(config: DrrConfig, cost_ns: u64) -> (i64, u32) {
+    let mut drr: Drr<u32> = Drr::with_config(config).unwrap();
     let (a, b) = (TenantId::new(1), TenantId::new(2));
     drr.enqueue(1, a, Class::Compute, 0).unwrap();
     drr.enqueue(2, b, Class::Compute, 0).unwrap();
     let p = drr.pick(0).unwrap();
     drr.enqueue(p.item, p.tenant, p.class, 0).unwrap();
     drr.charge(p.tenant, p.class, u64::MAX);
-    drr.charge(p.tenant, p.class, u64::MAX); // stray: floor holds
-    assert_eq!(drr.deficit_ns(a), -1_000_000_000);
-    // a needs 10,001 credits of 100 µs to be positive again, one per turn,
-    // and b runs one 100 µs poll per turn in between.
+    drr.charge(p.tenant, p.class, u64::MAX); // stray: the floor holds
+    let debt = drr.deficit_ns(a);
     let mut b_polls = 0;
     loop {
         let p = drr.pick(0).unwrap();
         drr.enqueue(p.item, p.tenant, p.class, 0).unwrap();
-        drr.charge(p.tenant, p.class, 100_000);
+        drr.charge(p.tenant, p.class, cost_ns);
         if p.tenant == a {
-            break;
+            return (debt, b_polls);
         }
         b_polls += 1;
     }
-    assert_eq!(b_polls, 10_001);
+}
+
+#[test]
+fn absurd_charges_are_bounded() {
+    // A charge of u64::MAX (a broken clock, a stuck poll) is debited as
+    // 1 s, and the debt is floored at 10 credits: the tenant is back after
+    // 11 turns of the other, one 100 µs poll each.
+    assert_eq!(
+        polls_until_back(DrrConfig::new(), 100_000),
+        (-1_000_000, 11)
+    );
+    // Where 1,000 credits exceed 1 s (a 10 ms quantum), the 1 s floor
+    // holds: 101 turns of 10 ms, and `pick` does not loop for ever.
+    let config = DrrConfig::new()
+        .quantum_ns(10_000_000)
+        .max_debt_credits(1_000);
+    assert_eq!(polls_until_back(config, 10_000_000), (-1_000_000_000, 101));
 }

@@ -31,6 +31,7 @@ pub struct DrrConfig {
     pub(crate) max_len: usize,
     pub(crate) max_tenant_len: usize,
     pub(crate) max_tenants: u32,
+    pub(crate) max_debt_credits: u32,
 }
 
 impl DrrConfig {
@@ -52,6 +53,13 @@ impl DrrConfig {
     pub const MAX_CLASS_WEIGHT: u32 = 1_000;
     /// The largest bound on tenant ids accepted: 2^24.
     pub const MAX_TENANTS: u32 = 1 << 24;
+    /// Default bound on a tenant's debt, in credits of its own: 10 (see
+    /// [`max_debt_credits`](Self::max_debt_credits) for why).
+    pub const DEFAULT_MAX_DEBT_CREDITS: u32 = 10;
+    /// The largest bound on debt accepted, in credits: 1,000. A debt of `k`
+    /// credits costs `pick` at most `k + 1` refill steps, whatever the
+    /// quantum, so this also bounds the work one debt can cause.
+    pub const MAX_DEBT_CREDITS: u32 = 1_000;
 
     /// The defaults.
     pub const fn new() -> DrrConfig {
@@ -62,6 +70,7 @@ impl DrrConfig {
             max_len: Self::DEFAULT_MAX_LEN,
             max_tenant_len: Self::DEFAULT_MAX_TENANT_LEN,
             max_tenants: Self::DEFAULT_MAX_TENANTS,
+            max_debt_credits: Self::DEFAULT_MAX_DEBT_CREDITS,
         }
     }
 
@@ -123,6 +132,39 @@ impl DrrConfig {
         self
     }
 
+    /// The largest debt a tenant carries, in credits of its own (its
+    /// credit at its current weight): a charge that would take its deficit
+    /// below `-(max_debt_credits * credit)` leaves it there, and the excess
+    /// is forgiven. On one worker (every pick charged before the next, the
+    /// runtime's case) that is the whole rule. When several workers share
+    /// the policy, the floor is that much per pick the tenant had in
+    /// service at once since its deficit was last refilled to positive, so
+    /// that overlapping polls which each fit the bound are charged in full.
+    /// A debt is also never more than 1 s, whatever this says. Must be in
+    /// `1..=1_000`.
+    ///
+    /// Why a bound: a backlogged tenant in debt by `k` credits sits out `k`
+    /// whole rounds (plus the one in progress) before it runs again, and a
+    /// round is long when tenants are many. With 10,000 tenants taking
+    /// 100 µs turns a round is about 1 s, so one poll charged 5 ms (a poll
+    /// the OS preempted, or a slow one) would keep its tenant out for about
+    /// 50 s; bounded at 10 credits, for about 11 s.
+    ///
+    /// Why 10 by default: drama's runtime gives each poll a budget of 1 ms,
+    /// ten default credits, so the longest poll of a cooperative task is
+    /// still charged in full at the default weight (its deficit was
+    /// positive when it was picked); only the excess of a longer poll is
+    /// forgiven.
+    ///
+    /// The price: a tenant whose polls cost more than `max_debt_credits`
+    /// credits each gets more than its weighted share, since the excess of
+    /// every such poll is forgiven. Raise the bound (up to 1,000) where
+    /// polls are long and tenants few.
+    pub const fn max_debt_credits(mut self, max_debt_credits: u32) -> DrrConfig {
+        self.max_debt_credits = max_debt_credits;
+        self
+    }
+
     /// The configured quantum, in nanoseconds.
     pub const fn get_quantum_ns(&self) -> u64 {
         self.quantum_ns
@@ -153,6 +195,11 @@ impl DrrConfig {
         self.max_tenants
     }
 
+    /// The configured bound on a tenant's debt, in credits.
+    pub const fn get_max_debt_credits(&self) -> u32 {
+        self.max_debt_credits
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.quantum_ns == 0 || self.quantum_ns > Self::MAX_QUANTUM_NS {
             return Err(ConfigError("quantum_ns must be in 1..=1_000_000_000"));
@@ -172,6 +219,9 @@ impl DrrConfig {
         }
         if self.max_tenants == 0 || self.max_tenants > Self::MAX_TENANTS {
             return Err(ConfigError("max_tenants must be in 1..=16_777_216"));
+        }
+        if self.max_debt_credits == 0 || self.max_debt_credits > Self::MAX_DEBT_CREDITS {
+            return Err(ConfigError("max_debt_credits must be in 1..=1_000"));
         }
         Ok(())
     }

@@ -38,6 +38,19 @@
 //! keeps a debt. An idle tenant that enqueues again receives its quantum
 //! for its coming turn and joins at the back.
 //!
+//! **Debt is bounded in credits.** A tenant's deficit is floored at
+//! `-(max_debt_credits * credit)`, its own credit at its current weight
+//! (`DrrConfig::max_debt_credits`, default 10), and at -1 s whatever the
+//! credit; the excess of a charge is forgiven. (When several workers share
+//! the policy, the credit floor is multiplied by the most picks the tenant
+//! had in service at once since its deficit was last refilled to
+//! positive: overlapping polls that each fit the bound are charged in
+//! full. On one worker that number is 1.) Each credit of debt costs a
+//! backlogged tenant one round out of service, and a round is long when
+//! tenants are many, so an unbounded debt turns one slow or mis-measured
+//! poll into seconds of starvation. See the bounds below, and
+//! `DrrConfig::max_debt_credits` for why 10.
+//!
 //! **Classes: virtual-time fair queuing by class weight.** Inside a tenant,
 //! each class has a virtual time that advances by `cost * 1000 / weight` on
 //! every charge. The class with queued work and the smallest virtual time is
@@ -58,6 +71,51 @@
 //! yielder behind fresh work and rotating yielders FIFO keeps a task that
 //! yields in a loop from running again ahead of its siblings. "Oldest" means
 //! the smallest enqueue time, a fresh item first on a tie.
+//!
+//! # Bounds
+//!
+//! On one worker (the runtime's case: every pick is charged before the
+//! next pick), with `q_i` tenant i's credit, `C` the largest single charge
+//! (at most 1 s), `k` = `max_debt_credits`, and
+//! `D_i = min(C - 1 ns, k * q_i)` the largest debt tenant i carries (a
+//! pick needs a positive deficit of at least 1 ns, a charge takes at most
+//! `C`, and the floor stops a debt at `k * q_i`):
+//!
+//! - **Deficit:** `-D_i <= deficit_i <= q_i`; a refill happens only at or
+//!   below zero.
+//! - **No tenant starves:** between two consecutive picks of a
+//!   continuously backlogged tenant i, at most
+//!   `R_i = floor(D_i / q_i) + 1 = min(ceil(C / q_i), k + 1)` rounds pass,
+//!   in each of which every other tenant j has at most one turn, and a
+//!   turn of j is charged less than `q_j + C`; so the others are charged
+//!   at most `R_i * sum_{j != i} (q_j + C)` in between. Why: after its pick
+//!   tenant i is at the front (with queued work, or as a ghost whose work
+//!   arrives before the next pick). If its deficit is still positive it is
+//!   picked next. Otherwise it is in debt by some `d <= D_i` and needs
+//!   `floor(d / q_i) + 1` refills; it receives one each time it reaches the
+//!   front, and then goes to the back, behind every other tenant, each of
+//!   which has at most one turn before i is at the front again (a tenant
+//!   that leaves the round comes back behind i). A turn starts with at most
+//!   `q_j` and picks only while the deficit is positive, so the picks
+//!   before its last are charged less than `q_j` and the last at most `C`.
+//!   For `N` equal tenants with polls of at most `q`, that is one round,
+//!   `(N - 1) * (q + C)`; however long a poll, at most `k + 1` rounds.
+//! - **Weighted service:** for tenants continuously backlogged since both
+//!   became active, `|S_i/q_i - S_j/q_j| <= 1 + max(1, D_i/q_i) + max(1,
+//!   D_j/q_j)`, where `S` is the cost debited (charged, less what the debt
+//!   floor forgave): every tenant receives one credit per round, so the
+//!   numbers of credits received differ by at most one, and
+//!   `S = credits * q - deficit`.
+//!
+//! The price of the debt floor: the excess of a charge beyond it is
+//! forgiven, so a tenant whose polls each cost more than `k` credits gets
+//! more than its weighted share of the CPU. Without the floor the
+//! starvation bound would be `ceil(C / q_i)` rounds, and `C` is what one
+//! preempted or stuck poll makes it: with 10,000 tenants taking 100 µs
+//! turns a round is about 1 s, and one poll charged 5 ms would keep its
+//! tenant out for about 50 s; with the default floor, at most 11 rounds.
+//! `docs/architecture.md` lists the class and item bounds too, and
+//! `tests/fairness_bounds.rs` checks all of them on random workloads.
 
 mod config;
 
@@ -85,9 +143,10 @@ const VTIME_REBASE_AT: u64 = 1 << 62;
 /// make the refill loop of `pick` arbitrarily long.
 pub(crate) const MAX_CHARGE_NS: u64 = 1_000_000_000;
 
-/// The largest debt a tenant carries: 1 s. Reached only by charges that no
-/// pick accounts for, or by many picks in service at once; the excess is
-/// forgiven rather than letting a tenant sit out of service for longer.
+/// The largest debt a tenant carries whatever its credit: 1 s. The tighter
+/// floor is `max_debt_credits` of the tenant's credits (`DrrConfig`); this
+/// one remains so that a large quantum and weight cannot make a debt, and
+/// the refill work it causes in `pick`, larger than the longest charge.
 pub(crate) const MAX_DEBT_NS: i64 = MAX_CHARGE_NS as i64;
 
 /// The default policy: fair across tenants by weight, weakly prioritized
@@ -140,6 +199,12 @@ struct Tenant<T> {
     len: usize,
     /// Picks not yet charged.
     in_flight: u32,
+    /// The most picks in service at once since the tenant's deficit was
+    /// last refilled to positive: its debt floor is `max_debt_credits`
+    /// credits per such pick. On one
+    /// worker it is at most 1; with several workers sharing the policy,
+    /// polls that each fit the bound but overlap are charged in full.
+    peak_in_flight: u32,
     /// Whether the tenant's id is in `Drr::round`. Invariant: `len > 0`
     /// implies `in_round`; `in_round && len == 0` is a ghost.
     in_round: bool,
@@ -210,6 +275,7 @@ impl<T> Tenant<T> {
             deficit_ns: 0,
             len: 0,
             in_flight: 0,
+            peak_in_flight: 0,
             in_round: false,
             left_at_refills: 0,
             vtime: 0,
@@ -226,6 +292,7 @@ impl<T> Tenant<T> {
     /// and forget class history, which only matters while the tenant is busy.
     fn go_idle(&mut self) {
         self.deficit_ns = self.deficit_ns.min(0);
+        self.peak_in_flight = 0;
         self.vtime = 0;
         for class in &mut self.classes {
             class.vtime = 0;
@@ -470,6 +537,10 @@ impl<T> Policy<T> for Drr<T> {
                     1
                 };
                 t.deficit_ns += turns * credit;
+                if t.deficit_ns > 0 {
+                    // Debt repaid: count again from the picks in service.
+                    t.peak_in_flight = t.in_flight;
+                }
                 self.refills += turns as u64;
                 // pop + push, not rotate_left(1): no call into memmove.
                 self.round.pop_front();
@@ -483,6 +554,7 @@ impl<T> Policy<T> for Drr<T> {
                 .expect("the picked class has queued work");
             queue.in_flight = queue.in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
+            t.peak_in_flight = t.peak_in_flight.max(t.in_flight);
             t.len -= 1;
             if t.len == 0 {
                 // It stays at the front as a ghost, so that work arriving
@@ -502,14 +574,25 @@ impl<T> Policy<T> for Drr<T> {
 
     fn charge(&mut self, tenant: TenantId, class: Class, cost_ns: u64) {
         let class_weight = u64::from(self.config.class_weights[class.priority()]);
+        let quantum_ns = self.config.quantum_ns;
+        let max_debt_credits = i64::from(self.config.max_debt_credits);
         // Nothing can have been picked for an id out of range.
         let Some(t) = self.tenant_mut(tenant) else {
             return;
         };
         let cost_ns = cost_ns.min(MAX_CHARGE_NS);
-        // Both terms are within ±1 s (plus one credit), so no overflow; the
-        // floor bounds the refill work a debt can cause in `pick`.
-        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-MAX_DEBT_NS);
+        // The floor: `max_debt_credits` credits at the tenant's current
+        // weight per pick in service at once (one, on one worker), and
+        // never more than 1 s. It bounds how many rounds a debt keeps a
+        // backlogged tenant out (on one worker at most
+        // `max_debt_credits + 1`) and the refill work the debt causes in
+        // `pick`. The product is at most 1,000 * 1e11 * 2^32 < 2^90: it is
+        // taken in i128. The deficit is within -1 s and two credits, and
+        // the cost at most 1 s, so the subtraction does not overflow.
+        let per_pick_ns = i128::from(max_debt_credits * credit_ns(quantum_ns, t.weight));
+        let picks = i128::from(t.peak_in_flight.max(1));
+        let max_debt_ns = (per_pick_ns * picks).min(i128::from(MAX_DEBT_NS)) as i64;
+        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-max_debt_ns);
         let queue = &mut t.classes[class.priority()];
         queue.vtime = queue
             .vtime

@@ -20,6 +20,7 @@ pub(crate) struct Params {
     pub(crate) max_len: usize,
     pub(crate) max_tenant_len: usize,
     pub(crate) max_tenants: u32,
+    pub(crate) max_debt_credits: u32,
 }
 
 struct ModelClass<T> {
@@ -35,6 +36,9 @@ struct ModelTenant<T> {
     weight: u32,
     deficit_ns: i64,
     in_flight: u32,
+    /// The most picks in service at once since the deficit was last
+    /// refilled to positive.
+    peak_in_flight: u32,
     left_at_refills: u64,
     vtime: u64,
     classes: Vec<ModelClass<T>>,
@@ -48,6 +52,7 @@ impl<T> ModelTenant<T> {
     /// Idle: forfeit credit, keep debt, forget class history.
     fn go_idle(&mut self) {
         self.deficit_ns = self.deficit_ns.min(0);
+        self.peak_in_flight = 0;
         self.vtime = 0;
         for class in &mut self.classes {
             class.vtime = 0;
@@ -93,6 +98,7 @@ impl<T> Model<T> {
                     weight: 100,
                     deficit_ns: 0,
                     in_flight: 0,
+                    peak_in_flight: 0,
                     left_at_refills: 0,
                     vtime: 0,
                     classes: (0..4)
@@ -230,6 +236,9 @@ impl<T> Policy<T> for Model<T> {
             }
             if t.deficit_ns <= 0 {
                 t.deficit_ns += credit;
+                if t.deficit_ns > 0 {
+                    t.peak_in_flight = t.in_flight;
+                }
                 self.refills += 1;
                 let front = self.round.remove(0);
                 self.round.push(front);
@@ -277,6 +286,7 @@ impl<T> Policy<T> for Model<T> {
             let (_, item, enqueued_at_ns, _) = bag.remove(take);
             t.classes[c].in_flight = t.classes[c].in_flight.saturating_add(1);
             t.in_flight = t.in_flight.saturating_add(1);
+            t.peak_in_flight = t.peak_in_flight.max(t.in_flight);
             // With nothing left it stays at the front (a ghost).
             return Some(Picked {
                 item,
@@ -295,10 +305,15 @@ impl<T> Policy<T> for Model<T> {
         let i = self.find_or_create(id);
         let cw = u64::from(self.p.class_weights[class.priority()]);
         let in_round = self.round.contains(&id);
+        let credit = self.credit(self.tenants[i].weight);
         let t = &mut self.tenants[i];
-        // One charge debits at most 1 s, and a debt is at most 1 s.
+        // One charge debits at most 1 s; a debt is at most max_debt_credits
+        // credits per pick in service at once, and at most 1 s.
         let cost_ns = cost_ns.min(1_000_000_000);
-        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-1_000_000_000);
+        let picks = i128::from(t.peak_in_flight.max(1));
+        let floor = (i128::from(self.p.max_debt_credits) * i128::from(credit) * picks)
+            .min(1_000_000_000) as i64;
+        t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-floor);
         let c = &mut t.classes[class.priority()];
         c.vtime = c.vtime.saturating_add(cost_ns * 1000 / cw);
         c.in_flight = c.in_flight.saturating_sub(1);
