@@ -35,7 +35,10 @@ use drama_policy::{Class, Limit, Overflow, Picked, Policy, TenantId, Weight};
 /// Bounded like any drama policy: at most `max_len` queued items in all and
 /// `max_tenant_len` per tenant; a refused item comes back in an
 /// [`Overflow`]. Weights are accepted and ignored (FIFO has no notion of
-/// share), and charges are ignored.
+/// share), and charges are ignored. It keeps the default
+/// [`Policy::withdraw`] (always `None`): finding one tenant's item in a
+/// single arrival-ordered queue is a linear search, not the O(1) the
+/// balancer's path needs.
 pub struct Fifo<T> {
     /// Arrival order. Bound: `max_len`.
     queue: VecDeque<Picked<T>>,

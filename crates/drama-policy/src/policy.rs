@@ -20,6 +20,10 @@ use crate::{Class, TenantId, Weight};
 ///    which tenants are still in service. A charge with no pick outstanding
 ///    is allowed and is simply debited.
 ///
+/// A balancer that moves work between workers may also
+/// [`withdraw`](Policy::withdraw) a queued item of a given tenant and class,
+/// to run it elsewhere.
+///
 /// The policy is generic over the item `T` so that the simulator can queue
 /// plain request ids and the runtime can queue task handles. It owns its
 /// items: enqueue is bounded, and when a bound is hit the item comes back
@@ -79,6 +83,22 @@ pub trait Policy<T> {
     /// Charges `cost_ns` of measured work (for example the poll time of a
     /// task) to `tenant` and `class`.
     fn charge(&mut self, tenant: TenantId, class: Class, cost_ns: u64);
+
+    /// Takes one queued item of `tenant` in `class` out of the policy, so
+    /// that the runtime can run it on another worker (the balancer moves
+    /// work this way). The item was never picked: nothing is in service
+    /// and nothing will be charged for it. [`len`](Policy::len) and
+    /// [`tenant_len`](Policy::tenant_len) drop by one when it returns
+    /// `Some`.
+    ///
+    /// Returns `None` when no such item is queued, and always for a policy
+    /// that does not support it (the default); the runtime then moves work
+    /// only as it passes through its hands (a task it has just polled, or
+    /// one it picked).
+    fn withdraw(&mut self, tenant: TenantId, class: Class) -> Option<T> {
+        let _ = (tenant, class);
+        None
+    }
 
     /// Sets `tenant`'s weight (its share relative to other tenants). Takes
     /// effect from the tenant's next turn; work already queued is kept.

@@ -1,6 +1,7 @@
 //! `Drr` against the naive reference model in `model/`: random traces of
-//! enqueue, requeue, pick, charge and weight changes must give the same picks, the
-//! same refusals, the same lengths and the same deficits, step by step.
+//! enqueue, requeue, pick, charge, withdraw and weight changes must give
+//! the same picks, the same withdrawn items, the same refusals, the same
+//! lengths and the same deficits, step by step.
 //!
 //! 10,000 cases by default; set `DRAMA_PROPTEST_CASES` for more (the
 //! `cargo xtask soak` habit: `DRAMA_PROPTEST_CASES=1000000`).
@@ -45,6 +46,11 @@ enum Op {
         tenant: u32,
         weight: u32,
     },
+    /// The balancer takes a queued item of (tenant, class).
+    Withdraw {
+        tenant: u32,
+        class: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(tenant, class, cost_ns)| Op::StrayCharge { tenant, class, cost_ns }),
         1 => (0..TENANT_IDS, prop_oneof![1..=10_000u32, Just(100u32), Just(1u32)])
             .prop_map(|(tenant, weight)| Op::SetWeight { tenant, weight }),
+        2 => (0..TENANT_IDS, 0..4usize).prop_map(|(tenant, class)| Op::Withdraw { tenant, class }),
     ]
 }
 
@@ -137,6 +144,9 @@ proptest! {
         let mut next_item = 0u64;
         // Picks not yet charged: (tenant, class).
         let mut outstanding: Vec<(TenantId, Class)> = Vec::new();
+        // Whether each item (every enqueue and requeue is a new one) is in
+        // the policy: it must come out exactly once, picked or withdrawn.
+        let mut queued: Vec<bool> = Vec::new();
 
         for op in ops {
             match op {
@@ -149,6 +159,7 @@ proptest! {
                         .map_err(|e| (e.limit(), e.into_inner()));
                     let b = model.enqueue(item, tenant, class, now_ns)
                         .map_err(|e| (e.limit(), e.into_inner()));
+                    queued.push(a.is_ok());
                     prop_assert_eq!(a, b);
                 }
                 Op::Requeue { tenant, class, dt_ns } => {
@@ -160,6 +171,7 @@ proptest! {
                         .map_err(|e| (e.limit(), e.into_inner()));
                     let b = model.requeue(item, tenant, class, now_ns)
                         .map_err(|e| (e.limit(), e.into_inner()));
+                    queued.push(a.is_ok());
                     prop_assert_eq!(a, b);
                 }
                 Op::Pick { dt_ns } => {
@@ -168,6 +180,7 @@ proptest! {
                     let b = model.pick(now_ns);
                     prop_assert_eq!(&a, &b);
                     if let Some(picked) = a {
+                        prop_assert!(std::mem::take(&mut queued[picked.item as usize]));
                         outstanding.push((picked.tenant, picked.class));
                     }
                 }
@@ -183,6 +196,15 @@ proptest! {
                     let (tenant, class) = (TenantId::new(tenant), Class::ALL[class]);
                     drr.charge(tenant, class, cost_ns);
                     model.charge(tenant, class, cost_ns);
+                }
+                Op::Withdraw { tenant, class } => {
+                    let (tenant, class) = (TenantId::new(tenant), Class::ALL[class]);
+                    let a = drr.withdraw(tenant, class);
+                    let b = model.withdraw(tenant, class);
+                    prop_assert_eq!(a, b);
+                    if let Some(item) = a {
+                        prop_assert!(std::mem::take(&mut queued[item as usize]));
+                    }
                 }
                 Op::SetWeight { tenant, weight } => {
                     let tenant = TenantId::new(tenant);
@@ -205,16 +227,18 @@ proptest! {
         }
 
         // Draining loses nothing: every queued item comes out exactly once.
-        let queued = drr.len();
+        let len = drr.len();
         let mut drained = 0;
         while let Some(a) = drr.pick(now_ns) {
             let b = model.pick(now_ns);
             prop_assert_eq!(Some(&a), b.as_ref());
+            prop_assert!(std::mem::take(&mut queued[a.item as usize]));
             drr.charge(a.tenant, a.class, 1_000);
             model.charge(a.tenant, a.class, 1_000);
             drained += 1;
         }
-        prop_assert_eq!(drained, queued);
+        prop_assert_eq!(drained, len);
         prop_assert!(model.pick(now_ns).is_none());
+        prop_assert!(!queued.contains(&true), "an accepted item never came out");
     }
 }

@@ -10,7 +10,9 @@
 //! - `serve @NOW COST`: pick, record, charge COST, then enqueue it again
 //!   (a request whose follow-up a dispatcher spawns right after the
 //!   completion was charged, before the worker's next pick);
-//! - `pick*N @NOW COST` / `yield*N ...` / `serve*N ...`: the same N times.
+//! - `pick*N @NOW COST` / `yield*N ...` / `serve*N ...`: the same N times;
+//! - `take T C`: withdraw an item of tenant T in class C (the balancer),
+//!   record it.
 //!
 //! The expectation is the recorded items, space-separated, `-` for an empty
 //! pick.
@@ -39,6 +41,12 @@ fn run(drr: &mut Drr<String>, script: &str) -> String {
             let tenant = TenantId::new(tenant.parse().unwrap());
             drr.enqueue(words[2].to_string(), tenant, class(words[1]), at(words[3]))
                 .expect("scripted enqueues fit");
+            continue;
+        }
+        if words[0] == "take" {
+            let tenant = TenantId::new(words[1].parse().unwrap());
+            let item = drr.withdraw(tenant, class(words[2]));
+            out.push(item.unwrap_or_else(|| "-".to_string()));
             continue;
         }
         let (verb, times) = match words[0].split_once('*') {
@@ -186,6 +194,45 @@ fn work_arriving_after_the_next_pick_waits_for_its_turn() {
         "credit forfeited, then one quantum"
     );
     check_with(&mut drr, "pick*3 @0 10000", "b1 a2 -");
+}
+
+#[test]
+fn withdrawing_a_tenants_only_item_leaves_a_ghost_that_costs_nothing() {
+    // Tenant 2's only item is withdrawn: it stays in the round (second) as
+    // a ghost. When it reaches the front the pick removes it without a
+    // refill and goes on to tenant 3 in the same call; the lengths dropped
+    // by one at the withdraw and nothing else was lost.
+    let mut drr = Drr::new();
+    check_with(
+        &mut drr,
+        "+1 C a @0; +2 C b @0; +3 C c1 @0; +3 C c2 @0; take 2 C",
+        "b",
+    );
+    assert_eq!((drr.len(), drr.tenant_len(TenantId::new(2))), (3, 0));
+    assert_eq!(drr.active_tenants(), 2, "a ghost has no queued work");
+    check_with(&mut drr, "pick*4 @0 10000", "a c2 c1 -");
+    // Work for a ghost before it reaches the front keeps its place and its
+    // credit: b2 runs before tenant 3, not behind it.
+    let mut drr = Drr::new();
+    check_with(
+        &mut drr,
+        "+1 C a1 @0; +1 C a2 @0; +2 C b @0; +3 C c @0; take 2 C; +2 C b2 @0",
+        "b",
+    );
+    assert_eq!(drr.deficit_ns(TenantId::new(2)), 100_000);
+    check_with(&mut drr, "pick*5 @0 10000", "a2 a1 b2 c -");
+}
+
+#[test]
+fn withdraw_prefers_resumed_items_then_the_oldest_fresh() {
+    // r2 then r1 ran and yielded (resumed, in that order); f1 and f2
+    // arrived fresh. A yielder moved to another worker moves lasting load;
+    // among fresh items the oldest is the one newest-first serves last.
+    check(
+        "+1 C r1 @0; +1 C r2 @0; yield*2 @0 10; +1 C f1 @1; +1 C f2 @2; \
+         take 1 W; take 9 C; take 1 C; take 1 C; take 1 C; take 1 C; take 1 C; pick @3 0",
+        "r2 r1 - - r2 r1 f1 f2 - -",
+    );
 }
 
 #[test]

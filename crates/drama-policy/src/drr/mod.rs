@@ -16,7 +16,8 @@
 //! charged cost, whatever the number of tenants.
 //!
 //! A tenant is *in service* while one of its picks is not yet charged.
-//! When its last queued item is picked (or withdrawn, see below) it stays
+//! When its last queued item is picked (or withdrawn: `Policy::withdraw`
+//! takes a queued item out for the balancer to move) it stays
 //! in the round, at its place, as a *ghost*: in the round with nothing
 //! queued. Work enqueued or requeued for a ghost simply joins its queues:
 //! the tenant keeps its place and its deficit. The next `pick` that finds a
@@ -604,6 +605,30 @@ impl<T> Policy<T> for Drr<T> {
         if t.len == 0 && t.in_flight == 0 && !t.in_round {
             t.go_idle();
         }
+    }
+
+    /// Takes the oldest *resumed* item of the class if there is one (a
+    /// task that yields in a loop: moving it moves lasting load), else the
+    /// oldest fresh one (the one newest-first would serve last). A tenant
+    /// left with nothing queued stays in the round as a ghost, removed when
+    /// it reaches the front, so this is O(1) and never searches the round.
+    fn withdraw(&mut self, tenant: TenantId, class: Class) -> Option<T> {
+        let t = self
+            .tenants
+            .get_mut(tenant.as_u32() as usize)?
+            .as_deref_mut()?;
+        let queue = &mut t.classes[class.priority()];
+        let entry = queue
+            .resumed
+            .pop_front()
+            .or_else(|| queue.items.pop_front())?;
+        t.len -= 1;
+        if t.len == 0 {
+            // It had queued work, so it is in the round: a ghost now.
+            self.ghosts += 1;
+        }
+        self.len -= 1;
+        Some(entry.item)
     }
 
     fn set_weight(&mut self, tenant: TenantId, weight: Weight) -> Result<(), Overflow<Weight>> {

@@ -324,6 +324,21 @@ impl<T> Policy<T> for Model<T> {
         }
     }
 
+    fn withdraw(&mut self, tenant: TenantId, class: Class) -> Option<T> {
+        // The oldest resumed item (by arrival, which for resumed items is
+        // requeue order), else the oldest fresh one. A tenant left empty
+        // stays in the round (a ghost).
+        let i = self.find(tenant.as_u32())?;
+        let bag = &mut self.tenants[i].classes[class.priority()].bag;
+        let oldest_of = |resumed: bool| {
+            (0..bag.len())
+                .filter(|&k| bag[k].3 == resumed)
+                .min_by_key(|&k| bag[k].0)
+        };
+        let take = oldest_of(true).or_else(|| oldest_of(false))?;
+        Some(bag.remove(take).1)
+    }
+
     fn set_weight(&mut self, tenant: TenantId, weight: Weight) -> Result<(), Overflow<Weight>> {
         if tenant.as_u32() >= self.p.max_tenants {
             return Err(Overflow::new(weight, Limit::Tenants));
