@@ -13,12 +13,14 @@
 //!   requests: an [`Arrival`] process (Poisson, bursty, closed loop), a
 //!   [`Service`] time distribution and a class or class mix.
 //! - [`SimConfig`]: seed, workers, duration and warm-up, poll slice, retry
-//!   back-off, and an optional bound on queue wait.
+//!   back-off, an optional bound on queue wait, and optional
+//!   [`ChargeNoise`] (polls charged more than they ran).
 //! - [`run`]: the event loop. It checks the policy protocol as it goes
 //!   (`len` exact, no item lost, duplicated or altered, the wait bound) and
 //!   returns a [`SimError`] at the first broken invariant.
-//! - [`Report`]: per tenant and class completions, refusals, CPU, latency
-//!   and queue-wait percentiles; `Display` prints it as a table. [`jain`]
+//! - [`Report`]: per tenant and class completions, refusals, CPU, polls,
+//!   latency and queue-wait percentiles, the longest wait of a task between
+//!   two polls; `Display` prints it as a table. [`jain`]
 //!   computes Jain's fairness index.
 //! - [`scenarios`]: the overload and fairness scenarios of the benchmark
 //!   specification, with their targets, run by the `drama-sim` binary
@@ -56,5 +58,5 @@ mod workload;
 
 pub use error::{SimError, SimErrorKind};
 pub use report::{ClassReport, Report, Samples, TenantReport, Totals, jain};
-pub use sim::{MAX_WORKERS, RequestId, SimConfig, run};
+pub use sim::{ChargeNoise, MAX_WORKERS, RequestId, SimConfig, run};
 pub use workload::{Arrival, MAX_IN_FLIGHT, MAX_RATE_PER_S, Service, Stream, Tenant, Workload};

@@ -115,6 +115,14 @@ pub struct ClassReport {
     pub refused: u64,
     /// CPU charged, counting only poll time after the warm-up.
     pub cpu_ns: u64,
+    /// Polls that ended after the warm-up.
+    pub polls: u64,
+    /// The longest wait of one task between two of its polls (from the end
+    /// of one to the start of the next), over waits that ended after the
+    /// warm-up or were still going on at the end of the run. A task is a
+    /// request, or a closed-loop slot serving its requests one after
+    /// another. `None` when no task was polled twice.
+    pub max_poll_gap_ns: Option<u64>,
     /// Completion minus arrival, per completed request.
     pub latency_ns: Samples,
     /// First pick minus arrival, per request picked at least once.
@@ -127,6 +135,11 @@ impl ClassReport {
         self.completed += other.completed;
         self.refused += other.refused;
         self.cpu_ns += other.cpu_ns;
+        self.polls += other.polls;
+        self.max_poll_gap_ns = match (self.max_poll_gap_ns, other.max_poll_gap_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// The fraction of generated requests that the policy accepted (1.0
@@ -180,6 +193,17 @@ impl TenantReport {
     pub fn completed(&self) -> u64 {
         self.classes.iter().map(|c| c.completed).sum()
     }
+
+    /// Polls that ended after the warm-up, over all classes.
+    pub fn polls(&self) -> u64 {
+        self.classes.iter().map(|c| c.polls).sum()
+    }
+
+    /// The longest wait of one of its tasks between two polls, over all
+    /// classes (see [`ClassReport::max_poll_gap_ns`]).
+    pub fn max_poll_gap_ns(&self) -> Option<u64> {
+        self.classes.iter().filter_map(|c| c.max_poll_gap_ns).max()
+    }
 }
 
 /// Counts over the whole run, warm-up included, for conservation checks:
@@ -204,13 +228,17 @@ pub struct Totals {
     pub enqueues: u64,
     /// `pick` calls that returned an item.
     pub picks: u64,
+    /// Polls charged more than they ran (see
+    /// [`ChargeNoise`](crate::ChargeNoise)).
+    pub noisy_charges: u64,
 }
 
 /// The result of a run: per tenant and class figures, run totals, and the
 /// hash of the trace.
 ///
 /// `Display` prints a table, one row per tenant and one per active class of
-/// each tenant with more than one.
+/// each tenant with more than one; `gap max` is the longest wait of a task
+/// between two of its polls.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Report {
@@ -253,6 +281,19 @@ impl Report {
         self.tenants.iter().map(TenantReport::completed).sum()
     }
 
+    /// Polls that ended in the window, over all tenants.
+    pub fn polls(&self) -> u64 {
+        self.tenants.iter().map(TenantReport::polls).sum()
+    }
+
+    /// The longest wait of any task between two of its polls.
+    pub fn max_poll_gap_ns(&self) -> Option<u64> {
+        self.tenants
+            .iter()
+            .filter_map(TenantReport::max_poll_gap_ns)
+            .max()
+    }
+
     /// Tenant `idx`'s fraction of the CPU charged in the window.
     pub fn cpu_share(&self, idx: usize) -> f64 {
         ratio(self.tenants[idx].cpu_ns(), self.cpu_ns())
@@ -293,7 +334,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "{:<12} {:<8} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<12} {:<8} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "tenant",
             "class",
             "weight",
@@ -308,7 +349,8 @@ impl fmt::Display for Report {
             "lat max",
             "wait p50",
             "wait p99",
-            "wait max"
+            "wait max",
+            "gap max"
         )?;
         let cpu = self.cpu_ns();
         let completed = self.completed();
@@ -366,7 +408,7 @@ fn row(
 ) -> fmt::Result {
     writeln!(
         f,
-        "{:<12} {:<8} {:>6} {:>8} {:>7} {:>9.1} {:>6.2} {:>6.2} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<12} {:<8} {:>6} {:>8} {:>7} {:>9.1} {:>6.2} {:>6.2} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         name,
         class,
         weight.map_or(String::new(), |w| w.to_string()),
@@ -382,6 +424,7 @@ fn row(
         us(r.queue_wait_ns.percentile(50.0)),
         us(r.queue_wait_ns.percentile(99.0)),
         us(r.queue_wait_ns.max()),
+        us(r.max_poll_gap_ns),
     )
 }
 

@@ -17,7 +17,9 @@
 //!    finished and belongs to a closed loop, the loop's next request is
 //!    issued, again during the poll (a task waking its follow-up);
 //! 2. the worker charges the slice to the request's tenant and class,
-//!    because a runtime measures a poll only once it has returned;
+//!    because a runtime measures a poll only once it has returned (with
+//!    [`ChargeNoise`], a seeded fraction of polls is charged more than it
+//!    ran: a poll the OS preempted, measured by wall time);
 //! 3. the worker picks again, or goes idle if nothing is queued.
 //!
 //! Enqueueing wakes one idle worker, which picks at the same instant but
@@ -42,6 +44,47 @@ pub type RequestId = u64;
 /// The most virtual workers a run may have.
 pub const MAX_WORKERS: usize = 4_096;
 
+/// Extra cost charged to a seeded fraction of polls, beyond the time they
+/// ran: a poll the OS preempted, which a runtime that measures wall time
+/// charges in full. Virtual time and the report's CPU figures count only
+/// what ran; the policy sees the inflated charge.
+///
+/// ```
+/// use drama_sim::{ChargeNoise, SimConfig};
+///
+/// // One poll in 1,000, at random, is charged 5 ms more than it ran.
+/// let noise = ChargeNoise::new(1_000, 5_000_000);
+/// let config = SimConfig::new(1).charge_noise(Some(noise));
+/// assert_eq!(config.get_charge_noise(), Some(noise));
+/// assert_eq!(noise.get_one_in_polls(), 1_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChargeNoise {
+    one_in_polls: u64,
+    extra_ns: u64,
+}
+
+impl ChargeNoise {
+    /// Each poll, independently, is charged `extra_ns` more than it ran
+    /// with probability `1 / one_in_polls` (at least 1: every poll).
+    pub const fn new(one_in_polls: u64, extra_ns: u64) -> ChargeNoise {
+        ChargeNoise {
+            one_in_polls,
+            extra_ns,
+        }
+    }
+
+    /// One poll in how many is charged extra, on average.
+    pub const fn get_one_in_polls(&self) -> u64 {
+        self.one_in_polls
+    }
+
+    /// The extra charge, in nanoseconds.
+    pub const fn get_extra_ns(&self) -> u64 {
+        self.extra_ns
+    }
+}
+
 /// How a run is carried out: seed, workers, duration and the checks.
 ///
 /// ```
@@ -64,6 +107,7 @@ pub struct SimConfig {
     poll_slice_ns: Option<u64>,
     retry_backoff_ns: u64,
     max_wait_bound_ns: Option<u64>,
+    charge_noise: Option<ChargeNoise>,
 }
 
 impl SimConfig {
@@ -76,7 +120,7 @@ impl SimConfig {
     pub const DEFAULT_RETRY_BACKOFF_NS: u64 = 100_000;
 
     /// Defaults with `seed`: 2 workers, 1 s, no warm-up, whole requests in
-    /// one poll, 100 µs retry back-off, no wait bound.
+    /// one poll, 100 µs retry back-off, no wait bound, no charge noise.
     pub const fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
@@ -86,6 +130,7 @@ impl SimConfig {
             poll_slice_ns: None,
             retry_backoff_ns: Self::DEFAULT_RETRY_BACKOFF_NS,
             max_wait_bound_ns: None,
+            charge_noise: None,
         }
     }
 
@@ -141,6 +186,15 @@ impl SimConfig {
         self
     }
 
+    /// When set, a seeded fraction of polls is charged more than it ran
+    /// (see [`ChargeNoise`]). `None` (the default) charges what ran. The
+    /// noise draws from their own stream, so they change no arrival,
+    /// class or service time of the run.
+    pub const fn charge_noise(mut self, charge_noise: Option<ChargeNoise>) -> SimConfig {
+        self.charge_noise = charge_noise;
+        self
+    }
+
     /// The seed.
     pub const fn get_seed(&self) -> u64 {
         self.seed
@@ -171,6 +225,11 @@ impl SimConfig {
         self.max_wait_bound_ns
     }
 
+    /// The charge noise, if any.
+    pub const fn get_charge_noise(&self) -> Option<ChargeNoise> {
+        self.charge_noise
+    }
+
     fn validate(&self) -> Result<(), SimError> {
         if self.workers == 0 || self.workers > MAX_WORKERS {
             return Err(SimError::invalid(format!(
@@ -189,6 +248,13 @@ impl SimConfig {
         }
         if self.retry_backoff_ns == 0 {
             return Err(SimError::invalid("retry_backoff_ns must be at least 1"));
+        }
+        if let Some(noise) = self.charge_noise
+            && noise.one_in_polls == 0
+        {
+            return Err(SimError::invalid(
+                "charge noise: one_in_polls must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -241,6 +307,10 @@ const TRACE_ENQUEUE: u64 = 1;
 const TRACE_REFUSE: u64 = 2;
 const TRACE_PICK: u64 = 3;
 
+/// The `purpose` of the charge noise's random stream (streams use 0 and 1),
+/// drawn with tenant and stream coordinates no stream has.
+const NOISE_PURPOSE: u64 = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     /// An open-loop stream's next arrival (one request, or a burst).
@@ -272,6 +342,11 @@ struct Request {
     picked: bool,
     remaining_ns: u64,
     state: ReqState,
+    /// When the task's previous poll ended: this request's, or for the
+    /// first request after a closed-loop slot's completion, the completing
+    /// poll of the one before (the slot is one task serving requests in
+    /// turn). `None` before its first poll otherwise.
+    last_poll_end_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -302,8 +377,16 @@ struct Acc {
     completed: u64,
     refused: u64,
     cpu_ns: u64,
+    polls: u64,
+    max_poll_gap_ns: Option<u64>,
     latency_ns: Vec<u64>,
     queue_wait_ns: Vec<u64>,
+}
+
+impl Acc {
+    fn poll_gap(&mut self, gap_ns: u64) {
+        self.max_poll_gap_ns = Some(self.max_poll_gap_ns.map_or(gap_ns, |m| m.max(gap_ns)));
+    }
 }
 
 struct Sim<'a, P: ?Sized> {
@@ -324,6 +407,8 @@ struct Sim<'a, P: ?Sized> {
     totals: Totals,
     acc: Vec<[Acc; Class::COUNT]>,
     trace: Fnv1a,
+    /// Draws which polls are charged extra; used only with charge noise.
+    noise_rng: Rng,
 }
 
 impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
@@ -358,6 +443,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                 .map(|_| Default::default())
                 .collect(),
             trace: Fnv1a::new(),
+            noise_rng: Rng::for_stream(config.seed, usize::MAX, usize::MAX, NOISE_PURPOSE),
         }
     }
 
@@ -411,11 +497,11 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                         _ => 1,
                     };
                     for _ in 0..n {
-                        self.issue(stream, NO_SLOT)?;
+                        self.issue(stream, NO_SLOT, None)?;
                     }
                     self.schedule_next_arrival(stream);
                 }
-                Event::Issue { stream, slot } => self.issue(stream, slot)?,
+                Event::Issue { stream, slot } => self.issue(stream, slot, None)?,
                 Event::PollEnd { worker } => self.poll_end(worker)?,
                 Event::Wake { worker } => {
                     self.workers[worker] = Worker::Idle;
@@ -444,8 +530,14 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
     }
 
     /// A client issues a new request of `stream` (for closed-loop `slot`)
-    /// now, and submits it to the policy.
-    fn issue(&mut self, stream: usize, slot: u32) -> Result<(), SimError> {
+    /// now, and submits it to the policy. `last_poll_end_ns`: when the
+    /// slot's task last ran, if it continues from a completed request.
+    fn issue(
+        &mut self,
+        stream: usize,
+        slot: u32,
+        last_poll_end_ns: Option<u64>,
+    ) -> Result<(), SimError> {
         let state = &mut self.streams[stream];
         let class = state.spec.draw_class(&mut state.request_rng);
         let service_ns = state.spec.service().draw_ns(&mut state.request_rng);
@@ -460,6 +552,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             picked: false,
             remaining_ns: service_ns,
             state: ReqState::Issued,
+            last_poll_end_ns,
         });
         self.totals.generated += 1;
         if self.now_ns >= self.config.warmup_ns {
@@ -587,6 +680,13 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         }
         r.state = ReqState::Running;
         let class = r.class;
+        // The wait between two polls of one task, counted when it ends
+        // after the warm-up.
+        if let Some(end_ns) = r.last_poll_end_ns
+            && now_ns >= self.config.warmup_ns
+        {
+            self.acc[tenant][class.priority()].poll_gap(now_ns - end_ns);
+        }
         let slice_ns = match self.config.poll_slice_ns {
             Some(slice_ns) => r.remaining_ns.min(slice_ns),
             None => r.remaining_ns,
@@ -639,6 +739,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         // During the poll: the task yields (wakes itself), or finishes and
         // its closed loop issues the follow-up.
         if r.remaining_ns > 0 {
+            r.last_poll_end_ns = Some(now_ns);
             self.submit(id, true)?;
         } else {
             r.state = ReqState::Done;
@@ -649,15 +750,27 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                 acc.latency_ns.push(now_ns - arrival_ns);
             }
             if slot != NO_SLOT {
-                self.issue(stream, slot)?;
+                self.issue(stream, slot, Some(now_ns))?;
             }
         }
-        // After the poll: charge what it cost. Only the part after the
-        // warm-up counts in the report.
-        self.policy.charge(tenant_id(tenant), class, slice_ns);
+        // After the poll: charge what it cost (plus the noise, if this poll
+        // draws it). Only the part after the warm-up counts in the report.
+        let extra_ns = match self.config.charge_noise {
+            Some(noise) if self.noise_rng.below(noise.one_in_polls) == 0 => {
+                self.totals.noisy_charges += 1;
+                noise.extra_ns
+            }
+            _ => 0,
+        };
+        self.policy
+            .charge(tenant_id(tenant), class, slice_ns.saturating_add(extra_ns));
         let counted_from_ns = start_ns.max(self.config.warmup_ns);
         if now_ns > counted_from_ns {
-            self.acc[tenant][class.priority()].cpu_ns += now_ns - counted_from_ns;
+            let acc = &mut self.acc[tenant][class.priority()];
+            acc.cpu_ns += now_ns - counted_from_ns;
+        }
+        if now_ns > self.config.warmup_ns {
+            self.acc[tenant][class.priority()].polls += 1;
         }
         self.workers[worker] = Worker::Idle;
         self.try_pick(worker)
@@ -709,6 +822,15 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                 ),
             ));
         }
+        // A task still waiting for its next poll at the end has waited at
+        // least this long: its gap counts, or a task starved past the end
+        // of the run would go unseen.
+        for r in &self.requests {
+            if let (ReqState::Queued, Some(end_ns)) = (r.state, r.last_poll_end_ns) {
+                let tenant = self.streams[r.stream as usize].tenant;
+                self.acc[tenant][r.class.priority()].poll_gap(now_ns - end_ns);
+            }
+        }
         if let Some(bound_ns) = self.config.max_wait_bound_ns {
             let stuck =
                 self.requests.iter().enumerate().find(|(_, r)| {
@@ -742,6 +864,8 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                     completed: a.completed,
                     refused: a.refused,
                     cpu_ns: a.cpu_ns,
+                    polls: a.polls,
+                    max_poll_gap_ns: a.max_poll_gap_ns,
                     latency_ns: Samples::from_unsorted(a.latency_ns),
                     queue_wait_ns: Samples::from_unsorted(a.queue_wait_ns),
                 }),
