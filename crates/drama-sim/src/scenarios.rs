@@ -1,16 +1,18 @@
 //! The overload and fairness scenarios of `BENCHMARKS.md` part B (T2, T3a,
-//! T3b, T4), in virtual time, with their targets.
+//! T3b, T3c, T4), in virtual time, with their targets.
 //!
 //! Each scenario runs the same workload and seed against [`Drr`] (default
 //! configuration) and, for comparison, against the FIFO baseline
 //! ([`Fifo`]). The targets judge DRR only; FIFO's figures show what a plain
 //! runtime queue does under the same load.
 //!
-//! All scenarios use 2 virtual workers. Work is exponentially distributed,
-//! as in the benchmark harness (a calibrated spin of exponential length),
-//! and polled in slices of at most [`POLL_BUDGET_NS`], as drama's runtime
-//! cuts a cooperative task's poll at its budget. C, the capacity of 2
-//! workers at 100 µs of mean work, is 20,000 requests per second.
+//! All scenarios but T3c use 2 virtual workers sharing one policy. Work is
+//! exponentially distributed, as in the benchmark harness (a calibrated
+//! spin of exponential length), and polled in slices of at most
+//! [`POLL_BUDGET_NS`], as drama's runtime cuts a cooperative task's poll at
+//! its budget. C, the capacity of 2 workers at 100 µs of mean work, is
+//! 20,000 requests per second. T3c runs one virtual worker, the runtime's
+//! case (each worker drives its own policy), with up to 10,000 tenants.
 //!
 //! ```
 //! use drama_sim::scenarios::Scenario;
@@ -22,12 +24,12 @@
 
 use std::fmt;
 
-use drama_policy::{Class, Drr, Policy, Weight};
+use drama_policy::{Class, Drr, DrrConfig, Policy, Weight};
 use drama_policy_fifo::Fifo;
 
 use crate::error::SimError;
 use crate::report::{Report, Samples, jain};
-use crate::sim::{RequestId, SimConfig, run};
+use crate::sim::{ChargeNoise, RequestId, SimConfig, run};
 use crate::workload::{Arrival, Service, Stream, Tenant, Workload};
 
 /// Virtual workers in every scenario, as in the benchmark suite.
@@ -64,6 +66,9 @@ pub enum Scenario {
     T3aInFlight,
     /// T3b: 4 backlogged tenants with weights 1:2:4:8.
     T3bWeights,
+    /// T3c: 10, 1,000 and 10,000 single-task tenants on one worker, with
+    /// and without charge noise.
+    T3cManyTenants,
     /// T4: one tenant with saturated writes, compute and reads, and an
     /// accept probe.
     T4Priorities,
@@ -71,19 +76,21 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order of `BENCHMARKS.md`.
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::T2NoisyNeighbour,
         Scenario::T3aInFlight,
         Scenario::T3bWeights,
+        Scenario::T3cManyTenants,
         Scenario::T4Priorities,
     ];
 
-    /// The short name: `T2`, `T3a`, `T3b`, `T4`.
+    /// The short name: `T2`, `T3a`, `T3b`, `T3c`, `T4`.
     pub const fn name(self) -> &'static str {
         match self {
             Scenario::T2NoisyNeighbour => "T2",
             Scenario::T3aInFlight => "T3a",
             Scenario::T3bWeights => "T3b",
+            Scenario::T3cManyTenants => "T3c",
             Scenario::T4Priorities => "T4",
         }
     }
@@ -110,6 +117,11 @@ impl Scenario {
                 "weights: 4 tenants with weights 100:200:400:800, 16 in flight each, \
                  100 µs work (closed loop)"
             }
+            Scenario::T3cManyTenants => {
+                "many tenants: 10, 1,000 and 10,000 equal tenants with one task each, \
+                 polled 20 µs at a time (yield between), 1 worker; without and with \
+                 charge noise (1 poll in 1,000 charged 5 ms more than it ran)"
+            }
             Scenario::T4Priorities => {
                 "weak priorities: one tenant, write/compute/read 32 in flight each \
                  (100 µs), accept probe at 100/s"
@@ -117,12 +129,14 @@ impl Scenario {
         }
     }
 
-    /// The scenario's workload (for T2, with the heavy tenant).
+    /// The scenario's workload (for T2, with the heavy tenant; for T3c,
+    /// with 10,000 tenants).
     pub fn workload(self) -> Workload {
         match self {
             Scenario::T2NoisyNeighbour => t2_workload(true),
             Scenario::T3aInFlight => t3a_workload(),
             Scenario::T3bWeights => t3b_workload(),
+            Scenario::T3cManyTenants => t3c_workload(T3C_TENANTS[T3C_TENANTS.len() - 1]),
             Scenario::T4Priorities => t4_workload(),
         }
     }
@@ -134,7 +148,8 @@ impl Scenario {
     /// scenarios declare a wait bound (nothing may wait more than it in a
     /// queue that holds at most a few hundred requests); T2 declares none,
     /// because its heavy tenant is overloaded by design and its queue grows
-    /// for the whole run.
+    /// for the whole run. T3c's is that of its 10,000 tenants with charge
+    /// noise; it checks its own bound, on the gaps between polls.
     pub fn config(self, seed: u64) -> SimConfig {
         let base = SimConfig::new(seed)
             .workers(WORKERS)
@@ -147,6 +162,7 @@ impl Scenario {
             // workers) turns over in about 256 ms.
             Scenario::T3aInFlight => base.max_wait_bound_ns(Some(1_000 * MS)),
             Scenario::T3bWeights | Scenario::T4Priorities => base.max_wait_bound_ns(Some(250 * MS)),
+            Scenario::T3cManyTenants => t3c_config(T3C_TENANTS[T3C_TENANTS.len() - 1], true, seed),
         }
     }
 
@@ -167,6 +183,7 @@ impl Scenario {
             Scenario::T2NoisyNeighbour => t2_rows(&drr, fifo.as_ref()),
             Scenario::T3aInFlight => t3a_rows(&drr, fifo.as_ref()),
             Scenario::T3bWeights => t3b_rows(&drr, fifo.as_ref()),
+            Scenario::T3cManyTenants => t3c_rows(&drr, fifo.as_ref()),
             Scenario::T4Priorities => t4_rows(&drr, fifo.as_ref()),
         };
         Ok(Outcome {
@@ -216,6 +233,9 @@ impl Policies {
     }
 
     fn measure(self, scenario: Scenario, seed: u64) -> Result<Measured, ScenarioError> {
+        if scenario == Scenario::T3cManyTenants {
+            return self.measure_t3c(&T3C_TENANTS, seed);
+        }
         let mut config = scenario.config(seed);
         if self != Policies::Drr {
             // The wait bound is a check on DRR's starvation freedom; FIFO is
@@ -229,7 +249,33 @@ impl Policies {
             Scenario::T2NoisyNeighbour => Some(self.run(&config, &t2_workload(false))?),
             _ => None,
         };
-        Ok(Measured { report, unloaded })
+        Ok(Measured {
+            report,
+            unloaded,
+            variants: Vec::new(),
+        })
+    }
+
+    /// T3c: every tenant count of `tenants`, without and with charge
+    /// noise; the last run (the most tenants, with noise) is the report.
+    fn measure_t3c(self, tenants: &[u32], seed: u64) -> Result<Measured, ScenarioError> {
+        let mut variants = Vec::new();
+        for noise in [false, true] {
+            for &n in tenants {
+                let report = self.run(&t3c_config(n, noise, seed), &t3c_workload(n))?;
+                variants.push(Variant {
+                    tenants: n,
+                    noise,
+                    report,
+                });
+            }
+        }
+        let report = variants.last().expect("T3c runs").report.clone();
+        Ok(Measured {
+            report,
+            unloaded: None,
+            variants,
+        })
     }
 }
 
@@ -238,6 +284,15 @@ struct Measured {
     report: Report,
     /// T2 only: the light tenants alone.
     unloaded: Option<Report>,
+    /// T3c only: every run.
+    variants: Vec<Variant>,
+}
+
+/// One run of T3c.
+struct Variant {
+    tenants: u32,
+    noise: bool,
+    report: Report,
 }
 
 /// A scenario run that stopped at a broken invariant.
@@ -390,6 +445,15 @@ fn info<M>(
         drr: figure(drr),
         fifo: fifo.map_or_else(|| "-".to_string(), figure),
         verdict: None,
+    }
+}
+
+/// Milliseconds, or seconds from 1 s up.
+fn ms_or_s(ns: u64) -> String {
+    if ns >= 1_000 * MS {
+        format!("{:.2} s", ns as f64 / 1e9)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
     }
 }
 
@@ -696,6 +760,132 @@ fn t3b_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
     ]
 }
 
+// T3c: many single-task tenants, the starvation bound ------------------------
+
+/// T3c's tenant counts: the throughput of the largest is compared with
+/// that of the first.
+pub const T3C_TENANTS: [u32; 3] = [10, 1_000, 10_000];
+
+/// T3c's poll: a task spins 20 µs, then yields. Short polls make the round
+/// long in polls (five per 100 µs turn), which is where a debt hurts.
+pub const T3C_SLICE_NS: u64 = 20 * US;
+
+/// T3c's charge noise: one poll in 1,000 is charged 5 ms more than it ran,
+/// a poll the OS preempted for a scheduler tick or so, charged by wall
+/// time. At 10,000 tenants a round is about 1 s, so every round has tens
+/// of such polls.
+pub const T3C_NOISE: ChargeNoise = ChargeNoise::new(1_000, 5 * MS);
+
+/// Each request needs 1 ms (50 polls); its closed loop then issues the
+/// next during the completing poll, so a tenant's one task is never idle.
+/// Requests that long keep the run's request table small.
+const T3C_SERVICE_NS: u64 = MS;
+
+/// Rounds (every tenant's 100 µs turn) each T3c run lasts, and its
+/// shortest length: enough for the CPU shares under noise to settle (a
+/// noisy poll costs its tenant up to 11 rounds; over 100 the spread of
+/// those losses leaves Jain's index near 0.995) and to see a gap of 11
+/// rounds many times over.
+const T3C_ROUNDS: u64 = 100;
+const T3C_MIN_DURATION_NS: u64 = 1_000 * MS;
+
+/// T3c's workload: `tenants` equal tenants, each one task (a closed loop
+/// with one request in flight).
+pub fn t3c_workload(tenants: u32) -> Workload {
+    (0..tenants).fold(Workload::new(), |workload, i| {
+        workload.tenant(Tenant::new(format!("t{i}")).stream(Stream::new(
+            Arrival::ClosedLoop { in_flight: 1 },
+            Service::Constant { ns: T3C_SERVICE_NS },
+        )))
+    })
+}
+
+/// T3c's run configuration for `tenants` tenants, with [`T3C_NOISE`] or
+/// without: one virtual worker (the runtime's case: each worker drives its
+/// own policy), 20 µs polls, [`T3C_ROUNDS`] rounds of the default quantum
+/// (at least 1 s), the first 5 % as warm-up.
+pub fn t3c_config(tenants: u32, noise: bool, seed: u64) -> SimConfig {
+    let duration_ns =
+        (T3C_ROUNDS * u64::from(tenants) * DrrConfig::DEFAULT_QUANTUM_NS).max(T3C_MIN_DURATION_NS);
+    SimConfig::new(seed)
+        .workers(1)
+        .duration_ns(duration_ns)
+        .warmup_ns(duration_ns / 20)
+        .poll_slice_ns(Some(T3C_SLICE_NS))
+        .charge_noise(noise.then_some(T3C_NOISE))
+}
+
+/// The stated starvation bound of `Drr` with `config` for T3c: the longest
+/// a task may wait between two polls, in virtual time.
+///
+/// From `Drr`'s bound (see its module documentation): with `q` the credit,
+/// `C` the largest charge (the 20 µs poll, plus the noise if any), `k` =
+/// `max_debt_credits` and `D = min(C - 1, k * q)` the largest debt, at
+/// most `R = floor(D / q) + 1` rounds pass between two polls of a task, in
+/// each of which each of the `N - 1` other tenants has at most one turn. A
+/// turn lasts less than `q + P` of virtual time, `P` the longest poll
+/// (20 µs): all but its last poll were charged less than `q` in all, and
+/// a charge is never less than what ran. (Not `q + C`: a noisy charge is
+/// inflated, not longer.) So the bound is `R * (N - 1) * (q + P)`.
+pub fn t3c_gap_bound_ns(tenants: u32, noise: bool, config: &DrrConfig) -> u64 {
+    let q = config.get_quantum_ns();
+    let c = T3C_SLICE_NS + if noise { T3C_NOISE.get_extra_ns() } else { 0 };
+    // Drr also floors a debt at 1 s, whatever k.
+    let d = (c - 1)
+        .min(u64::from(config.get_max_debt_credits()) * q)
+        .min(1_000 * MS);
+    let rounds = d / q + 1;
+    rounds * u64::from(tenants.saturating_sub(1)) * (q + T3C_SLICE_NS)
+}
+
+/// What T3c reads from a run: polls per virtual second, Jain's index over
+/// the tenants' CPU, the longest wait of a task between two polls.
+fn t3c_figures(report: &Report) -> (f64, f64, u64) {
+    let polls_per_s = report.polls() as f64 / (report.window_ns() as f64 / 1e9);
+    let cpu: Vec<f64> = report.tenants.iter().map(|t| t.cpu_ns() as f64).collect();
+    (
+        polls_per_s,
+        jain(&cpu),
+        report.max_poll_gap_ns().unwrap_or(0),
+    )
+}
+
+fn t3c_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
+    let config = DrrConfig::new();
+    let mut rows = Vec::new();
+    for (idx, variant) in drr.variants.iter().enumerate() {
+        let (n, noise) = (variant.tenants, variant.noise);
+        let bound_ns = t3c_gap_bound_ns(n, noise, &config);
+        let largest = n == T3C_TENANTS[T3C_TENANTS.len() - 1];
+        let target = format!(
+            "N = {n}{}: gap ≤ {}, Jain ≥ 0.99{}",
+            if noise { ", noise" } else { "" },
+            ms_or_s(bound_ns),
+            if largest {
+                ", thr ≥ 0.95× N = 10"
+            } else {
+                ""
+            }
+        );
+        rows.push(row(target, drr, fifo, move |m: &Measured| {
+            let run = &m.variants[idx];
+            // The first run of the same noise setting is N = 10.
+            let first = m
+                .variants
+                .iter()
+                .find(|v| v.noise == run.noise)
+                .expect("the same noise setting ran");
+            let (thr, j, gap_ns) = t3c_figures(&run.report);
+            let relative = ratio(thr, t3c_figures(&first.report).0);
+            (
+                format!("gap {}, Jain {j:.4}, thr {relative:.3}×", ms_or_s(gap_ns)),
+                gap_ns <= bound_ns && j >= 0.99 && (!largest || relative >= 0.95),
+            )
+        }));
+    }
+    rows
+}
+
 // T4: weak priorities -------------------------------------------------------
 
 const T4_IN_FLIGHT: u32 = 32;
@@ -774,4 +964,33 @@ fn t4_rows(drr: &Measured, fifo: Option<&Measured>) -> Vec<Row> {
         },
     ));
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t3c_table_judges_gap_jain_and_throughput() {
+        // The table's code at sizes a debug build runs at once.
+        let drr = Policies::Drr.measure_t3c(&[10, 20], 1).unwrap();
+        let fifo = Policies::Fifo.measure_t3c(&[10, 20], 1).unwrap();
+        assert_eq!(drr.variants.len(), 4);
+        let rows = t3c_rows(&drr, Some(&fifo));
+        assert_eq!(rows.len(), 4);
+        for r in &rows {
+            assert_eq!(r.verdict, Some(true), "{r:?}");
+            assert!(r.drr.contains("thr 1.000×"), "{r:?}");
+        }
+        assert!(
+            rows[3].target.starts_with("N = 20, noise: gap ≤ 25.08 ms"),
+            "{:?}",
+            rows[3]
+        );
+        assert_eq!(
+            t3c_gap_bound_ns(20, true, &DrrConfig::new()),
+            11 * 19 * 120_000
+        );
+        assert_eq!(t3c_gap_bound_ns(20, false, &DrrConfig::new()), 19 * 120_000);
+    }
 }

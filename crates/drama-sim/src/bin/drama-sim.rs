@@ -1,4 +1,4 @@
-//! `drama-sim`: runs the overload and fairness scenarios (T2, T3a, T3b, T4)
+//! `drama-sim`: runs the overload and fairness scenarios (T2, T3a, T3b, T3c, T4)
 //! in virtual time against DRR and the FIFO baseline, prints one table per
 //! scenario, and exits non-zero if DRR misses a target or any run breaks an
 //! invariant. Run it with `cargo xtask sim [args]`.
@@ -14,7 +14,7 @@ const USAGE: &str = "usage: drama-sim [--seed S | --seeds N] [--scenario NAME]..
   --seeds N        run every scenario with seeds 1..=N: DRR for every seed,
                    FIFO beside it for seed 1; fail on any broken invariant
                    or missed target, naming the seed and scenario
-  --scenario NAME  run only NAME (T2, T3a, T3b, T4); may be repeated
+  --scenario NAME  run only NAME (T2, T3a, T3b, T3c, T4); may be repeated
   --reports        also print the per-tenant report of every run
   -h, --help       this text";
 
@@ -49,7 +49,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--scenario" => {
                 let name = value("--scenario")?;
                 let scenario = Scenario::from_name(&name)
-                    .ok_or_else(|| format!("unknown scenario `{name}` (T2, T3a, T3b, T4)"))?;
+                    .ok_or_else(|| format!("unknown scenario `{name}` (T2, T3a, T3b, T3c, T4)"))?;
                 if !scenarios.contains(&scenario) {
                     scenarios.push(scenario);
                 }
