@@ -8,9 +8,10 @@
 //!
 //! - **fair across tenants**: deficit round robin, weighted by [`Weight`],
 //!   charged by measured cost after the fact (a tenant's deficit may go
-//!   negative and is repaid from later turns); work-conserving, with no
-//!   credit banked by an idle tenant; O(1) per operation whatever the
-//!   number of tenants;
+//!   negative and is repaid from later turns, a debt of at most
+//!   `max_debt_credits` credits, so one long poll cannot starve its tenant
+//!   for long); work-conserving, with no credit banked by an idle tenant;
+//!   O(1) per operation whatever the number of tenants;
 //! - **weakly prioritized across classes** inside a tenant
 //!   (`Write > Compute > Read > Accept`, weights 8:4:2:1): every backlogged
 //!   class gets its weighted share, and priority decides ties and who runs

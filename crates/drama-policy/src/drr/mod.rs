@@ -13,7 +13,8 @@
 //! is not positive, it receives its quantum for its next turn
 //! (`quantum_ns * weight / 100`) and moves to the back. Picking is O(1)
 //! amortized: every refill step is paid for by at least one quantum of
-//! charged cost, whatever the number of tenants.
+//! charged cost, and every ghost removed by the pick or withdraw that left
+//! it, whatever the number of tenants.
 //!
 //! A tenant is *in service* while one of its picks is not yet charged.
 //! When its last queued item is picked (or withdrawn: `Policy::withdraw`
@@ -353,6 +354,7 @@ impl<T> Drr<T> {
     /// The number of tenants with queued work (ghosts, which have none,
     /// are not counted).
     pub fn active_tenants(&self) -> usize {
+        debug_assert!(self.ghosts <= self.round.len(), "ghosts are in the round");
         self.round.len() - self.ghosts
     }
 
@@ -472,6 +474,7 @@ impl<T> Drr<T> {
                 Some(false)
             }
         };
+        debug_assert!(t.in_round, "a tenant with queued work is in the round");
         match rejoin {
             Some(true) => self.round.push_front(tenant.as_u32()),
             Some(false) => self.round.push_back(tenant.as_u32()),
@@ -548,6 +551,7 @@ impl<T> Policy<T> for Drr<T> {
                 self.round.push_back(idx);
                 continue;
             }
+            debug_assert!(t.in_round, "only tenants in the round are served");
             let class = pick_class(t);
             let queue = &mut t.classes[class.priority()];
             let entry = queue
@@ -622,6 +626,7 @@ impl<T> Policy<T> for Drr<T> {
             .resumed
             .pop_front()
             .or_else(|| queue.items.pop_front())?;
+        debug_assert!(t.in_round, "a tenant with queued work is in the round");
         t.len -= 1;
         if t.len == 0 {
             // It had queued work, so it is in the round: a ghost now.
