@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use drama_core::Runnable;
-use drama_policy::{Drr, DrrConfig, Policy};
+use drama_policy::{Class, Drr, DrrConfig, Policy};
 
 use crate::api::Pool;
 use crate::blocking::BlockingLimits;
@@ -24,6 +24,10 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     pub(crate) max_tenants: u32,
     pub(crate) blocking: BlockingLimits,
+    /// The policy's class weights (`Class::priority` order), which the
+    /// balancer needs to know each class's share: the `Drr` config's, or
+    /// `Drr`'s defaults for a user's policy (whose own are unknown).
+    pub(crate) class_weights: [u32; Class::COUNT],
 }
 
 /// Builds a [`Pool`]: worker count, bounds, thresholds and the policy.
@@ -253,9 +257,11 @@ impl Builder {
         {
             return Err(BuildError::new("blocking lane limits must be at least 1"));
         }
+        let mut class_weights = DrrConfig::DEFAULT_CLASS_WEIGHTS;
         let make_policy: PolicyFactory = match self.policy {
             PolicyChoice::Custom(make) => make,
             PolicyChoice::Drr(config) => {
+                class_weights = Class::ALL.map(|c| config.get_class_weight(c));
                 let config = config
                     .max_tenants(config.get_max_tenants().max(self.max_tenants))
                     .max_len(config.get_max_len().max(self.max_tasks))
@@ -281,6 +287,7 @@ impl Builder {
             thread_name: self.thread_name,
             max_tenants: self.max_tenants,
             blocking,
+            class_weights,
         };
         let shared = Shared::new(config, make_policy);
         let pool = Pool::from_shared(shared.clone());

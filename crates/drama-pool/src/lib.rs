@@ -44,13 +44,16 @@
 //! queues. A worker that runs dry spins briefly, then sets its bit in the
 //! pool's idle mask and parks. A worker with a backlog looks at the mask on
 //! every tick (one relaxed load); when it sees an idle worker it claims it
-//! (clears its bit) and moves half of its queue into the idle worker's inbox,
-//! in its policy's order, so the tasks that were due first start first over
-//! there. Spawns and wakes from outside go to an idle worker if there is one,
-//! else to the less loaded of two random workers (power of two choices).
-//! The pool's fairness is then the fairness of each worker's policy over the
-//! share of the load it holds; see docs/architecture.md for what that does
-//! and does not guarantee across workers.
+//! (clears its bit) and hands it half of every (tenant, class) it holds,
+//! taken out of its own policy with `Policy::withdraw`. Spawns and wakes
+//! from outside go to an idle worker if there is one, else to the less
+//! loaded of two random workers (power of two choices). Between busy
+//! workers, the monitor thread runs a balancing *plan* (`plan.rs`, pure)
+//! every couple of milliseconds: each group's share of the pool by
+//! water-filling over the weights, each task's entitlement, moves that even
+//! out the workers' weighted load (and spread a tenant's classes), and
+//! per-worker weights that make each worker's DRR give every group its share
+//! of the pool. See docs/architecture.md for the model and its limits.
 //!
 //! **Parking.** `park.rs`: a store-fence-load protocol that cannot lose a
 //! wake-up; an idle pool's threads all sleep (the monitor too).
@@ -84,9 +87,13 @@ mod inbox;
 mod loom;
 mod park;
 #[cfg(not(loom))]
+mod plan;
+#[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]
 mod registry;
+#[cfg(not(loom))]
+mod run_delay;
 mod sync;
 #[cfg(not(loom))]
 mod tenants;

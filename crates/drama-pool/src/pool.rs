@@ -22,6 +22,7 @@ use crate::builder::Config;
 use crate::handover::PollState;
 use crate::inbox::Inbox;
 use crate::park::Parking;
+use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
 use crate::tenants::Tenants;
@@ -76,11 +77,6 @@ pub(crate) struct Shared {
     /// remote spawns clear a bit to claim that worker (`fetch_and`), so two
     /// of them do not both pick the same idle worker.
     pub(crate) idle: CachePadded<AtomicU64>,
-    /// Bit `i` is set by the balancer while worker `i`, though busy, holds
-    /// far fewer tasks than another worker: donors shed to it as to an idle
-    /// worker. Kept apart from `idle`, which also tells whether the whole
-    /// pool sleeps.
-    pub(crate) hungry: CachePadded<AtomicU64>,
     /// Set by a remote push that woke an idle worker, cleared by that worker
     /// once it is up: while a wake is under way, remote pushes join a worker
     /// that is awake instead of waking another one (one wake at a time, as
@@ -91,9 +87,8 @@ pub(crate) struct Shared {
     /// monitor sleeps.
     pub(crate) all_idle: u64,
     /// Every weight set so far, re-applied by each worker when
-    /// `weights_version` moves. Bounded by the number of tenants the policy
-    /// accepts (one entry per tenant).
-    pub(crate) weights: Mutex<Vec<(TenantId, Weight)>>,
+    /// `weights_version` moves, and read by the balancer.
+    pub(crate) weights: Mutex<WeightTable>,
     pub(crate) weights_version: AtomicU64,
     /// Tasks alive (spawned, future not yet dropped). Bound: `max_tasks`.
     pub(crate) live: CachePadded<AtomicUsize>,
@@ -112,6 +107,64 @@ pub(crate) struct Shared {
     pub(crate) tenants: Tenants,
 }
 
+/// The tenants' own weights: indexed by tenant id, so that the balancer and
+/// the workers look one up in O(1), and the ids ever set, so that a worker
+/// can re-apply them all. Bounded by `max_tenants` (ids beyond are not
+/// kept: no policy the pool builds knows them).
+pub(crate) struct WeightTable {
+    by_id: Vec<Weight>,
+    /// Whether `by_id[i]` was ever set (so `set` lists each id once).
+    is_set: Vec<bool>,
+    set: Vec<TenantId>,
+    max_tenants: u32,
+}
+
+impl WeightTable {
+    fn new(max_tenants: u32) -> WeightTable {
+        WeightTable {
+            by_id: Vec::new(),
+            is_set: Vec::new(),
+            set: Vec::new(),
+            max_tenants,
+        }
+    }
+
+    fn set(&mut self, tenant: TenantId, weight: Weight) {
+        let id = tenant.as_u32();
+        if id >= self.max_tenants {
+            return;
+        }
+        let id = id as usize;
+        if id >= self.by_id.len() {
+            self.by_id.resize(id + 1, Weight::DEFAULT);
+            self.is_set.resize(id + 1, false);
+        }
+        if !self.is_set[id] {
+            self.is_set[id] = true;
+            self.set.push(tenant);
+        }
+        self.by_id[id] = weight;
+    }
+
+    /// `tenant`'s own weight (the default unless set).
+    pub(crate) fn get(&self, tenant: TenantId) -> Weight {
+        self.by_id
+            .get(tenant.as_u32() as usize)
+            .copied()
+            .unwrap_or(Weight::DEFAULT)
+    }
+
+    /// Every weight set, as (tenant, weight).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TenantId, Weight)> + '_ {
+        self.set.iter().map(|&t| (t, self.get(t)))
+    }
+
+    /// Copies the weights by id into `out`.
+    pub(crate) fn copy_by_id(&self, out: &mut Vec<Weight>) {
+        out.clone_from(&self.by_id);
+    }
+}
+
 /// One worker slot: the queue state a worker thread drives, and how other
 /// threads reach it.
 pub(crate) struct Slot {
@@ -126,18 +179,23 @@ pub(crate) struct Slot {
     pub(crate) load: AtomicUsize,
     /// Set by the owner when it leaves its loop at shutdown.
     pub(crate) exited: AtomicBool,
-    /// The owner's tenants and how many tasks of each it holds, published
-    /// every millisecond or so for the balancer. Bounded by `max_tenants`.
-    pub(crate) presence: Mutex<Vec<(TenantId, u32)>>,
+    /// The runnable tasks of each (tenant, class) the owner holds, and the
+    /// share of a core its thread gets, as it last published them for the
+    /// balancer (when `publish` asked).
+    /// Bounded by `max_tenants` times the classes.
+    pub(crate) presence: Mutex<WorkerView>,
+    /// Set by the balancer after it read `presence`: the owner publishes
+    /// afresh at its next tick.
+    pub(crate) publish: AtomicBool,
     /// The balancer's weights for this worker's copies of tenants, and a
     /// version the owner compares once per tick.
     pub(crate) overrides: Mutex<Vec<(TenantId, Weight)>>,
     pub(crate) overrides_version: AtomicU64,
-    /// The balancer's request to move tasks of one tenant elsewhere:
-    /// `(tenant, how many, to which worker)`, taken by the owner at its
-    /// next tick (`export_pending` says there is one).
-    pub(crate) export: Mutex<Option<(TenantId, u32, usize)>>,
-    pub(crate) export_pending: AtomicBool,
+    /// The balancer's moves from this worker, taken by the owner at its
+    /// next tick (`moves_pending` says there are new ones). Bounded by
+    /// `plan::MAX_MOVED_TASKS`.
+    pub(crate) moves: Mutex<Vec<Move>>,
+    pub(crate) moves_pending: AtomicBool,
     /// The slot's policy and local state; only the owner touches it, as the
     /// hand-over protocol (`handover.rs`) arbitrates.
     pub(crate) core: UnsafeCell<Core>,
@@ -162,11 +220,15 @@ impl Shared {
                     poll: PollState::new(),
                     load: AtomicUsize::new(0),
                     exited: AtomicBool::new(false),
-                    presence: Mutex::new(Vec::new()),
+                    presence: Mutex::new(WorkerView {
+                        groups: Vec::new(),
+                        capacity: 1.0,
+                    }),
+                    publish: AtomicBool::new(true),
                     overrides: Mutex::new(Vec::new()),
                     overrides_version: AtomicU64::new(0),
-                    export: Mutex::new(None),
-                    export_pending: AtomicBool::new(false),
+                    moves: Mutex::new(Vec::new()),
+                    moves_pending: AtomicBool::new(false),
                     core: UnsafeCell::new(Core::new(make_policy(index), config.max_tenants)),
                 })
             })
@@ -181,9 +243,8 @@ impl Shared {
             slots,
             state: AtomicU8::new(OPEN),
             idle: CachePadded::new(AtomicU64::new(0)),
-            hungry: CachePadded::new(AtomicU64::new(0)),
             waking: CachePadded::new(AtomicBool::new(false)),
-            weights: Mutex::new(Vec::new()),
+            weights: Mutex::new(WeightTable::new(config.max_tenants)),
             weights_version: AtomicU64::new(0),
             live: CachePadded::new(AtomicUsize::new(0)),
             registry: Registry::new(workers * 2),
@@ -369,21 +430,6 @@ impl Shared {
         None
     }
 
-    /// Claims one hungry worker among `among` (see `hungry`).
-    pub(crate) fn claim_hungry(&self, among: u64) -> Option<usize> {
-        let mut hungry = self.hungry.load(Ordering::Relaxed) & among;
-        while hungry != 0 {
-            let index = hungry.trailing_zeros() as usize;
-            let bit = 1u64 << index;
-            let previous = self.hungry.fetch_and(!bit, Ordering::AcqRel);
-            if previous & bit != 0 {
-                return Some(index);
-            }
-            hungry = previous & among & !bit;
-        }
-        None
-    }
-
     /// Called by whoever cleared an idle bit, with the mask before: when the
     /// pool was entirely idle, the monitor sleeps and must start watching
     /// again.
@@ -396,10 +442,7 @@ impl Shared {
     /// Makes every worker re-apply the weights table at its next tick.
     pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
         let mut weights = lock(&self.weights);
-        match weights.iter_mut().find(|(t, _)| *t == tenant) {
-            Some(entry) => entry.1 = weight,
-            None => weights.push((tenant, weight)),
-        }
+        weights.set(tenant, weight);
         self.weights_version.fetch_add(1, Ordering::Release);
         drop(weights);
         for slot in self.slots.iter() {
@@ -546,7 +589,7 @@ fn monitor(shared: Arc<Shared>) {
         (shared.config.stuck_threshold / 4).clamp(MONITOR_MIN_INTERVAL, BALANCE_MAX_INTERVAL);
     // Per slot: the word last seen, and since when (clock ns).
     let mut seen: Vec<(u64, u64)> = vec![(0, 0); shared.slots.len()];
-    let mut balancer = Balancer::new(shared.slots.len());
+    let mut balancer = Balancer::new(shared.slots.len(), shared.config.class_weights);
     let mut idle_since = Instant::now();
     loop {
         if shared.state.load(Ordering::Acquire) == CLOSED {
@@ -575,7 +618,7 @@ fn monitor(shared: Arc<Shared>) {
         }
         idle_since = Instant::now();
         std::thread::park_timeout(interval);
-        balancer.run(&shared);
+        balancer.run(&shared, interval.as_nanos() as u64);
         let now = drama_core::clock::now_ns();
         for (index, slot) in shared.slots.iter().enumerate() {
             let word = slot.poll.load();

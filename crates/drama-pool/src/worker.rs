@@ -34,7 +34,10 @@ use std::ptr;
 use drama_core::{Runnable, ScheduleInfo, budget, clock};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
+use crate::balance::Export;
+use crate::plan::{GroupCount, Move};
 use crate::pool::{CLOSED, Shared, Start};
+use crate::run_delay::{self, RunDelay};
 use crate::sync::{Arc, Ordering, lock};
 
 /// How many tasks in a row may run from the hand-off slot before the
@@ -78,21 +81,47 @@ const SPIN_BATCH: u32 = 16;
 /// ticks, so that it cannot wait forever behind a busy policy.
 const SPILL_EVERY: u64 = 61;
 
-/// How often a worker publishes its tenants' presence for the balancer.
-const PUBLISH_EVERY_NS: u64 = 1_000_000;
+/// A poll at least this long, or at least `SUSPECT_POLL_FACTOR` times the
+/// worker's average poll (and `MIN_SUSPECT_POLL_NS`), is charged its
+/// duration less the time the OS kept the worker waiting meanwhile
+/// (`run_delay.rs`). Reading that costs about a microsecond, at most 2 %
+/// of a poll that long; a shorter poll is charged as measured. The OS
+/// takes a core away for a time slice (hundreds of µs to milliseconds),
+/// so a preempted poll is a long one, or at least much longer than its
+/// neighbours.
+const LONG_POLL_NS: u64 = 250_000;
+const SUSPECT_POLL_FACTOR: u64 = 4;
+const MIN_SUSPECT_POLL_NS: u64 = 50_000;
 
-/// How many of each tenant's tasks a worker holds (queued, or being
-/// polled), and which tenants have any: what the balancer needs to weight
-/// each worker's copy of a tenant. Plain memory, owned by the slot's
-/// owner: two indexed increments per poll.
+/// The run-queue wait clock is read at least this often while the worker
+/// is busy (about 0.1 % of a core), so that the reading a long poll is
+/// compared with was taken just before it began: waiting before the poll
+/// is not discounted from it.
+const DELAY_MARK_EVERY_NS: u64 = 1_000_000;
+
+/// The span over which a worker's capacity (the share of the time its
+/// thread was on a core when it wanted to be) is averaged: 50 ms, long
+/// enough that one preemption (a time slice of a few ms) moves it by a few
+/// percent, short enough that the balancer follows a neighbour process
+/// that starts or stops within a tenth of a second.
+const CAPACITY_WINDOW_NS: u64 = 50_000_000;
+
+/// How many runnable tasks of each (tenant, class) a worker holds (queued,
+/// or being polled), and which groups have any: the worker's view for the
+/// balancer. Plain memory, owned by the slot's owner: two indexed updates
+/// per poll.
 pub(crate) struct Presence {
-    /// Tasks held, by tenant id. Grows to the largest id seen, which is
-    /// below `max_tenants` (larger ids are not tracked).
+    /// Tasks held, by group key (`tenant * Class::COUNT + class`). Grows to
+    /// the largest key seen, below `max_tenants * Class::COUNT` (larger
+    /// ids are not tracked).
     count: Vec<u32>,
-    /// Each tracked tenant's index in `active`.
+    /// Each tracked group's index in `active`.
     position: Vec<u32>,
-    /// The tenants with at least one task here.
-    active: Vec<TenantId>,
+    /// The keys of the groups with at least one task here.
+    active: Vec<u32>,
+    /// The sum of `count`: the tasks the core holds (checked against the
+    /// policy in debug builds).
+    total: usize,
     max_tenants: u32,
 }
 
@@ -102,29 +131,34 @@ impl Presence {
             count: Vec::new(),
             position: Vec::new(),
             active: Vec::new(),
+            total: 0,
             max_tenants,
         }
     }
 
-    fn add(&mut self, tenant: TenantId) {
-        let id = tenant.as_u32();
-        if id >= self.max_tenants {
+    fn key(tenant: TenantId, class: Class) -> usize {
+        tenant.as_u32() as usize * Class::COUNT + class.priority()
+    }
+
+    fn add(&mut self, tenant: TenantId, class: Class) {
+        if tenant.as_u32() >= self.max_tenants {
             return;
         }
-        let i = id as usize;
+        let i = Self::key(tenant, class);
         if i >= self.count.len() {
             self.count.resize(i + 1, 0);
             self.position.resize(i + 1, 0);
         }
         if self.count[i] == 0 {
             self.position[i] = self.active.len() as u32;
-            self.active.push(tenant);
+            self.active.push(i as u32);
         }
         self.count[i] += 1;
+        self.total += 1;
     }
 
-    fn remove(&mut self, tenant: TenantId) {
-        let i = tenant.as_u32() as usize;
+    fn remove(&mut self, tenant: TenantId, class: Class) {
+        let i = Self::key(tenant, class);
         let Some(count) = self.count.get_mut(i) else {
             return;
         };
@@ -132,22 +166,29 @@ impl Presence {
             return;
         }
         *count -= 1;
+        self.total -= 1;
         if *count == 0 {
             let position = self.position[i] as usize;
             self.active.swap_remove(position);
             if let Some(&moved) = self.active.get(position) {
-                self.position[moved.as_u32() as usize] = position as u32;
+                self.position[moved as usize] = position as u32;
             }
         }
     }
 
-    fn snapshot(&self, out: &mut Vec<(TenantId, u32)>) {
+    /// The group at `key`, with its count.
+    fn group(&self, key: u32) -> GroupCount {
+        let key = key as usize;
+        GroupCount {
+            tenant: TenantId::new((key / Class::COUNT) as u32),
+            class: Class::ALL[key % Class::COUNT],
+            tasks: self.count[key],
+        }
+    }
+
+    fn snapshot(&self, out: &mut Vec<GroupCount>) {
         out.clear();
-        out.extend(
-            self.active
-                .iter()
-                .map(|&tenant| (tenant, self.count[tenant.as_u32() as usize])),
-        );
+        out.extend(self.active.iter().map(|&key| self.group(key)));
     }
 }
 
@@ -159,15 +200,22 @@ pub(crate) struct Core {
     spill: VecDeque<Runnable>,
     /// The `weights_version` last applied.
     weights_version: u64,
-    /// The slot's `overrides_version` last applied, and the tenants whose
-    /// weight the balancer overrode here.
+    /// The slot's `overrides_version` last applied, and the overrides in
+    /// force here (sorted by tenant).
     overrides_version: u64,
-    overridden: Vec<TenantId>,
-    /// The balancer's standing request: hand this many tasks of this
-    /// tenant, as they yield, to that worker (see `Balancer::spread`).
-    export: Option<(TenantId, u32, usize)>,
+    overridden: Vec<(TenantId, Weight)>,
+    /// Moves the policy could not carry out at once (see `Export`).
+    /// Bounded by `plan::MAX_MOVED_TASKS` tasks.
+    exports: Vec<Export>,
     presence: Presence,
-    published_ns: u64,
+    /// The task being polled, if a poll is under way: (tenant, class,
+    /// counted in `presence`). A thread that steals the slot from a stuck
+    /// worker closes that poll's books (see `Worker::close_stolen_poll`).
+    in_poll: Option<(TenantId, Class, bool)>,
+    /// Scratch for a shed: the groups held.
+    groups: Vec<GroupCount>,
+    /// Which half of the single-task groups the next shed gives away.
+    shed_odd: bool,
     ticks: u64,
     /// A moving average of the poll time here (1/8 weight to the newest):
     /// with the queue length, the work a shed would move.
@@ -182,9 +230,11 @@ impl Core {
             weights_version: 0,
             overrides_version: 0,
             overridden: Vec::new(),
-            export: None,
+            exports: Vec::new(),
             presence: Presence::new(max_tenants),
-            published_ns: 0,
+            in_poll: None,
+            groups: Vec::new(),
+            shed_odd: false,
             ticks: 0,
             // Until measured, assume polls long enough that two queued
             // tasks are worth moving.
@@ -196,10 +246,30 @@ impl Core {
         self.policy.len() + self.spill.len()
     }
 
-    /// Queues a task in the policy, or in the spill list if it refuses.
-    fn enqueue(&mut self, runnable: Runnable, now_ns: u64, resumed: bool) {
+    /// Queues a task in the policy (or in the spill list if it refuses),
+    /// unless the balancer wants this task's group elsewhere: then returns
+    /// the task and the worker to hand it to.
+    fn enqueue(
+        &mut self,
+        runnable: Runnable,
+        now_ns: u64,
+        resumed: bool,
+    ) -> Option<(Runnable, usize)> {
         let (tenant, class) = (runnable.meta().tenant(), runnable.meta().class());
-        self.presence.add(tenant);
+        if !self.exports.is_empty()
+            && let Some(i) = self
+                .exports
+                .iter()
+                .position(|e| e.tenant == tenant && e.class == class)
+        {
+            let to = self.exports[i].to;
+            self.exports[i].tasks -= 1;
+            if self.exports[i].tasks == 0 {
+                self.exports.swap_remove(i);
+            }
+            return Some((runnable, to));
+        }
+        self.presence.add(tenant, class);
         let queued = if resumed {
             self.policy.requeue(runnable, tenant, class, now_ns)
         } else {
@@ -208,6 +278,7 @@ impl Core {
         if let Err(overflow) = queued {
             self.spill.push_back(overflow.into_inner());
         }
+        None
     }
 }
 
@@ -357,7 +428,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 last_ns: clock::now_ns(),
                 streak: 0,
                 avg_idle_ns: 0,
+                run_delay: RunDelay::open(),
+                delay_mark: None,
+                capacity: 1.0,
             };
+            if matches!(start, Start::Steal(_)) {
+                worker.close_stolen_poll();
+            }
             let exit = worker.run();
             CONTEXT.with(|c| c.set(ptr::null()));
             match exit {
@@ -403,6 +480,15 @@ fn forward(shared: &Shared, index: usize, context: Context) {
         } else {
             shared.push_to(index, runnable);
         }
+    }
+}
+
+/// Wakes every worker whose bit is set in `mask`.
+fn notify_all(shared: &Shared, mut mask: u64) {
+    while mask != 0 {
+        let index = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        shared.slots[index].parking.notify();
     }
 }
 
@@ -486,6 +572,15 @@ struct Worker<'a> {
     /// A moving average (1/4 to the newest) of how long this worker's idle
     /// spells lasted: the spin budget's guide.
     avg_idle_ns: u64,
+    /// This thread's run-queue wait clock, and a reading of it with the
+    /// clock time it was taken: a long poll is charged its duration less
+    /// the waiting since then (see `run_delay.rs`).
+    run_delay: RunDelay,
+    delay_mark: Option<(u64, u64)>,
+    /// The share of the time this thread was on a core when it wanted to
+    /// be, averaged over about `CAPACITY_WINDOW_NS`: published for the
+    /// balancer, which gives a worker the OS shortchanges less load.
+    capacity: f64,
 }
 
 impl Worker<'_> {
@@ -522,107 +617,224 @@ impl Worker<'_> {
         }
     }
 
-    /// Per-tick bookkeeping: weights, balancing, load report.
+    /// Takes `reading` of the run-queue wait clock, at clock time `now`, as
+    /// the new mark, and folds the interval since the last mark into the
+    /// capacity estimate (weighted by its length, so that the estimate
+    /// averages over time, not over readings).
+    fn mark_delay(&mut self, now: u64, reading: Option<u64>) {
+        if let (Some((then, before)), Some(after)) = (self.delay_mark, reading) {
+            let elapsed = now.saturating_sub(then);
+            if elapsed > 0 {
+                let waited = after.saturating_sub(before).min(elapsed);
+                let sample = 1.0 - waited as f64 / elapsed as f64;
+                let weight = (elapsed as f64 / CAPACITY_WINDOW_NS as f64).min(1.0);
+                self.capacity += weight * (sample - self.capacity);
+            }
+        }
+        self.delay_mark = reading.map(|d| (now, d));
+    }
+
+    /// The first thing a thread that stole the slot from a stuck worker
+    /// does: the stuck poll will never reach its own end (its thread may
+    /// no longer touch the core), so its task is no longer counted here and
+    /// its pick is charged the time it held the worker, the stuck
+    /// threshold (a policy keeps a pick in service until it is charged).
+    fn close_stolen_poll(&mut self) {
+        let stuck_ns =
+            u64::try_from(self.shared.config.stuck_threshold.as_nanos()).unwrap_or(u64::MAX);
+        let core = self.core();
+        if let Some((tenant, class, counted)) = core.in_poll.take() {
+            if counted {
+                core.presence.remove(tenant, class);
+            }
+            core.policy.charge(tenant, class, stuck_ns);
+        }
+    }
+
+    /// Per-tick bookkeeping: weights, the balancer's moves, sheds to idle
+    /// workers, the load report.
     fn maintain(&mut self) {
         let shared = self.shared;
         let version = shared.weights_version.load(Ordering::Acquire);
         if version != self.core().weights_version {
-            let weights = lock(&shared.weights).clone();
+            let weights = lock(&shared.weights);
             let core = self.core();
-            for (tenant, weight) in weights {
+            for (tenant, weight) in weights.iter() {
                 // A policy full of tenants refuses a new one; the weight is
                 // applied when it has room (the next change re-applies all).
                 let _ = core.policy.set_weight(tenant, weight);
             }
+            drop(weights);
             core.weights_version = version;
             // The balancer's per-worker weights take precedence again.
-            core.overrides_version = u64::MAX;
+            for &(tenant, weight) in &core.overridden {
+                let _ = core.policy.set_weight(tenant, weight);
+            }
         }
         let slot = &shared.slots[self.index];
-        if slot.export_pending.load(Ordering::Acquire) {
-            self.core().export = lock(&slot.export).take();
-            slot.export_pending.store(false, Ordering::Release);
+        if slot.moves_pending.load(Ordering::Acquire) {
+            slot.moves_pending.store(false, Ordering::Relaxed);
+            let moves = std::mem::take(&mut *lock(&slot.moves));
+            self.carry_out(&moves);
         }
         let overrides = slot.overrides_version.load(Ordering::Acquire);
         if overrides != self.core().overrides_version {
             self.apply_overrides(overrides);
         }
-        if self.last_ns.wrapping_sub(self.core().published_ns) >= PUBLISH_EVERY_NS {
-            let core = self.core();
-            // Skipped if the balancer is reading it right now; next time.
-            if let Ok(mut published) = slot.presence.try_lock() {
-                core.presence.snapshot(&mut published);
-            }
-            core.published_ns = self.last_ns;
+        if self
+            .last_ns
+            .wrapping_sub(self.delay_mark.map_or(0, |m| m.0))
+            >= DELAY_MARK_EVERY_NS
+        {
+            self.delay_mark = self.run_delay.read_ns().map(|d| (self.last_ns, d));
         }
         let idle = shared.idle.load(Ordering::Relaxed) & !self.bit;
-        let hungry = shared.hungry.load(Ordering::Relaxed) & !self.bit;
-        if (idle | hungry) != 0 && self.core().len() >= SHED_MIN {
+        if idle != 0 && self.core().len() >= SHED_MIN {
             // Waking an idle worker costs a few µs of system calls on both
             // sides; moving less work than that makes the pool slower.
             let core = self.core();
-            let worth_a_wake = core.len() as u64 * core.avg_poll_ns >= SHED_MIN_WORK_NS;
-            self.shed(if worth_a_wake { idle } else { 0 }, hungry);
+            if core.len() as u64 * core.avg_poll_ns >= SHED_MIN_WORK_NS
+                && let Some(target) = shared.claim_idle(idle)
+            {
+                self.shed(target);
+            }
         }
         let core = self.core();
         core.ticks += 1;
         let len = core.len();
+        // Every task the core holds is counted (tasks of tenants past
+        // `max_tenants` are not).
+        debug_assert!(
+            core.presence.total <= len,
+            "presence counts {} tasks, the core holds {len}",
+            core.presence.total
+        );
         shared.slots[self.index].load.store(len, Ordering::Relaxed);
     }
 
-    /// Applies the balancer's per-worker weights (see `balance.rs`):
-    /// tenants no longer overridden get their pool-wide weight back.
-    fn apply_overrides(&mut self, version: u64) {
+    /// Carries out the balancer's moves from this worker: takes the tasks
+    /// out of the policy and hands them over, one notification per
+    /// receiver. What the policy cannot withdraw now (tasks running, or a
+    /// policy that cannot withdraw) is handed over as it passes through
+    /// this worker (`Core::exports`).
+    fn carry_out(&mut self, moves: &[Move]) {
         let shared = self.shared;
-        let overrides = lock(&shared.slots[self.index].overrides).clone();
-        let weights = lock(&shared.weights).clone();
         let core = self.core();
-        for tenant in core.overridden.drain(..) {
-            if !overrides.iter().any(|&(t, _)| t == tenant) {
-                let weight = weights
-                    .iter()
-                    .find(|&&(t, _)| t == tenant)
-                    .map_or(Weight::DEFAULT, |&(_, w)| w);
-                let _ = core.policy.set_weight(tenant, weight);
+        core.exports.clear();
+        let mut receivers = 0u64;
+        for m in moves {
+            let mut left = m.tasks;
+            while left > 0 {
+                let Some(runnable) = core.policy.withdraw(m.tenant, m.class) else {
+                    break;
+                };
+                core.presence.remove(m.tenant, m.class);
+                shared.push_quietly(m.to, runnable);
+                receivers |= 1 << m.to;
+                left -= 1;
+            }
+            if left > 0 {
+                core.exports.push(Export {
+                    tasks: left,
+                    ..Export::from(m)
+                });
             }
         }
-        for (tenant, weight) in overrides {
-            let _ = core.policy.set_weight(tenant, weight);
-            core.overridden.push(tenant);
+        notify_all(shared, receivers);
+    }
+
+    /// Applies the balancer's per-worker weights (see `balance.rs`):
+    /// changed ones are set, tenants no longer overridden get their own
+    /// weight back. Both lists are sorted by tenant: one merge.
+    fn apply_overrides(&mut self, version: u64) {
+        let shared = self.shared;
+        let new = lock(&shared.slots[self.index].overrides).clone();
+        let own = lock(&shared.weights);
+        let core = self.core();
+        let old = std::mem::take(&mut core.overridden);
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let o = old.get(i).copied();
+            let n = new.get(j).copied();
+            match (o, n) {
+                (Some(o), Some(n)) if o.0 == n.0 => {
+                    if o.1 != n.1 {
+                        let _ = core.policy.set_weight(n.0, n.1);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(o), n) if n.is_none_or(|n| o.0.as_u32() < n.0.as_u32()) => {
+                    let _ = core.policy.set_weight(o.0, own.get(o.0));
+                    i += 1;
+                }
+                (_, Some(n)) => {
+                    let _ = core.policy.set_weight(n.0, n.1);
+                    j += 1;
+                }
+                (_, None) => unreachable!("the loop ends when both are done"),
+            }
         }
+        drop(own);
+        core.overridden = new;
         core.overrides_version = version;
     }
 
-    /// Moves work to an idle worker (up to half of this worker's queue) or
-    /// to a hungry one (half the difference between the queues), in the
-    /// policy's order: the tasks that would run soonest go, so they start
-    /// at once over there.
-    fn shed(&mut self, idle: u64, hungry: u64) {
+    /// Moves work to the idle worker `target`: half of every group this
+    /// worker holds (and every other single-task group), so that both
+    /// workers hold the same mix of tenants and classes; with a policy
+    /// that cannot withdraw, half the queue in the policy's order.
+    fn shed(&mut self, target: usize) {
         let shared = self.shared;
-        let len = self.core().len();
-        let (target, n) = match shared.claim_idle(idle) {
-            Some(target) => (target, len / 2),
-            None => match shared.claim_hungry(hungry) {
-                Some(target) => {
-                    let theirs = shared.slots[target].load.load(Ordering::Relaxed);
-                    (target, len.saturating_sub(theirs) / 2)
-                }
-                None => return,
-            },
-        };
-        let now = self.last_ns;
         let core = self.core();
-        let n = n.clamp(1, SHED_MAX);
-        for _ in 0..n {
-            let Some(picked) = core.policy.pick(now) else {
-                break;
+        let mut groups = std::mem::take(&mut core.groups);
+        core.presence.snapshot(&mut groups);
+        let mut moved = 0;
+        'groups: for g in &groups {
+            let n = if g.tasks >= 2 {
+                g.tasks / 2
+            } else {
+                core.shed_odd = !core.shed_odd;
+                u32::from(core.shed_odd)
             };
-            // Nothing ran: a zero charge closes the pick.
-            core.policy.charge(picked.tenant, picked.class, 0);
-            core.presence.remove(picked.tenant);
-            shared.push_quietly(target, picked.item);
+            for _ in 0..n {
+                if moved == SHED_MAX {
+                    break 'groups;
+                }
+                let Some(runnable) = core.policy.withdraw(g.tenant, g.class) else {
+                    // The one task of the group is the one in hand, or the
+                    // policy cannot withdraw.
+                    break;
+                };
+                core.presence.remove(g.tenant, g.class);
+                shared.push_quietly(target, runnable);
+                moved += 1;
+            }
+        }
+        core.groups = groups;
+        if moved == 0 {
+            // A policy that cannot withdraw: half the queue in its order.
+            let now = self.last_ns;
+            let n = (core.len() / 2).clamp(1, SHED_MAX);
+            for _ in 0..n {
+                let Some(picked) = core.policy.pick(now) else {
+                    break;
+                };
+                // Nothing ran: a zero charge closes the pick.
+                core.policy.charge(picked.tenant, picked.class, 0);
+                core.presence.remove(picked.tenant, picked.class);
+                shared.push_quietly(target, picked.item);
+            }
         }
         shared.slots[target].parking.notify();
+    }
+
+    /// Queues a task here, or hands it to the worker the balancer wants
+    /// its group on.
+    fn queue(&mut self, runnable: Runnable, now: u64, resumed: bool) {
+        if let Some((runnable, to)) = self.core().enqueue(runnable, now, resumed) {
+            self.shared.push_to(to, runnable);
+        }
     }
 
     /// The next task: the hand-off slot, then the policy.
@@ -641,10 +853,20 @@ impl Worker<'_> {
             }
             // The streak is over: the slot's task queues like any other.
             let now = self.last_ns;
-            self.core().enqueue(runnable, now, false);
+            self.queue(runnable, now, false);
         }
         self.streak = 0;
         self.drain_inbox();
+        let slot = &self.shared.slots[self.index];
+        if slot.publish.load(Ordering::Relaxed) {
+            // After the inbox is drained, so that tasks moved here count.
+            // Skipped if the balancer is reading right now; next tick.
+            if let Ok(mut published) = slot.presence.try_lock() {
+                slot.publish.store(false, Ordering::Relaxed);
+                self.core().presence.snapshot(&mut published.groups);
+                published.capacity = self.capacity;
+            }
+        }
         let now = self.last_ns;
         let core = self.core();
         if !core.spill.is_empty()
@@ -675,19 +897,20 @@ impl Worker<'_> {
         // SAFETY: this thread owns the slot, so it is the inbox's only
         // consumer.
         while let Some(runnable) = unsafe { slot.inbox.pop() } {
-            self.core().enqueue(runnable, now, false);
+            self.queue(runnable, now, false);
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
             let moved: Vec<Runnable> = lock(&slot.overflow).drain(..).collect();
             slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
             for runnable in moved {
-                self.core().enqueue(runnable, now, false);
+                self.queue(runnable, now, false);
             }
         }
     }
 
     /// Polls one task, then absorbs what it produced and charges it.
     fn poll(&mut self, next: Next) -> Result<(), crate::handover::Stolen> {
+        self.core().in_poll = Some((next.tenant, next.class, next.counted));
         let slot = &self.shared.slots[self.index];
         slot.poll.begin(self.epoch);
         budget::set_poll_deadline_ns(Some(
@@ -696,7 +919,19 @@ impl Worker<'_> {
         next.runnable.run();
         let now = clock::now_ns();
         self.epoch = slot.poll.end(self.epoch)?;
-        let cost = now.saturating_sub(self.last_ns);
+        self.core().in_poll = None;
+        let mut cost = now.saturating_sub(self.last_ns);
+        let suspect_ns = (SUSPECT_POLL_FACTOR * self.core().avg_poll_ns)
+            .clamp(MIN_SUSPECT_POLL_NS, LONG_POLL_NS);
+        if cost >= suspect_ns {
+            // Long enough that the OS may have taken the core away in the
+            // middle: charge only the time the worker had it.
+            let after = self.run_delay.read_ns();
+            if let (Some((_, before)), Some(after)) = (self.delay_mark, after) {
+                cost = run_delay::discount(cost, before, after);
+            }
+            self.mark_delay(now, after);
+        }
         self.last_ns = now;
         self.absorb(now);
         let core = self.core();
@@ -705,7 +940,7 @@ impl Worker<'_> {
         core.avg_poll_ns =
             core.avg_poll_ns - core.avg_poll_ns / 8 + cost.min(MAX_AVG_SAMPLE_NS) / 8;
         if next.counted {
-            core.presence.remove(next.tenant);
+            core.presence.remove(next.tenant, next.class);
         }
         Ok(())
     }
@@ -716,28 +951,16 @@ impl Worker<'_> {
         loop {
             let next = self.context.staged.borrow_mut().pop_front();
             match next {
-                Some(runnable) => self.core().enqueue(runnable, now, false),
+                Some(runnable) => self.queue(runnable, now, false),
                 None => break,
             }
         }
         loop {
             let next = self.context.yielded.borrow_mut().pop_front();
-            let Some(runnable) = next else {
-                break;
-            };
-            // A yielded task is in hand: the cheapest moment to move it.
-            if let Some((tenant, n, to)) = &mut self.core().export
-                && *tenant == runnable.meta().tenant()
-            {
-                let to = *to;
-                *n -= 1;
-                if *n == 0 {
-                    self.core().export = None;
-                }
-                self.shared.push_to(to, runnable);
-                continue;
+            match next {
+                Some(runnable) => self.queue(runnable, now, true),
+                None => break,
             }
-            self.core().enqueue(runnable, now, true);
         }
     }
 

@@ -1,161 +1,239 @@
-//! Fairness on the real runtime: 2 workers, 4 tenants with weights
-//! 1:2:4:8, all backlogged with CPU-bound tasks. Each tenant's share of the
-//! CPU must follow its weight (within 5 percentage points here, a generous
-//! bound for a shared CI machine; `cargo xtask bench fairness` reports the
-//! tight figure).
+//! Fairness on the real runtime, as a wiring check: the balancer's plan is
+//! checked case by case in drama-pool (`plan/tests.rs`), and the figures
+//! come from `cargo xtask bench fairness`. These tests only show that the
+//! runtime carries the plan out, with bounds far from the broken
+//! behaviour they guard against, so that a shared CI machine cannot make
+//! them fail. Work is counted in thread CPU time, so a task preempted by
+//! the OS in the middle of its work is not credited with the wait.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use drama::{Runtime, Spawn};
+use cpu_time::ThreadTime;
+use drama::{Runtime, Spawn, TenantId};
 
-/// Spins on the clock for `d` and returns the time it spun.
-fn spin(d: Duration) -> u64 {
-    let t0 = Instant::now();
-    while t0.elapsed() < d {
-        std::hint::spin_loop();
-    }
-    t0.elapsed().as_nanos() as u64
+/// The tests of this file measure shares of the machine's cores, so they
+/// run one at a time (the test harness runs tests in parallel).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[test]
-fn weighted_shares_follow_weights() {
-    const TASKS_PER_TENANT: usize = 8;
-    let weights = [1u32, 2, 4, 8];
-    let rt = Runtime::builder().workers(2).build().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let cpu: Vec<Arc<AtomicU64>> = weights
-        .iter()
-        .map(|_| Arc::new(AtomicU64::new(0)))
-        .collect();
-    let mut handles = Vec::new();
-    for (i, &w) in weights.iter().enumerate() {
-        let tenant = rt.tenant(&format!("t{i}")).unwrap();
-        rt.set_weight(tenant, w * 100).unwrap();
-        for _ in 0..TASKS_PER_TENANT {
-            let (stop, measuring, cpu) = (stop.clone(), measuring.clone(), cpu[i].clone());
-            handles.push(
-                rt.spawn_with(Spawn::new().tenant(tenant), async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        let ns = spin(Duration::from_micros(50));
-                        if measuring.load(Ordering::Relaxed) {
-                            cpu.fetch_add(ns, Ordering::Relaxed);
-                        }
-                        drama::yield_now().await;
-                    }
-                })
-                .unwrap(),
-            );
+/// Spins until this thread has used `d` of CPU; returns what it used.
+fn spin(d: Duration) -> u64 {
+    let start = ThreadTime::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+    start.elapsed().as_nanos() as u64
+}
+
+/// A task that spins 50 µs and yields until `stop`, adding its CPU time
+/// to `cpu` while `measuring`.
+fn looper(
+    stop: &Arc<AtomicBool>,
+    measuring: &Arc<AtomicBool>,
+    cpu: &Arc<AtomicU64>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (stop, measuring, cpu) = (stop.clone(), measuring.clone(), cpu.clone());
+    async move {
+        while !stop.load(Ordering::Relaxed) {
+            let ns = spin(Duration::from_micros(50));
+            if measuring.load(Ordering::Relaxed) {
+                cpu.fetch_add(ns, Ordering::Relaxed);
+            }
+            drama::yield_now().await;
         }
     }
-    // Let the placement settle, then measure.
-    std::thread::sleep(Duration::from_millis(200));
+}
+
+/// Settles for `settle`, measures for `window`, stops the tasks and
+/// returns each counter's share of the total.
+fn shares(
+    rt: &Runtime,
+    stop: &AtomicBool,
+    measuring: &AtomicBool,
+    cpu: &[Arc<AtomicU64>],
+    settle: Duration,
+    window: Duration,
+) -> Vec<f64> {
+    std::thread::sleep(settle);
     measuring.store(true, Ordering::Relaxed);
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(window);
     measuring.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        rt.block_on(h).unwrap();
-    }
     let used: Vec<f64> = cpu
         .iter()
         .map(|c| c.load(Ordering::Relaxed) as f64)
         .collect();
     let total: f64 = used.iter().sum();
-    let weight_sum: u32 = weights.iter().sum();
-    let report: Vec<String> = used
+    let _ = rt;
+    used.iter().map(|u| u / total).collect()
+}
+
+fn percent(shares: &[f64]) -> String {
+    let parts: Vec<String> = shares
         .iter()
-        .zip(weights)
-        .map(|(u, w)| {
-            format!(
-                "w{w}: {:.1}% (fair {:.1}%)",
-                100.0 * u / total,
-                100.0 * w as f64 / weight_sum as f64
-            )
-        })
+        .map(|s| format!("{:.1}%", 100.0 * s))
         .collect();
-    eprintln!("shares: {}", report.join(", "));
-    for (u, w) in used.iter().zip(weights) {
-        let share = u / total;
-        let fair = w as f64 / weight_sum as f64;
+    parts.join(", ")
+}
+
+#[test]
+fn weighted_shares_follow_weights() {
+    let _serial = one_at_a_time();
+    // 4 tenants with weights 1:2:4:8, 8 tasks each, spawned from outside.
+    let weights = [1u32, 2, 4, 8];
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (stop, measuring) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let cpu: Vec<Arc<AtomicU64>> = weights
+        .iter()
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
+    for (i, &w) in weights.iter().enumerate() {
+        let tenant = rt.tenant(&format!("t{i}")).unwrap();
+        rt.set_weight(tenant, w * 100).unwrap();
+        for _ in 0..8 {
+            drop(
+                rt.spawn_with(
+                    Spawn::new().tenant(tenant),
+                    looper(&stop, &measuring, &cpu[i]),
+                )
+                .unwrap(),
+            );
+        }
+    }
+    let got = shares(
+        &rt,
+        &stop,
+        &measuring,
+        &cpu,
+        Duration::from_millis(200),
+        Duration::from_millis(1000),
+    );
+    eprintln!("shares: {}", percent(&got));
+    for (share, w) in got.iter().zip(weights) {
+        let fair = f64::from(w) / 15.0;
         assert!(
             (share - fair).abs() <= 0.05,
             "shares do not follow weights: {}",
-            report.join(", ")
+            percent(&got)
+        );
+    }
+}
+
+#[test]
+fn tenants_spawned_by_one_task_share_equally() {
+    let _serial = one_at_a_time();
+    // T3a spawned from inside one task (an accept loop's shape): 8 equal
+    // tenants with 1, 2, ..., 128 tasks, all born on one worker. Before
+    // the balancer moved work by weighted load, a shed sent whole tenants
+    // to the other worker and p128 kept 50 % (the others 7 %).
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (stop, measuring) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let cpu: Vec<Arc<AtomicU64>> = (0..8).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let tenants: Vec<TenantId> = (0..8)
+        .map(|i| rt.tenant(&format!("p{}", 1 << i)).unwrap())
+        .collect();
+    let tasks: Vec<(TenantId, Vec<_>)> = tenants
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            (
+                t,
+                (0..1usize << i)
+                    .map(|_| looper(&stop, &measuring, &cpu[i]))
+                    .collect(),
+            )
+        })
+        .collect();
+    let spawner = rt
+        .spawn(async move {
+            for (tenant, loops) in tasks {
+                for task in loops {
+                    drop(drama::spawn_with(Spawn::new().tenant(tenant), task).unwrap());
+                }
+            }
+        })
+        .unwrap();
+    rt.block_on(spawner).unwrap();
+    let got = shares(
+        &rt,
+        &stop,
+        &measuring,
+        &cpu,
+        Duration::from_millis(200),
+        Duration::from_millis(1000),
+    );
+    eprintln!("shares p1..p128: {}", percent(&got));
+    for share in &got {
+        assert!(
+            (share - 0.125).abs() <= 0.04,
+            "not an eighth each: {}",
+            percent(&got)
         );
     }
 }
 
 #[test]
 fn a_heavy_tenant_born_on_one_worker_spreads_to_its_share() {
+    let _serial = one_at_a_time();
     // Three light tenants fill both workers; then a heavy tenant (weight
     // 12 against 1, 1, 1: 80% of the pool, 1.6 workers' worth) spawns its
     // tasks from inside a task, so they all start on that task's worker.
-    // Reweighting alone would hold it to that one worker (50%); the
-    // balancer must move some of its tasks to the other worker.
+    // Held to that worker it would get 50 % (48 % was measured before the
+    // balancer could move it).
     let rt = Runtime::builder().workers(2).build().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
+    let (stop, measuring) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let cpu: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::new(AtomicU64::new(0))).collect();
-    let looper = |i: usize| {
-        let (stop, measuring, cpu) = (stop.clone(), measuring.clone(), cpu[i].clone());
-        async move {
-            while !stop.load(Ordering::Relaxed) {
-                let ns = spin(Duration::from_micros(50));
-                if measuring.load(Ordering::Relaxed) {
-                    cpu.fetch_add(ns, Ordering::Relaxed);
-                }
-                drama::yield_now().await;
-            }
-        }
-    };
-    let mut handles = Vec::new();
-    for i in 0..3 {
+    for (i, counter) in cpu.iter().enumerate().take(3) {
         let tenant = rt.tenant(&format!("light{i}")).unwrap();
         for _ in 0..8 {
-            handles.push(
-                rt.spawn_with(Spawn::new().tenant(tenant), looper(i))
-                    .unwrap(),
+            drop(
+                rt.spawn_with(
+                    Spawn::new().tenant(tenant),
+                    looper(&stop, &measuring, counter),
+                )
+                .unwrap(),
             );
         }
     }
     std::thread::sleep(Duration::from_millis(100));
     let heavy = rt.tenant("heavy").unwrap();
     rt.set_weight(heavy, 1200).unwrap();
-    let heavy_tasks: Vec<_> = (0..8).map(|_| looper(3)).collect();
+    let heavy_tasks: Vec<_> = (0..8).map(|_| looper(&stop, &measuring, &cpu[3])).collect();
     let spawner = rt
         .spawn_with(Spawn::new().tenant(heavy), async move {
-            heavy_tasks
-                .into_iter()
-                .map(|task| drama::spawn(task).unwrap())
-                .collect::<Vec<_>>()
+            for task in heavy_tasks {
+                drop(drama::spawn(task).unwrap());
+            }
         })
         .unwrap();
-    handles.extend(rt.block_on(spawner).unwrap());
-    std::thread::sleep(Duration::from_millis(300));
-    measuring.store(true, Ordering::Relaxed);
-    std::thread::sleep(Duration::from_millis(1000));
-    measuring.store(false, Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        rt.block_on(h).unwrap();
-    }
-    let used: Vec<f64> = cpu
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed) as f64)
-        .collect();
-    let total: f64 = used.iter().sum();
-    let shares: Vec<String> = used
-        .iter()
-        .map(|u| format!("{:.1}%", 100.0 * u / total))
-        .collect();
-    eprintln!("shares (light x3, heavy): {}", shares.join(", "));
-    let heavy_share = used[3] / total;
+    rt.block_on(spawner).unwrap();
+    let got = shares(
+        &rt,
+        &stop,
+        &measuring,
+        &cpu,
+        Duration::from_millis(300),
+        Duration::from_millis(1000),
+    );
+    eprintln!("shares (light x3, heavy): {}", percent(&got));
     assert!(
-        (heavy_share - 0.8).abs() <= 0.05,
+        (got[3] - 0.8).abs() <= 0.1,
         "the heavy tenant should get 80%: {}",
-        shares.join(", ")
+        percent(&got)
     );
 }
