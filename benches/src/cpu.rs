@@ -144,21 +144,31 @@ pub struct ThreadClocks {
     before: Vec<u32>,
 }
 
+/// What a thread of the runtime is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Monitor,
+    /// Worker thread number `n` (`<prefix>-<n>`).
+    Worker(u32),
+}
+
 /// The CPU clocks of a runtime's threads at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct CpuSnapshot {
-    /// Per thread: its id, whether it is the monitor, its CPU ns.
-    threads: Vec<(u32, bool, u64)>,
+    /// Per thread: its id, its role, its CPU ns.
+    threads: Vec<(u32, Role, u64)>,
     source: Option<ClockSource>,
 }
 
 /// CPU nanoseconds a runtime's threads used over an interval.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupCpu {
     /// The monitor's CPU time.
     pub monitor_ns: u64,
     /// The workers' CPU time, summed.
     pub workers_ns: u64,
+    /// Each worker thread's CPU time, by thread number (`<prefix>-<n>`).
+    pub per_worker_ns: Vec<u64>,
     /// How the clocks were read (`None`: no thread could be read).
     pub source: Option<ClockSource>,
 }
@@ -174,17 +184,17 @@ impl ThreadClocks {
         }
     }
 
-    /// The runtime's threads now: (tid, is the monitor).
-    fn members(&self) -> Vec<(u32, bool)> {
+    /// The runtime's threads now and their roles.
+    fn members(&self) -> Vec<(u32, Role)> {
         let monitor = format!("{}-monitor", self.prefix);
         threads()
             .into_iter()
             .filter(|t| !self.before.contains(&t.tid))
             .filter_map(|t| {
                 if t.comm == monitor {
-                    Some((t.tid, true))
+                    Some((t.tid, Role::Monitor))
                 } else {
-                    worker_index(&t.comm, &self.prefix).map(|_| (t.tid, false))
+                    worker_index(&t.comm, &self.prefix).map(|n| (t.tid, Role::Worker(n)))
                 }
             })
             .collect()
@@ -197,7 +207,7 @@ impl ThreadClocks {
         let deadline = std::time::Instant::now() + patience;
         loop {
             let m = self.members();
-            let n_monitors = m.iter().filter(|(_, mon)| *mon).count();
+            let n_monitors = m.iter().filter(|(_, role)| *role == Role::Monitor).count();
             if (m.len() - n_monitors >= workers && n_monitors >= 1)
                 || std::time::Instant::now() >= deadline
             {
@@ -210,9 +220,9 @@ impl ThreadClocks {
     /// Every thread's CPU clock now.
     pub fn snapshot(&self) -> CpuSnapshot {
         let mut snap = CpuSnapshot::default();
-        for (tid, is_monitor) in self.members() {
+        for (tid, role) in self.members() {
             if let Some((ns, source)) = thread_cpu_ns(tid) {
-                snap.threads.push((tid, is_monitor, ns));
+                snap.threads.push((tid, role, ns));
                 snap.source = Some(source);
             }
         }
@@ -229,13 +239,19 @@ impl CpuSnapshot {
             source: end.source,
             ..GroupCpu::default()
         };
-        for &(tid, is_monitor, ns) in &end.threads {
+        for &(tid, role, ns) in &end.threads {
             let start_ns = self.threads.iter().find(|t| t.0 == tid).map_or(0, |t| t.2);
             let used_ns = ns.saturating_sub(start_ns);
-            if is_monitor {
-                cpu.monitor_ns += used_ns;
-            } else {
-                cpu.workers_ns += used_ns;
+            match role {
+                Role::Monitor => cpu.monitor_ns += used_ns,
+                Role::Worker(n) => {
+                    cpu.workers_ns += used_ns;
+                    let n = n as usize;
+                    if n >= cpu.per_worker_ns.len() {
+                        cpu.per_worker_ns.resize(n + 1, 0);
+                    }
+                    cpu.per_worker_ns[n] += used_ns;
+                }
             }
         }
         cpu

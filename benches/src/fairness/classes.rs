@@ -169,7 +169,7 @@ fn class_loop(
 pub fn run(birth: Birth, timing: Timing) -> ClassRun {
     let rt = Started::start(Engine::Drama, WORKERS);
     let tag = |class| rt.tag("app", 100, class);
-    let tags = [tag(Class::Write), tag(Class::Compute), tag(Class::Read)];
+    let tags = LOOP_CLASSES.map(tag);
     let accept_tag = tag(Class::Accept);
     // Counters: Write, Compute, Read, Accept.
     let cpu = Arc::new(counters(4));

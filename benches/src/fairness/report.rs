@@ -643,6 +643,30 @@ fn many_section(r: &mut String, plan: &Plan, results: &[ManyRun]) {
             gap_ratio_cpu.map_or("–".into(), |x| format!("{x:.2}")),
         );
     }
+    let _ = writeln!(
+        r,
+        "\nEach worker thread's CPU over the window, in % of one core (`drama-0`, `drama-1`, then \
+         replacements): {}.",
+        results
+            .iter()
+            .map(|m| {
+                let each: Vec<String> = m
+                    .threads_cpu
+                    .per_worker_ns
+                    .iter()
+                    .map(|&ns| format!("{:.0}", 100.0 * ns as f64 / m.window_ns.max(1) as f64))
+                    .collect();
+                format!(
+                    "{} tenants on {}: [{}] ({} replacement(s))",
+                    m.n_tenants,
+                    m.workers,
+                    each.join(", "),
+                    m.replaced
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     let replaced: u64 = results.iter().map(|m| m.replaced).sum();
     let _ = writeln!(
         r,
