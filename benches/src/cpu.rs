@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use cpu_time::ThreadTime;
+use cpu_time::{ProcessTime, ThreadTime};
 
 /// How much CPU time a spin accumulates before it adds it to its counter.
 /// The fairness suite samples the counters every 5 ms; flushing every
@@ -158,6 +158,10 @@ pub struct CpuSnapshot {
     /// Per thread: its id, its role, its CPU ns.
     threads: Vec<(u32, Role, u64)>,
     source: Option<ClockSource>,
+    /// The whole process's CPU ns (threads that have exited included).
+    process_ns: u64,
+    /// The CPU ns of the thread that took the snapshot.
+    caller_ns: u64,
 }
 
 /// CPU nanoseconds a runtime's threads used over an interval.
@@ -165,9 +169,13 @@ pub struct CpuSnapshot {
 pub struct GroupCpu {
     /// The monitor's CPU time.
     pub monitor_ns: u64,
-    /// The workers' CPU time, summed.
+    /// The workers' CPU time, summed: the process's CPU time less the
+    /// monitor's and the measuring thread's. Worker threads that were
+    /// replaced and exited during the interval are in it, where the
+    /// per-thread clocks lose them.
     pub workers_ns: u64,
-    /// Each worker thread's CPU time, by thread number (`<prefix>-<n>`).
+    /// Each live worker thread's CPU time, by thread number
+    /// (`<prefix>-<n>`), from its own clock.
     pub per_worker_ns: Vec<u64>,
     /// How the clocks were read (`None`: no thread could be read).
     pub source: Option<ClockSource>,
@@ -217,9 +225,15 @@ impl ThreadClocks {
         }
     }
 
-    /// Every thread's CPU clock now.
+    /// Every thread's CPU clock now, and the process's. Take the two
+    /// snapshots of an interval on the same thread, which must not be one
+    /// of the runtime's: its own CPU is taken out of the workers'.
     pub fn snapshot(&self) -> CpuSnapshot {
-        let mut snap = CpuSnapshot::default();
+        let mut snap = CpuSnapshot {
+            process_ns: ProcessTime::now().as_duration().as_nanos() as u64,
+            caller_ns: ThreadTime::now().as_duration().as_nanos() as u64,
+            ..CpuSnapshot::default()
+        };
         for (tid, role) in self.members() {
             if let Some((ns, source)) = thread_cpu_ns(tid) {
                 snap.threads.push((tid, role, ns));
@@ -231,9 +245,10 @@ impl ThreadClocks {
 }
 
 impl CpuSnapshot {
-    /// The CPU used between `self` (earlier) and `end`. A thread that
-    /// started in between (a replacement worker) counts all its CPU; one
-    /// that ended in between counts nothing, its last clock is unknown.
+    /// The CPU used between `self` (earlier) and `end`. In the per-thread
+    /// figures a thread that started in between (a replacement worker)
+    /// counts all its CPU, and one that ended in between counts nothing:
+    /// its last clock is gone with it.
     pub fn until(&self, end: &CpuSnapshot) -> GroupCpu {
         let mut cpu = GroupCpu {
             source: end.source,
@@ -245,7 +260,6 @@ impl CpuSnapshot {
             match role {
                 Role::Monitor => cpu.monitor_ns += used_ns,
                 Role::Worker(n) => {
-                    cpu.workers_ns += used_ns;
                     let n = n as usize;
                     if n >= cpu.per_worker_ns.len() {
                         cpu.per_worker_ns.resize(n + 1, 0);
@@ -254,6 +268,11 @@ impl CpuSnapshot {
                 }
             }
         }
+        let others_ns = cpu.monitor_ns + end.caller_ns.saturating_sub(self.caller_ns);
+        cpu.workers_ns = end
+            .process_ns
+            .saturating_sub(self.process_ns)
+            .saturating_sub(others_ns);
         cpu
     }
 }

@@ -97,6 +97,8 @@ pub struct ClassRun {
     pub birth: Birth,
     /// CPU ns of Write, Compute, Read in the measuring window.
     pub cpu_ns: [u64; 3],
+    /// The measuring window's length as sampled.
+    pub window_ns: u64,
     /// p99 of the loops' wait from a yield to the next poll, per class.
     pub wait_p99_ns: [Option<u64>; 3],
     /// The largest such wait, per class.
@@ -128,6 +130,13 @@ impl ClassRun {
             .zip(Self::targets())
             .map(|(s, t)| s / t)
             .collect()
+    }
+
+    /// The loops' CPU time in percent of the workers' capacity over the
+    /// window ([`WORKERS`] cores).
+    pub fn work_pct(&self) -> f64 {
+        let total_ns: u64 = self.cpu_ns.iter().sum();
+        100.0 * total_ns as f64 / (self.window_ns.max(1) * WORKERS as u64) as f64
     }
 
     /// The smallest of [`ratios`](Self::ratios): the figure the
@@ -260,7 +269,7 @@ pub fn run(birth: Birth, timing: Timing) -> ClassRun {
     measuring.store(false, Ordering::Relaxed);
     let note = rt.finish(&control);
 
-    let (cpu_ns, _) = super::window_delta(&samples, window_start_ns);
+    let (cpu_ns, window_ns) = super::window_delta(&samples, window_start_ns);
     let waits = std::mem::take(&mut *sink.lock().expect("no loop panics"));
     let mut wait_p99_ns = [None; 3];
     let mut wait_max_ns = [None; 3];
@@ -292,6 +301,7 @@ pub fn run(birth: Birth, timing: Timing) -> ClassRun {
     ClassRun {
         birth,
         cpu_ns: [cpu_ns[0], cpu_ns[1], cpu_ns[2]],
+        window_ns,
         wait_p99_ns,
         wait_max_ns,
         accept,

@@ -356,7 +356,10 @@ fn header(
          the median Jain's index. **Jain** is over CPU time / weight (1 is exactly fair; 1/8 is \
          one tenant of 8 taking all), median repetition, (min–max over the repetitions) \
          beside it. **Largest error**: the largest |share − expected| in percentage points, and \
-         relative to the expected share.\n\
+         relative to the expected share. **Work CPU**: the tenants' counted CPU time over the \
+         window in % of {WORKERS} cores × the window: 100 % means the tasks had both cores to \
+         themselves; the runtime's own work, the dispatcher and other programs on the machine \
+         take the rest.\n\
          - **Convergence**: from the start of spawning, the counters are read every {} ms; the \
          convergence time is the start of the first {} ms window after which every later {} ms \
          window (sliding by {} ms, to the end of the run) has every share within ±{:.0} % \
@@ -435,10 +438,11 @@ fn share_section(r: &mut String, case: &Case, results: &[Reps]) {
     let _ = writeln!(
         r,
         "| pattern | runtime | Jain (min–max) | largest error, points | largest error, relative | \
-         convergence | Jain ≥ {JAIN_TARGET} | shares ±{SHARE_ERROR_TARGET_PCT:.0} % | converged < {} ms |",
+         convergence | work CPU | Jain ≥ {JAIN_TARGET} | shares ±{SHARE_ERROR_TARGET_PCT:.0} % | \
+         converged < {} ms |",
         CONVERGENCE_TARGET.as_millis()
     );
-    let _ = writeln!(r, "|---|---|---:|---:|---:|---:|---|---|---|");
+    let _ = writeln!(r, "|---|---|---:|---:|---:|---:|---:|---|---|---|");
     let target_ns = CONVERGENCE_TARGET.as_nanos() as u64;
     for reps in results {
         let m = reps.median();
@@ -448,13 +452,14 @@ fn share_section(r: &mut String, case: &Case, results: &[Reps]) {
         let judge = |ok: bool| if judged { yes_no(ok) } else { "–" };
         let _ = writeln!(
             r,
-            "| {} | {} | **{:.4}** ({lo:.4}–{hi:.4}) | {:.2} | {:.1} % | {} | {} | {} | {} |",
+            "| {} | {} | **{:.4}** ({lo:.4}–{hi:.4}) | {:.2} | {:.1} % | {} | {:.0} % | {} | {} | {} |",
             reps.pattern.name(),
             reps.engine.name(),
             m.jain(),
             e.points,
             e.relative_pct,
             convergence_text(m.convergence_ns),
+            m.work_pct(),
             judge(m.jain() >= JAIN_TARGET),
             judge(e.relative_pct <= SHARE_ERROR_TARGET_PCT),
             judge(m.convergence_ns.is_some_and(|ns| ns < target_ns)),
@@ -534,7 +539,7 @@ fn class_section(r: &mut String, results: &[Vec<ClassRun>]) {
             r,
             "\nSmallest ratio {:.2} ({lo:.2}–{hi:.2}). Accept max wait in the window {} (≤ {} ms: \
              {}), over the whole run {}. p99 wait Write < Compute < Read: {}. Convergence{}: {} \
-             (< {} ms: {}).\n",
+             (< {} ms: {}). Work CPU (the loops'): {:.0} %.\n",
             m.min_ratio(),
             ms_opt(a.max_ns),
             ACCEPT_MAX_WAIT_TARGET.as_millis(),
@@ -549,6 +554,7 @@ fn class_section(r: &mut String, results: &[Vec<ClassRun>]) {
             convergence_text(m.convergence_ns),
             CONVERGENCE_TARGET.as_millis(),
             yes_no(m.convergence_ns.is_some_and(|ns| ns < target_ns)),
+            m.work_pct(),
         );
     }
 }
@@ -565,11 +571,12 @@ fn many_section(r: &mut String, plan: &Plan, results: &[ManyRun]) {
          between the starts of two consecutive iterations of one task (wall clock, clipped to \
          the window; a task's open gap to the window's end counts). **C**: the longest poll \
          (iteration start to its yield, wall clock, what drama charges; OS preemption inside \
-         a poll is in it). **N_w**: tenants whose task last ran on the worker of the task with \
-         the largest gap. **Stated bound**: `(floor(D/q)+1) * (N_w - 1) * (q + C)`, q = 100 µs, \
+         a poll is in it). **N_w**: the most tenants whose task last ran on one worker thread \
+         (the busiest worker, whose bound is the largest). **Stated bound**: `(floor(D/q)+1) * (N_w - 1) * (q + C)`, q = 100 µs, \
          D = min(C, 10 q), the policy author's per-worker starvation bound, from the measured \
-         C. **Monitor / workers CPU**: CPU time of the `drama-monitor` thread and of the \
-         `drama-<n>` workers over the window, in % of one core{}.\n",
+         C. **Monitor / workers CPU**: CPU time of the `drama-monitor` thread{}, and of the \
+         workers (the process's CPU time less the monitor's and the measuring thread's, so that \
+         replaced workers count), over the window, in % of one core.\n",
         many::LOOP_WORK.as_micros(),
         many::WARM_LOOPS,
         many::MIN_WARMUP.as_secs_f64(),
@@ -634,7 +641,7 @@ fn many_section(r: &mut String, plan: &Plan, results: &[ManyRun]) {
             m.workers,
             ms(m.largest_gap_ns),
             m.largest_poll_ns as f64 / 1e3,
-            m.gap_worker_tenants,
+            m.busiest_worker_tenants,
             ms(m.bound_ns()),
             gap_ratio.map_or("–".into(), |x| format!("{x:.2}")),
             gap_ratio.map_or("–", |x| yes_no(x <= GAP_BOUND_TARGET)),
