@@ -7,8 +7,12 @@
 //! - [`micro`]: the micro suite of BENCHMARKS.md part A (scheduler
 //!   overhead: spawning, yielding, message passing, idle CPU), each runtime
 //!   in a process of its own, medians over rounds in rotating order;
-//! - [`fairness`]: CPU shares between tenants on the real runtime (T3a:
-//!   equal tenants of different parallelism; T3b: weights 1:2:4:8).
+//! - [`fairness`]: fairness on the real runtime, measured with the
+//!   programs' own thread-CPU counters: T3a (equal tenants of different
+//!   parallelism) and T3b (weights 1:2:4:8) under four spawn patterns,
+//!   T4 (class priorities across the pool), T3c (10 to 10,000 tenants);
+//! - [`cpu`]: the thread-CPU spin that is the fairness suite's unit of
+//!   work, and the CPU clocks of the runtime's threads.
 //!
 //! The `drama-bench` binary runs them and writes the reports under
 //! `docs/bench/`. Nothing here is a test with a timed assertion: the
@@ -24,6 +28,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod cpu;
 pub mod fairness;
 pub mod micro;
 pub mod runtimes;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! drama-bench micro    [--quick] [--out FILE]   the micro suite, drama beside its peers
-//! drama-bench fairness [--quick] [--out FILE]   T3a / T3b CPU shares on the real runtime
+//! drama-bench fairness [--quick] [--out FILE] [--only t3ab,t4,t3c]
+//!                                               T3a/T3b spawn patterns, T4 classes, T3c many tenants
 //! drama-bench loop RUNTIME WORKLOAD SECONDS     one workload in a loop, for a profiler
 //! ```
 //!
@@ -18,17 +19,15 @@ use std::fmt::Write as _;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use drama_benches::fairness::{self, FairnessResult};
+use drama_benches::fairness;
 use drama_benches::micro::{self, WORKLOADS};
 use drama_benches::runtimes::{
-    AsyncExecutor, AsyncGlobalExecutor, Drama, RUNTIMES, Rt, Smolscale, Tokio,
+    AsyncExecutor, AsyncGlobalExecutor, Drama, RUNTIMES, Rt, Smolscale, Tokio, WORKERS,
 };
 use drama_benches::stats::{Summary, summarize};
 
-const USAGE: &str = "usage: drama-bench <micro|fairness> [--quick] [--out FILE]";
-
-/// Workers per runtime (BENCHMARKS.md: 2).
-const WORKERS: usize = 2;
+const USAGE: &str = "usage: drama-bench <micro|fairness> [--quick] [--out FILE]
+       drama-bench fairness ... --only t3ab,t4,t3c   (some sections only, for development)";
 
 /// The idle_cpu message period.
 const IDLE_PERIOD: Duration = Duration::from_micros(100);
@@ -37,6 +36,8 @@ const IDLE_PERIOD: Duration = Duration::from_micros(100);
 struct Settings {
     quick: bool,
     out: Option<String>,
+    /// `--only SECTIONS` (fairness): run some sections only.
+    only: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -65,12 +66,14 @@ fn settings(args: &[String]) -> Result<Settings, String> {
     let mut s = Settings {
         quick: false,
         out: None,
+        only: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => s.quick = true,
             "--out" => s.out = Some(it.next().ok_or("--out needs a file")?.clone()),
+            "--only" => s.only = Some(it.next().ok_or("--only needs sections")?.clone()),
             other => return Err(format!("unknown option `{other}`\n{USAGE}")),
         }
     }
@@ -102,6 +105,9 @@ struct ChildFigures {
 }
 
 fn micro_suite(settings: &Settings) -> Result<(), String> {
+    if settings.only.is_some() {
+        return Err("--only is an option of the fairness suite".into());
+    }
     let (rounds, samples, idle_window) = if settings.quick {
         (1, 7, Duration::from_secs(1))
     } else {
@@ -341,95 +347,10 @@ fn child_run<R: Rt>(rt: &R, samples: usize, idle: Duration) {
 // ------------------------------------------------------------- fairness ---
 
 fn fairness_suite(settings: &Settings) -> Result<(), String> {
-    let (reps, warmup, window) = if settings.quick {
-        (1, Duration::from_millis(300), Duration::from_secs(1))
-    } else {
-        (3, Duration::from_millis(500), Duration::from_secs(2))
-    };
-    let mut r = String::new();
-    let _ = writeln!(r, "# Fairness on the real runtime\n");
-    let _ = writeln!(
-        r,
-        "`cargo xtask bench fairness{}`; {}; closed loops (spin for the work time, \
-         then yield), {} s of warm-up, {} s measured, {reps} repetition(s), the \
-         repetition with the median Jain's index shown. Definitions: `benches/src/fairness.rs`.\n",
-        if settings.quick { " --quick" } else { "" },
-        machine(),
-        warmup.as_secs_f64(),
-        window.as_secs_f64()
-    );
-    let cases: [(&str, Vec<fairness::TenantSpec>, Duration, bool); 3] = [
-        (
-            "T3a: 8 equal tenants with 1..128 tasks in flight, 50 µs work",
-            fairness::t3a_tenants(),
-            Duration::from_micros(50),
-            true,
-        ),
-        (
-            "T3a: 8 equal tenants with 1..128 tasks in flight, 500 µs work",
-            fairness::t3a_tenants(),
-            Duration::from_micros(500),
-            true,
-        ),
-        (
-            "T3b: weights 1:2:4:8, 8 tasks each, 100 µs work",
-            fairness::t3b_tenants(),
-            Duration::from_micros(100),
-            true,
-        ),
-    ];
-    for (title, tenants, work, with_tokio) in cases {
-        eprintln!("{title}");
-        let drama = median_run(reps, || fairness::run_drama(&tenants, work, warmup, window));
-        let tokio = with_tokio
-            .then(|| median_run(reps, || fairness::run_tokio(&tenants, work, warmup, window)));
-        let _ = writeln!(r, "## {title}\n");
-        let _ = write!(r, "| tenant | weight | tasks | expected % | drama % |");
-        if tokio.is_some() {
-            let _ = write!(r, " tokio % |");
-        }
-        let _ = writeln!(r);
-        let _ = writeln!(
-            r,
-            "|---|---:|---:|---:|---:|{}",
-            if tokio.is_some() { "---:|" } else { "" }
-        );
-        let expected = drama.expected_pct();
-        let shares = drama.shares_pct();
-        let tokio_shares = tokio.as_ref().map(FairnessResult::shares_pct);
-        for (i, t) in tenants.iter().enumerate() {
-            let _ = write!(
-                r,
-                "| {} | {} | {} | {:.1} | {:.1} |",
-                t.name, t.weight, t.tasks, expected[i], shares[i]
-            );
-            if let Some(ts) = &tokio_shares {
-                let _ = write!(r, " {:.1} |", ts[i]);
-            }
-            let _ = writeln!(r);
-        }
-        let worst = shares
-            .iter()
-            .zip(&expected)
-            .map(|(s, e)| (s - e).abs())
-            .fold(0.0, f64::max);
-        let _ = writeln!(
-            r,
-            "\nJain's index (CPU time / weight): drama **{:.4}**{}; largest share error \
-             (drama): {worst:.2} points.\n",
-            drama.jain(),
-            tokio
-                .as_ref()
-                .map(|t| format!(", tokio {:.4}", t.jain()))
-                .unwrap_or_default()
-        );
+    let mut plan = fairness::report::Plan::new(settings.quick);
+    if let Some(only) = &settings.only {
+        plan.sections = fairness::report::Sections::parse(only)?;
     }
-    write_report(settings, &r)
-}
-
-/// Runs `f` `reps` times and keeps the run with the median Jain's index.
-fn median_run(reps: usize, mut f: impl FnMut() -> FairnessResult) -> FairnessResult {
-    let mut runs: Vec<FairnessResult> = (0..reps).map(|_| f()).collect();
-    runs.sort_by(|a, b| a.jain().total_cmp(&b.jain()));
-    runs.swap_remove(runs.len() / 2)
+    let report = fairness::report::run_suite(&plan);
+    write_report(settings, &report)
 }

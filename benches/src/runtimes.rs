@@ -12,6 +12,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+/// Worker threads per runtime in every suite (BENCHMARKS.md: 2, the
+/// cores of the machine the suites are sized for).
+pub const WORKERS: usize = 2;
+
 /// What the workloads need from a runtime.
 pub trait Rt: Clone + Send + Sync + 'static {
     /// The handle a spawn returns, resolving to the task's output (a panic
