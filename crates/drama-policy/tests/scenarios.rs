@@ -12,12 +12,19 @@
 //!   completion was charged, before the worker's next pick);
 //! - `pick*N @NOW COST` / `yield*N ...` / `serve*N ...`: the same N times;
 //! - `take T C`: withdraw an item of tenant T in class C (the balancer),
-//!   record it.
+//!   record it;
+//! - `cost T COST`: from now on, tenant T's polls are charged COST,
+//!   whatever the step says;
+//! - `late T`: from now on, whatever the step, an item of tenant T that is
+//!   picked is charged and then enqueued again just after the worker's
+//!   next pick (a follow-up request that arrives late: spawned on another
+//!   worker, or by a dispatcher that was busy); one still waiting when
+//!   the script ends is dropped.
 //!
 //! The expectation is the recorded items, space-separated, `-` for an empty
 //! pick.
 
-use drama_policy::{Class, Drr, DrrConfig, Limit, Policy, TenantId, Weight};
+use drama_policy::{Class, Drr, DrrConfig, Limit, Picked, Policy, TenantId, Weight};
 
 fn class(s: &str) -> Class {
     match s {
@@ -35,8 +42,22 @@ fn at(s: &str) -> u64 {
 
 fn run(drr: &mut Drr<String>, script: &str) -> String {
     let mut out = Vec::new();
+    let mut late: Vec<TenantId> = Vec::new();
+    let mut costs: Vec<(TenantId, u64)> = Vec::new();
+    // Items of late tenants picked at the last pick, to enqueue after the
+    // next one.
+    let mut follow_ups: Vec<Picked<String>> = Vec::new();
     for step in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let words: Vec<&str> = step.split_whitespace().collect();
+        if words[0] == "late" {
+            late.push(TenantId::new(words[1].parse().unwrap()));
+            continue;
+        }
+        if words[0] == "cost" {
+            let tenant = TenantId::new(words[1].parse().unwrap());
+            costs.push((tenant, words[2].parse().unwrap()));
+            continue;
+        }
         if let Some(tenant) = words[0].strip_prefix('+') {
             let tenant = TenantId::new(tenant.parse().unwrap());
             drr.enqueue(words[2].to_string(), tenant, class(words[1]), at(words[3]))
@@ -54,25 +75,38 @@ fn run(drr: &mut Drr<String>, script: &str) -> String {
             None => (words[0], 1),
         };
         let now = at(words[1]);
-        let cost: u64 = words[2].parse().unwrap();
+        let step_cost: u64 = words[2].parse().unwrap();
         for _ in 0..times {
-            match drr.pick(now) {
-                None => out.push("-".to_string()),
-                Some(p) => {
-                    out.push(p.item.clone());
-                    match verb {
-                        "pick" => drr.charge(p.tenant, p.class, cost),
-                        "yield" => {
-                            drr.requeue(p.item, p.tenant, p.class, now).unwrap();
-                            drr.charge(p.tenant, p.class, cost);
-                        }
-                        "serve" => {
-                            drr.charge(p.tenant, p.class, cost);
-                            drr.enqueue(p.item, p.tenant, p.class, now).unwrap();
-                        }
-                        _ => panic!("unknown step {step}"),
-                    }
+            let picked = drr.pick(now);
+            // The follow-ups of the previous pick arrive while this one runs.
+            for f in follow_ups.drain(..) {
+                drr.enqueue(f.item, f.tenant, f.class, now).unwrap();
+            }
+            let Some(p) = picked else {
+                out.push("-".to_string());
+                continue;
+            };
+            out.push(p.item.clone());
+            let cost = costs
+                .iter()
+                .rev()
+                .find(|&&(t, _)| t == p.tenant)
+                .map_or(step_cost, |&(_, c)| c);
+            match verb {
+                _ if late.contains(&p.tenant) => {
+                    drr.charge(p.tenant, p.class, cost);
+                    follow_ups.push(p);
                 }
+                "pick" => drr.charge(p.tenant, p.class, cost),
+                "yield" => {
+                    drr.requeue(p.item, p.tenant, p.class, now).unwrap();
+                    drr.charge(p.tenant, p.class, cost);
+                }
+                "serve" => {
+                    drr.charge(p.tenant, p.class, cost);
+                    drr.enqueue(p.item, p.tenant, p.class, now).unwrap();
+                }
+                _ => panic!("unknown step {step}"),
             }
         }
     }
