@@ -4,11 +4,22 @@
 //!
 //! One sequential worker, the runtime's case: pick, run, charge the poll's
 //! cost, advance the clock by it, pick again. Every tenant and every class
-//! that has work keeps it: the item is queued again either during the poll
-//! (a task that yields: before the charge) or right after the charge (a
+//! that has work keeps it: the item is queued again during the poll (a
+//! task that yields: before the charge), right after the charge (a
 //! dispatcher that spawns the follow-up of a completed request: before the
-//! next pick), which the ghost rule treats alike. So the DRR bounds for
-//! continuously backlogged tenants apply from time 0. With `C` the largest
+//! next pick), or just after the next pick (a follow-up that arrives late:
+//! spawned on another worker, or by a busy dispatcher). The ghost rule
+//! treats the first two alike: the tenant is continuously backlogged, and
+//! so is a late tenant with two items or more (one of them is always
+//! queued at a pick). A late tenant with a single item is a ghost at the
+//! next pick, which passes its turn over; it is not continuously
+//! backlogged: it forfeits the credit it left unused at the pass (the
+//! refill only tops it up to one credit), and a whole round can pass in
+//! that one pick (every other tenant repaying debt), which removes it. So
+//! the DRR bounds for continuously backlogged tenants apply from time 0
+//! to all tenants but the single-item late ones, which are held to the
+//! deficit and starvation bounds and excluded from the weighted-service
+//! one. With `C` the largest
 //! cost of one poll (at most `MAX_CHARGE_NS` = 1 s), `q_i` tenant i's
 //! credit per turn (`quantum_ns * w_i / 100`), `k` = `max_debt_credits`
 //! and `D_i = min(C - 1, k * q_i)` the largest debt tenant i can carry
@@ -17,7 +28,8 @@
 //! every step:
 //!
 //! 1. deficits: `-D_i <= deficit_i <= q_i`;
-//! 2. weighted service (DRR fairness): for every pair of tenants,
+//! 2. weighted service (DRR fairness): for every pair of continuously
+//!    backlogged tenants,
 //!    `|S_i/q_i - S_j/q_j| <= 1 + max(1, D_i/q_i) + max(1, D_j/q_j)`, where
 //!    `S` is the cost *debited* so far (charged minus the excess the debt
 //!    floor forgave);
@@ -48,9 +60,8 @@ struct Workload {
     age_bound_ns: u64,
     max_debt_credits: u32,
     /// Per tenant: weight, the classes of its backlog (1..=4 items), and
-    /// whether it queues an item again after the charge (a dispatcher)
-    /// rather than during the poll (a yield).
-    tenants: Vec<(u32, Vec<usize>, bool)>,
+    /// when it queues a picked item again.
+    tenants: Vec<(u32, Vec<usize>, Again)>,
     /// Costs of successive polls.
     costs_ns: Vec<u64>,
 }
@@ -62,11 +73,33 @@ fn cases(default: u32, divisor: u32) -> u32 {
         .map_or(default, |n: u32| (n / divisor).max(1))
 }
 
-fn tenant(weights: impl Strategy<Value = u32>) -> impl Strategy<Value = (u32, Vec<usize>, bool)> {
+/// When a tenant queues its picked item again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Again {
+    /// During the poll, before the charge: a task that yields.
+    Yield,
+    /// After the charge, before the next pick: a dispatcher that spawns
+    /// the follow-up of a completed request at once.
+    AfterCharge,
+    /// Just after the next pick: a follow-up that arrives late. With one
+    /// item, the tenant is a ghost at that pick.
+    AfterNextPick,
+}
+
+fn tenant(weights: impl Strategy<Value = u32>) -> impl Strategy<Value = (u32, Vec<usize>, Again)> {
     (
         weights,
-        proptest::collection::vec(0..4usize, 1..=4),
-        any::<bool>(),
+        // One item in four cases of ten: the late tenants that are ghosts
+        // at the next pick.
+        prop_oneof![
+            4 => proptest::collection::vec(0..4usize, 1..=1),
+            6 => proptest::collection::vec(0..4usize, 2..=4),
+        ],
+        prop_oneof![
+            Just(Again::Yield),
+            Just(Again::AfterCharge),
+            Just(Again::AfterNextPick)
+        ],
     )
 }
 
@@ -203,10 +236,17 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
         .collect();
     let per_turn_sum: f64 = credit.iter().map(|&q| q as f64 + c_max as f64).sum();
     let backlogged = |i: usize, c: usize| w.tenants[i].1.contains(&c);
+    // Every tenant but a late one with a single item has an item queued at
+    // every pick.
+    let backlogged_throughout =
+        |i: usize| w.tenants[i].2 != Again::AfterNextPick || w.tenants[i].1.len() > 1;
 
     let mut now_ns = 0u64;
     // Cost debited to each tenant so far.
     let mut debited = vec![0f64; n];
+    // The item of a late tenant picked at the last pick, to queue again
+    // just after this one.
+    let mut late: Option<(u64, TenantId, Class)> = None;
     // Cost charged to others since tenant i was last picked.
     let mut others_since = vec![0f64; n];
     // Runs of consecutive picks of each tenant so far, and their number
@@ -221,9 +261,14 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
     let mut class_picks_since = vec![[0u32; 4]; n];
 
     for &cost in &w.costs_ns {
+        // At most one tenant's items are out of the policy between picks,
+        // and there are at least two tenants.
         let p = drr
             .pick(now_ns)
             .expect("backlogged tenants always have work");
+        if let Some((item, tenant, class)) = late.take() {
+            drr.enqueue(item, tenant, class, now_ns).unwrap();
+        }
         let (i, c) = (p.tenant.as_u32() as usize, p.class.priority());
 
         // 3. Tenant starvation bounds, for the wait that ends here.
@@ -264,8 +309,8 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
             class_since[i][c]
         );
 
-        let after_charge = w.tenants[i].2;
-        if !after_charge {
+        let again = w.tenants[i].2;
+        if again == Again::Yield {
             drr.requeue(p.item, p.tenant, p.class, now_ns).unwrap();
         }
         // The debt floor forgives what would take the deficit below it:
@@ -277,8 +322,10 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
         drr.charge(p.tenant, p.class, cost);
         let forgiven = (drr.deficit_ns(p.tenant) - (before - cost as i64)).max(0);
         debited[i] += (cost as i64 - forgiven) as f64;
-        if after_charge {
-            drr.enqueue(p.item, p.tenant, p.class, now_ns).unwrap();
+        match again {
+            Again::Yield => {}
+            Again::AfterCharge => drr.enqueue(p.item, p.tenant, p.class, now_ns).unwrap(),
+            Again::AfterNextPick => late = Some((p.item, p.tenant, p.class)),
         }
         now_ns += cost;
 
@@ -310,9 +357,11 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
         // `x_b + m_b` (a pair a = b never exceeds the bound, so this is
         // the worst pair in O(n)).
         let x = |a: usize| debited[a] / credit[a] as f64;
-        let (hi, lo) = (0..n).fold((f64::MIN, f64::MAX), |(hi, lo), a| {
-            (hi.max(x(a) - margin[a]), lo.min(x(a) + margin[a]))
-        });
+        let (hi, lo) = (0..n)
+            .filter(|&a| backlogged_throughout(a))
+            .fold((f64::MIN, f64::MAX), |(hi, lo), a| {
+                (hi.max(x(a) - margin[a]), lo.min(x(a) + margin[a]))
+            });
         prop_assert!(
             hi - lo <= 1.0 + 1e-9,
             "normalized service gap beyond 1 + max(1, D_a/q_a) + max(1, D_b/q_b) by {}",

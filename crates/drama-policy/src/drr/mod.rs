@@ -13,32 +13,48 @@
 //! is not positive, it receives its quantum for its next turn
 //! (`quantum_ns * weight / 100`) and moves to the back. Picking is O(1)
 //! amortized: every refill step is paid for by at least one quantum of
-//! charged cost, and every ghost removed by the pick or withdraw that left
-//! it, whatever the number of tenants.
+//! charged cost, and every ghost's two passes at the front (below) by the
+//! pick or withdraw that left it, whatever the number of tenants.
 //!
-//! A tenant is *in service* while one of its picks is not yet charged.
-//! When its last queued item is picked (or withdrawn: `Policy::withdraw`
-//! takes a queued item out for the balancer to move) it stays
-//! in the round, at its place, as a *ghost*: in the round with nothing
-//! queued. Work enqueued or requeued for a ghost simply joins its queues:
-//! the tenant keeps its place and its deficit. The next `pick` that finds a
-//! ghost at the front of the round removes it, which is not the end of a
-//! turn (no refill). On one worker (pick, run, charge, pick) this means
-//! that work arriving for a tenant before the worker's next pick keeps the
-//! tenant's turn and credit: a task that yields, or the follow-up request a
-//! dispatcher spawns right after the previous one completed and was
-//! charged, does not wait a whole round behind the others; a tenant that
-//! still has nothing at the next pick leaves. A ghost removed while it
-//! still has picks in service (possible when several workers share one
-//! policy) may come back while in service: it then returns to the front,
-//! resuming the turn it had. Other workers may have ended turns while it
-//! was out of the round; it then also receives its pro-rata share of those
-//! refills (the turns it missed over the number of other tenants with
-//! queued work, at most one round), with its deficit capped at two credits.
-//! A tenant becomes *idle* when it is out of the round and has nothing in
-//! service; it then forfeits any positive deficit (no banked credit) but
-//! keeps a debt. An idle tenant that enqueues again receives its quantum
-//! for its coming turn and joins at the back.
+//! A tenant is *in service* while one of its picks is not yet charged. When
+//! its last queued item is picked (or withdrawn: `Policy::withdraw` takes a
+//! queued item out for the balancer to move) it stays in the round, at its
+//! place, as a *ghost*: in the round with nothing queued, for one round.
+//! Work enqueued or requeued for a ghost simply joins its queues: the
+//! tenant keeps its place and its deficit, and is an ordinary member of the
+//! round again. The first `pick` that finds the ghost at the front passes
+//! its turn without work. That is a turn end whose refill cannot bank: the
+//! deficit becomes `min(deficit + credit, credit)` (a debt is repaid by one
+//! credit, as by any refill; unused credit is topped up to one credit,
+//! never above), and the ghost moves to the back, *skipped* once. The next
+//! `pick` that finds a skipped ghost at the front removes it, which is not
+//! a turn end (no refill). On one worker (pick, run, charge, pick) this
+//! means that work arriving for a tenant before the worker's next pick
+//! resumes its turn and credit (a task that yields, or the follow-up
+//! request a dispatcher spawns right after the previous one completed and
+//! was charged), and work arriving later but within a round finds the
+//! tenant in its place, with a full credit for its turn, however many turns
+//! of others ended meanwhile (the follow-up request spawned on another
+//! worker, or by a dispatcher that drained several completions first). When
+//! a ghost left at its first pass, such a tenant rejoined behind every
+//! tenant whose turn had ended since, and each of them was served once more
+//! before it, for every request. A tenant gets at most one credit per
+//! round, working or not, and one that still has nothing a round later
+//! leaves. A round is counted in passes at the front, not in time: when
+//! every other member is repaying debt, rounds pass within one pick, and a
+//! ghost whose work is still on its way leaves in that pick. A ghost that
+//! reaches the front while it still has picks in service (possible when
+//! several workers share one policy) leaves the round at once; it may come
+//! back while in service: it then returns to the front, resuming the turn
+//! it had. Other workers may have ended turns while it was out of the
+//! round; it then also receives its pro-rata share of those refills (the
+//! turns it missed, a ghost's empty pass included, over the number of other
+//! members whose next pass ends a turn: tenants with queued work and ghosts
+//! not yet skipped; at most one round), with its deficit capped at two
+//! credits. A tenant becomes *idle* when it is out of the round and has
+//! nothing in service; it then forfeits any positive deficit (no banked
+//! credit) but keeps a debt. An idle tenant that enqueues again receives
+//! its quantum for its coming turn and joins at the back.
 //!
 //! **Debt is bounded in credits.** A tenant's deficit is floored at
 //! `-(max_debt_credits * credit)`, its own credit at its current weight
@@ -84,7 +100,7 @@
 //! `C`, and the floor stops a debt at `k * q_i`):
 //!
 //! - **Deficit:** `-D_i <= deficit_i <= q_i`; a refill happens only at or
-//!   below zero.
+//!   below zero, and a ghost's pass tops its deficit up to `q_i` at most.
 //! - **No tenant starves:** between two consecutive picks of a
 //!   continuously backlogged tenant i, at most
 //!   `R_i = floor(D_i / q_i) + 1 = min(ceil(C / q_i), k + 1)` rounds pass,
@@ -97,7 +113,9 @@
 //!   `floor(d / q_i) + 1` refills; it receives one each time it reaches the
 //!   front, and then goes to the back, behind every other tenant, each of
 //!   which has at most one turn before i is at the front again (a tenant
-//!   that leaves the round comes back behind i). A turn starts with at most
+//!   that leaves the round comes back behind i; a ghost's pass is an empty
+//!   turn, charged nothing, that also moves it behind i, where work that
+//!   arrives for it waits). A turn starts with at most
 //!   `q_j` and picks only while the deficit is positive, so the picks
 //!   before its last are charged less than `q_j` and the last at most `C`.
 //!   For `N` equal tenants with polls of at most `q`, that is one round,
@@ -181,16 +199,21 @@ pub struct Drr<T> {
     config: DrrConfig,
     /// Indexed by tenant id; `None` for ids never used.
     tenants: Vec<Option<Box<Tenant<T>>>>,
-    /// Tenants with queued work, and ghosts (tenants whose queue emptied
-    /// since they last reached the front), in turn order. Bound: at most
-    /// one entry per tenant (`Tenant::in_round`), so at most `max_tenants`.
+    /// Tenants with queued work, and ghosts (tenants whose queue emptied,
+    /// kept until their second pass at the front), in turn order. Bound:
+    /// at most one entry per tenant (`Tenant::in_round`), so at most
+    /// `max_tenants`.
     round: VecDeque<u32>,
     /// The ghosts in `round`: `round.len() - ghosts` tenants have queued
     /// work.
     ghosts: usize,
+    /// The ghosts in `round` already skipped once (`Tenant::skipped`),
+    /// which leave when they next reach the front. Bound: at most `ghosts`.
+    skipped: usize,
     len: usize,
-    /// Turns ended so far (refills at the front of the round): the clock
-    /// by which a tenant in service measures the turns it missed.
+    /// Turns ended so far (refills at the front of the round, a ghost's
+    /// empty pass included): the clock by which a tenant in service
+    /// measures the turns it missed.
     refills: u64,
 }
 
@@ -210,6 +233,11 @@ struct Tenant<T> {
     /// Whether the tenant's id is in `Drr::round`. Invariant: `len > 0`
     /// implies `in_round`; `in_round && len == 0` is a ghost.
     in_round: bool,
+    /// Whether the tenant, a ghost, has already reached the front once
+    /// since its queue emptied (its turn passed without work): the next
+    /// pick that finds it at the front removes it. Invariant: `skipped`
+    /// implies a ghost; work enqueued or requeued clears it.
+    skipped: bool,
     /// `Drr::refills` when the tenant last left the round in service (a
     /// ghost removed while one of its picks was not yet charged).
     left_at_refills: u64,
@@ -279,6 +307,7 @@ impl<T> Tenant<T> {
             in_flight: 0,
             peak_in_flight: 0,
             in_round: false,
+            skipped: false,
             left_at_refills: 0,
             vtime: 0,
             classes: core::array::from_fn(|_| ClassQueue {
@@ -324,6 +353,7 @@ impl<T> Drr<T> {
             tenants: Vec::new(),
             round: VecDeque::new(),
             ghosts: 0,
+            skipped: 0,
             len: 0,
             refills: 0,
         }
@@ -415,9 +445,12 @@ impl<T> Drr<T> {
         }
         let quantum_ns = self.config.quantum_ns;
         let max_tenant_len = self.config.max_tenant_len;
-        // The other tenants that take turns: the tenant itself is in the
-        // round only when `rejoin` below is `None`, where `others` is unused.
-        let others = (self.round.len() - self.ghosts) as u64;
+        // The other members of the round whose next pass at the front ends
+        // a turn (a refill, counted in `refills`): tenants with queued work
+        // and ghosts not yet skipped. A skipped ghost leaves at its next
+        // pass, without a refill. The tenant itself is in the round only
+        // when `rejoin` below is `None`, where `others` is unused.
+        let others = (self.round.len() - self.skipped) as u64;
         let refills = self.refills;
         let Some(t) = self.tenant_mut(tenant) else {
             return Err(Overflow::new(item, Limit::Tenants));
@@ -442,10 +475,13 @@ impl<T> Drr<T> {
             queue.items.push_back(entry);
         }
         let was_ghost = t.in_round && t.len == 0;
+        // With work, a ghost is an ordinary member of the round again: if
+        // its queue empties later, it gets a full round again.
+        let was_skipped = core::mem::take(&mut t.skipped);
         t.len += 1;
         let rejoin = if t.in_round {
-            // With queued work already, or a ghost: it keeps its place and
-            // its deficit, whatever it is.
+            // With queued work already, or a ghost (skipped once or not):
+            // it keeps its place and its deficit, whatever it is.
             None
         } else {
             t.in_round = true;
@@ -453,12 +489,13 @@ impl<T> Drr<T> {
                 // Still in service: resume the turn it was in, at the
                 // front. Other workers may have ended turns meanwhile; had
                 // the tenant stayed in the round it would have had its share
-                // of those refills, so it gets it now, pro rata (the other
-                // tenants' turns it missed over their number, at most one
-                // round). The deficit is capped at two credits: enough for
-                // a tenant whose few tasks cannot keep up with the round
-                // (one task on two workers) to keep its share, too little
-                // to bank a burst.
+                // of those refills, so it gets it now, pro rata (the turns
+                // it missed over the number of members that end one when
+                // they pass, at most one round: a ghost's empty pass counts
+                // on both sides). The deficit is capped at two credits:
+                // enough for a tenant whose few tasks cannot keep up with
+                // the round (one task on two workers) to keep its share,
+                // too little to bank a burst.
                 let missed = refills - t.left_at_refills;
                 if others > 0 && missed > 0 {
                     let credit = credit_ns(quantum_ns, t.weight);
@@ -478,7 +515,12 @@ impl<T> Drr<T> {
         match rejoin {
             Some(true) => self.round.push_front(tenant.as_u32()),
             Some(false) => self.round.push_back(tenant.as_u32()),
-            None if was_ghost => self.ghosts -= 1,
+            None if was_ghost => {
+                self.ghosts -= 1;
+                if was_skipped {
+                    self.skipped -= 1;
+                }
+            }
             None => {}
         }
         self.len += 1;
@@ -515,12 +557,46 @@ impl<T> Policy<T> for Drr<T> {
             let t = self.tenants[idx as usize]
                 .as_deref_mut()
                 .expect("a tenant in the round has state");
+            if t.len == 0 && t.in_flight == 0 && !t.skipped {
+                // A ghost reaching the front for the first time since its
+                // queue emptied: its turn passes without work, and it
+                // stays for one more round, so that work arriving within
+                // the round (a follow-up request spawned after the next
+                // pick) finds it in its place. A turn end like any other:
+                // a debt is repaid by one credit, but unused credit is only
+                // topped up to one credit, so that staying away banks
+                // nothing (a tenant in the round gets one credit per round,
+                // working or not).
+                let credit = credit_ns(quantum_ns, t.weight);
+                t.deficit_ns = (t.deficit_ns + credit).min(credit);
+                if t.deficit_ns > 0 {
+                    // As at any refill to positive (nothing is in service).
+                    t.peak_in_flight = t.in_flight;
+                }
+                t.skipped = true;
+                self.skipped += 1;
+                debug_assert!(self.skipped <= self.ghosts, "only ghosts are skipped");
+                // A turn that a tenant out of the round in service misses
+                // like any other: had it stayed, the front would have
+                // passed this ghost before reaching it again. (`insert`
+                // divides by the members whose pass is counted here.)
+                self.refills += 1;
+                self.round.pop_front();
+                self.round.push_back(idx);
+                continue;
+            }
             if t.len == 0 {
-                // A ghost at the front leaves the round. Not a turn end: no
-                // refill. In service, it may still come back to the front
-                // (see `insert`); otherwise it is idle from now.
+                // A ghost at the front that was already skipped once, or
+                // one still in service (possible when several workers share
+                // the policy), leaves the round. Not a turn end: no refill.
+                // In service, it may still come back to the front (see
+                // `insert`); otherwise it is idle from now.
                 self.round.pop_front();
                 self.ghosts -= 1;
+                if t.skipped {
+                    t.skipped = false;
+                    self.skipped -= 1;
+                }
                 t.in_round = false;
                 if t.in_flight > 0 {
                     t.left_at_refills = self.refills;
@@ -564,7 +640,8 @@ impl<T> Policy<T> for Drr<T> {
             if t.len == 0 {
                 // It stays at the front as a ghost, so that work arriving
                 // before the next pick (a yield, a follow-up request)
-                // resumes its turn.
+                // resumes its turn, and in the round for one more round
+                // after that (the first pass at the front, above).
                 self.ghosts += 1;
             }
             self.len -= 1;
@@ -605,7 +682,7 @@ impl<T> Policy<T> for Drr<T> {
         queue.in_flight = queue.in_flight.saturating_sub(1);
         t.in_flight = t.in_flight.saturating_sub(1);
         // A ghost is not idle yet: work may still arrive for it before
-        // it reaches the front.
+        // it leaves the round.
         if t.len == 0 && t.in_flight == 0 && !t.in_round {
             t.go_idle();
         }
@@ -614,8 +691,10 @@ impl<T> Policy<T> for Drr<T> {
     /// Takes the oldest *resumed* item of the class if there is one (a
     /// task that yields in a loop: moving it moves lasting load), else the
     /// oldest fresh one (the one newest-first would serve last). A tenant
-    /// left with nothing queued stays in the round as a ghost, removed when
-    /// it reaches the front, so this is O(1) and never searches the round.
+    /// left with nothing queued stays in the round as a ghost, under the
+    /// same rules as one left by `pick` (its turn passes at its first pass
+    /// at the front, it leaves at the second), so this is O(1) and never
+    /// searches the round.
     fn withdraw(&mut self, tenant: TenantId, class: Class) -> Option<T> {
         let t = self
             .tenants

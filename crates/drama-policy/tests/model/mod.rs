@@ -3,7 +3,8 @@
 //! element 0 is the front, "in the round" is `round.contains`, a ghost is a
 //! tenant in the round whose length (counted from its classes) is 0, and
 //! each class is an unordered bag of fresh and resumed (requeued) items,
-//! searched for the one to take. Every operation is O(n), and every rule is
+//! searched for the one to take. A ghost's pass at the front is marked on
+//! the tenant (`skipped`). Every operation is O(n), and every rule is
 //! one line that can be checked against the module documentation of
 //! `drama_policy::Drr`.
 
@@ -40,6 +41,9 @@ struct ModelTenant<T> {
     /// refilled to positive.
     peak_in_flight: u32,
     left_at_refills: u64,
+    /// A ghost whose turn already passed once without work: it leaves at
+    /// its next pass.
+    skipped: bool,
     vtime: u64,
     classes: Vec<ModelClass<T>>,
 }
@@ -100,6 +104,7 @@ impl<T> Model<T> {
                     in_flight: 0,
                     peak_in_flight: 0,
                     left_at_refills: 0,
+                    skipped: false,
                     vtime: 0,
                     classes: (0..4)
                         .map(|_| ModelClass {
@@ -131,6 +136,18 @@ impl<T> Model<T> {
             .filter(|&&id| self.tenants[self.find(id).unwrap()].len() > 0)
             .count()
     }
+
+    /// Tenants in the round whose next pass at the front ends a turn: those
+    /// with queued work and ghosts not yet skipped.
+    fn turn_takers(&self) -> usize {
+        self.round
+            .iter()
+            .filter(|&&id| {
+                let t = &self.tenants[self.find(id).unwrap()];
+                t.len() > 0 || !t.skipped
+            })
+            .count()
+    }
 }
 
 impl<T> Model<T> {
@@ -158,7 +175,7 @@ impl<T> Model<T> {
         let arrival = self.arrivals;
         self.arrivals += 1;
         // The tenant is not in the round when `others` is used.
-        let others = self.active_tenants() as u64;
+        let others = self.turn_takers() as u64;
         let refills = self.refills;
         let t = &mut self.tenants[i];
         let tenant_vtime = t.vtime;
@@ -168,8 +185,9 @@ impl<T> Model<T> {
             c.vtime = c.vtime.max(tenant_vtime);
         }
         c.bag.push((arrival, item, now_ns, resumed));
-        // In the round already (with work, or a ghost): nothing changes
-        // but its queues.
+        // In the round already (with work, or a ghost, skipped or not):
+        // nothing changes but its queues, and it is no ghost any more.
+        t.skipped = false;
         if !was_in_round {
             if t.in_flight > 0 {
                 // In service: back to the front, resuming its turn, with
@@ -223,10 +241,24 @@ impl<T> Policy<T> for Model<T> {
             let i = self.find(id).expect("a tenant in the round exists");
             let credit = self.credit(self.tenants[i].weight);
             let t = &mut self.tenants[i];
+            if t.len() == 0 && t.in_flight == 0 && !t.skipped {
+                // A ghost's first pass: a turn end whose refill tops up to
+                // one credit at most; to the back, marked.
+                t.deficit_ns = (t.deficit_ns + credit).min(credit);
+                if t.deficit_ns > 0 {
+                    t.peak_in_flight = t.in_flight;
+                }
+                t.skipped = true;
+                self.refills += 1;
+                let front = self.round.remove(0);
+                self.round.push(front);
+                continue;
+            }
             if t.len() == 0 {
-                // A ghost at the front leaves, without a refill; idle now
-                // unless in service.
+                // A ghost skipped once, or in service, leaves, without a
+                // refill; idle now unless in service.
                 self.round.remove(0);
+                t.skipped = false;
                 if t.in_flight > 0 {
                     t.left_at_refills = self.refills;
                 } else {
