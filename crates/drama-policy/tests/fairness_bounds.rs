@@ -22,9 +22,10 @@
 //! one. With `C` the largest
 //! cost of one poll (at most `MAX_CHARGE_NS` = 1 s), `q_i` tenant i's
 //! credit per turn (`quantum_ns * w_i / 100`), `k` = `max_debt_credits`
-//! and `D_i = min(C - 1, k * q_i)` the largest debt tenant i can carry
-//! (a pick needs a positive deficit and a charge takes at most `C`; the
-//! floor takes at most `k * q_i`), and `R_i = floor(D_i / q_i) + 1`, after
+//! and `D_i = min(C - 1, k * max(q_i, q))` the largest debt tenant i can
+//! carry, `q` the default-weight credit (a pick needs a positive deficit
+//! and a charge takes at most `C`; the floor takes at most
+//! `k * max(q_i, q)`), and `R_i = floor(D_i / q_i) + 1`, after
 //! every step:
 //!
 //! 1. deficits: `-D_i <= deficit_i <= q_i`;
@@ -224,7 +225,7 @@ fn check_bounds(w: &Workload) -> Result<(), TestCaseError> {
         let weight = Weight::new(*weight).unwrap();
         drr.set_weight(TenantId::new(i as u32), weight).unwrap();
         credit[i] = drr.credit_ns(weight);
-        max_debt[i] = (c_max as i64 - 1).min(k * credit[i]);
+        max_debt[i] = (c_max as i64 - 1).min(k * credit[i].max(drr.credit_ns(Weight::DEFAULT)));
         rounds[i] = (max_debt[i] / credit[i]) as u64 + 1;
         for &c in classes {
             drr.enqueue(0, TenantId::new(i as u32), Class::ALL[c], 0)

@@ -572,6 +572,24 @@ fn a_huge_charge_pushes_a_tenant_back_at_most_max_debt_credits_plus_one_rounds()
     check_with(&mut drr, script, "a");
     assert_eq!(drr.deficit_ns(TenantId::new(1)), -3_000_000);
     check_with(&mut drr, "yield*23 @0 100000", &format!("{} a", b_c(11)));
+    // Below the default weight the bound is in default credits: at weight
+    // 10 (credit 10 µs) the debt still reaches 1 ms, 100 of its own
+    // credits, so a poll of 500 µs (a few of a tenant's tasks on a worker
+    // where the runtime gives it a small weight) is charged in full.
+    let mut drr = Drr::new();
+    drr.set_weight(TenantId::new(1), Weight::new(10).unwrap())
+        .unwrap();
+    check_with(&mut drr, "+1 C a @0; +2 C b @0; yield @0 500000", "a");
+    assert_eq!(drr.deficit_ns(TenantId::new(1)), 10_000 - 500_000);
+    let mut drr = Drr::new();
+    drr.set_weight(TenantId::new(1), Weight::new(10).unwrap())
+        .unwrap();
+    check_with(&mut drr, script, "a");
+    assert_eq!(
+        drr.deficit_ns(TenantId::new(1)),
+        -1_000_000,
+        "10 default credits"
+    );
 }
 
 /// Tenant 1 is charged `u64::MAX` twice (once for its pick, once stray);

@@ -25,7 +25,7 @@ use drama_policy::{Class, TenantId, Weight};
 
 use crate::plan::{Move, Plan, Planner, Weights, WorkerView};
 use crate::pool::Shared;
-use crate::sync::{Ordering, lock};
+use crate::sync::{AtomicU32, Ordering, lock};
 
 /// The balancer may use at most 1/50 (2 %) of the monitor thread's core:
 /// after a plan that took `t`, the next waits at least `50 t`.
@@ -103,6 +103,9 @@ impl Balancer {
         if self.moved {
             self.send_moves(shared);
         }
+        for &(tenant, home) in &self.plan.homes {
+            shared.homes.set(tenant, home);
+        }
         for (index, overrides) in self.plan.overrides.iter().enumerate() {
             if *overrides != self.sent[index] {
                 let slot = &shared.slots[index];
@@ -129,6 +132,66 @@ impl Balancer {
     }
 }
 
+/// Where tenants live: for a tenant whose runnable tasks were all on one
+/// worker at the last plan, that worker. A task spawned (or woken) on a
+/// worker that holds no task of its tenant goes to the tenant's home
+/// instead, where the tenant has its place in the round (a tenant whose
+/// queue just emptied keeps it for a round): a dispatcher that spawns each
+/// tenant's next request wherever it happens to run would otherwise send
+/// the tenant to the back of another worker's round with every request.
+/// Written by the balancer, read by workers with one relaxed load.
+///
+/// A direct-mapped table of `HOME_SLOTS` entries by tenant id: memory is
+/// fixed whatever the number of tenants; two tenants that share a slot
+/// take turns in it, and a tenant without an entry simply has no home
+/// (its tasks stay where they are spawned).
+pub(crate) struct Homes {
+    /// `tenant << 7 | (worker + 1)`, or 0 for none; workers are below 64
+    /// and tenant ids below 2^24, so it fits.
+    slots: Box<[AtomicU32]>,
+}
+
+/// The entries of the home table: 4,096 (16 KiB), enough that a few
+/// thousand tenants on single workers rarely share one; more tenants than
+/// that are many per worker, and a tenant sent to the back of a long round
+/// loses little.
+const HOME_SLOTS: usize = 4096;
+
+impl Homes {
+    pub(crate) fn new() -> Homes {
+        Homes {
+            slots: (0..HOME_SLOTS).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn slot(&self, tenant: TenantId) -> &AtomicU32 {
+        &self.slots[tenant.as_u32() as usize % HOME_SLOTS]
+    }
+
+    /// Records `tenant`'s home (or that it has none).
+    pub(crate) fn set(&self, tenant: TenantId, home: Option<usize>) {
+        let slot = self.slot(tenant);
+        match home {
+            Some(worker) => slot.store(
+                tenant.as_u32() << 7 | (worker as u32 + 1),
+                Ordering::Relaxed,
+            ),
+            None => {
+                // Clear only this tenant's entry, not another's.
+                if slot.load(Ordering::Relaxed) >> 7 == tenant.as_u32() {
+                    slot.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// `tenant`'s home, if it has one.
+    pub(crate) fn get(&self, tenant: TenantId) -> Option<usize> {
+        let entry = self.slot(tenant).load(Ordering::Relaxed);
+        (entry != 0 && entry >> 7 == tenant.as_u32()).then(|| (entry & 0x7f) as usize - 1)
+    }
+}
+
 /// What a worker still has to move for the balancer when its policy cannot
 /// withdraw queued tasks (or they were not queued when it tried): tasks of
 /// the group passing through the worker's hands go to the receiver.
@@ -148,5 +211,42 @@ impl From<&Move> for Export {
             tasks: m.tasks,
             to: m.to,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homes_remember_one_worker_per_tenant() {
+        let homes = Homes::new();
+        let t = TenantId::new;
+        assert_eq!(homes.get(t(7)), None);
+        homes.set(t(7), Some(3));
+        homes.set(t(8), Some(0));
+        assert_eq!(homes.get(t(7)), Some(3));
+        assert_eq!(homes.get(t(8)), Some(0));
+        // Spread over several workers: no home.
+        homes.set(t(7), None);
+        assert_eq!(homes.get(t(7)), None);
+        // Workers up to 63, tenant ids up to 2^24 - 1.
+        let big = t((1 << 24) - 1);
+        homes.set(big, Some(63));
+        assert_eq!(homes.get(big), Some(63));
+    }
+
+    #[test]
+    fn tenants_sharing_a_slot_never_see_each_others_home() {
+        let homes = Homes::new();
+        let (a, b) = (TenantId::new(5), TenantId::new(5 + HOME_SLOTS as u32));
+        homes.set(a, Some(1));
+        homes.set(b, Some(2));
+        // b took the slot: a has no home now, and never b's.
+        assert_eq!(homes.get(a), None);
+        assert_eq!(homes.get(b), Some(2));
+        // Clearing a does not clear b's entry.
+        homes.set(a, None);
+        assert_eq!(homes.get(b), Some(2));
     }
 }

@@ -44,6 +44,8 @@
 //!    scaled so that the worker's tenants keep their own average weight.
 //!    Only weights that differ from the tenant's own are listed. When every
 //!    group is spread evenly there is nothing to list.
+//! 5. **Homes.** A tenant whose tasks are all on one worker lives there;
+//!    the runtime sends its new tasks there (see `balance::Homes`).
 //!
 //! Cost: O(G log G) for G busy groups (entries sorted once, water-filling
 //! by sorting, a sort of one worker's groups per move round); tenants that
@@ -54,10 +56,10 @@ use std::collections::HashMap;
 use drama_policy::{Class, TenantId, Weight};
 
 /// The planner moves work only while the most and the least loaded worker
-/// differ by more than this, in load per capacity: 2 % of a worker. Smaller gaps cost
-/// the tenants of the busier worker at most 1 % of their share, which is
-/// below what a noisy machine measures, while chasing them would move
-/// tasks on every plan as counts flicker.
+/// differ by more than this, in load per capacity: 2 % of a worker.
+/// Smaller gaps cost the tenants of the busier worker at most 1 % of their
+/// share, which is below what a noisy machine measures, while chasing them
+/// would move tasks on every plan as counts flicker.
 pub(crate) const MIN_GAP: f64 = 0.02;
 
 /// A class of a tenant with several classes may stay split unevenly by
@@ -119,11 +121,18 @@ pub(crate) struct Move {
 /// What the planner decided.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Plan {
-    /// In the order they were planned.
+    /// Net transfers, one per (from, to, tenant, class), sorted so: each
+    /// takes only tasks its `from` worker holds now.
     pub(crate) moves: Vec<Move>,
     /// Per worker, the tenants that must run there with a weight other
     /// than their own, sorted by tenant.
     pub(crate) overrides: Vec<Vec<(TenantId, Weight)>>,
+    /// Where each tenant seen lives after the moves: `Some(worker)` when
+    /// all its runnable tasks are on that worker, `None` when they are on
+    /// several; sorted by tenant. New tasks of a tenant that a worker does
+    /// not hold go to its home, where its place in the round is (see
+    /// `balance::Homes`).
+    pub(crate) homes: Vec<(TenantId, Option<usize>)>,
 }
 
 /// The planner's inputs besides the views.
@@ -187,8 +196,9 @@ pub(crate) struct Planner {
     entries: Vec<Entry>,
     /// The entries' task counts as the views gave them.
     original: Vec<u32>,
-    /// (group, worker) pairs that moves created during this plan, and
-    /// where each is in `extra` (a lookup only: never iterated for order).
+    /// (group, worker) pairs that moves created during this plan, in the
+    /// (deterministic) order they were created, and where each is in
+    /// `extra` (a hash map for lookups only: never iterated).
     extra: Vec<Entry>,
     extra_index: HashMap<(u32, u32), usize>,
     groups: Vec<Group>,
@@ -206,6 +216,8 @@ pub(crate) struct Planner {
     fill_order: Vec<u32>,
     /// Scratch: (worker, tenant, entitlement held there).
     entitled: Vec<(u32, u32, f64)>,
+    /// Scratch: (tenant, worker) pairs with tasks, for `homes`.
+    homes: Vec<(u32, u32)>,
     /// The tenant whose task `rotate` last moved off a crowded worker.
     rotation: u32,
 }
@@ -232,6 +244,7 @@ impl Planner {
         self.capacity
             .extend(views.iter().map(|v| v.capacity.clamp(MIN_CAPACITY, 1.0)));
         plan.moves.clear();
+        plan.homes.clear();
         plan.overrides.resize_with(workers, Vec::new);
         plan.overrides.truncate(workers);
         for list in &mut plan.overrides {
@@ -257,6 +270,7 @@ impl Planner {
             self.net_moves(plan);
         }
         self.overrides(weights, plan);
+        self.homes(plan);
     }
 
     /// Flattens the views into entries sorted by (tenant, class, worker),
@@ -636,6 +650,26 @@ impl Planner {
         let i = self.groups.partition_point(|g| (g.tenant, g.class) < key);
         debug_assert_eq!((self.groups[i].tenant, self.groups[i].class), key);
         i as u32
+    }
+
+    /// Each tenant's home: the one worker that holds all its runnable tasks
+    /// after the moves, if there is one. Reads `entitled`, whose rows are
+    /// one per (worker, tenant) with tasks.
+    fn homes(&mut self, plan: &mut Plan) {
+        self.homes.clear();
+        self.homes.extend(
+            self.entitled
+                .iter()
+                .map(|&(worker, tenant, _)| (tenant, worker)),
+        );
+        self.homes.sort_unstable();
+        for same in self.homes.chunk_by(|a, b| a.0 == b.0) {
+            let home = match same {
+                [(_, worker)] => Some(*worker as usize),
+                _ => None,
+            };
+            plan.homes.push((TenantId::new(same[0].0), home));
+        }
     }
 
     /// Whether `group`'s tenant has other classes runnable too.

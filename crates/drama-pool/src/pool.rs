@@ -16,7 +16,7 @@ use drama_core::{
 };
 use drama_policy::{Policy, TenantId, Weight};
 
-use crate::balance::Balancer;
+use crate::balance::{Balancer, Homes};
 use crate::blocking::BlockingLanes;
 use crate::builder::Config;
 use crate::handover::PollState;
@@ -105,6 +105,8 @@ pub(crate) struct Shared {
     pub(crate) unreplaced: AtomicU64,
     pub(crate) next_thread: AtomicUsize,
     pub(crate) tenants: Tenants,
+    /// Where tenants live, by the balancer's last plan.
+    pub(crate) homes: Homes,
 }
 
 /// The tenants' own weights: indexed by tenant id, so that the balancer and
@@ -256,6 +258,7 @@ impl Shared {
             unreplaced: AtomicU64::new(0),
             next_thread: AtomicUsize::new(0),
             tenants: Tenants::new(config.max_tenants),
+            homes: Homes::new(),
             config,
         })
     }

@@ -176,6 +176,14 @@ impl Presence {
         }
     }
 
+    /// The runnable tasks of `tenant` here, over its classes.
+    fn tenant_tasks(&self, tenant: TenantId) -> u32 {
+        let first = Self::key(tenant, Class::ALL[0]);
+        self.count
+            .get(first..first + Class::COUNT)
+            .map_or(0, |counts| counts.iter().sum())
+    }
+
     /// The group at `key`, with its count.
     fn group(&self, key: u32) -> GroupCount {
         let key = key as usize;
@@ -637,17 +645,18 @@ impl Worker<'_> {
     /// The first thing a thread that stole the slot from a stuck worker
     /// does: the stuck poll will never reach its own end (its thread may
     /// no longer touch the core), so its task is no longer counted here and
-    /// its pick is charged the time it held the worker, the stuck
-    /// threshold (a policy keeps a pick in service until it is charged).
+    /// its pick is closed (a policy keeps a pick in service until it is
+    /// charged). With a zero charge: the time the poll held the old thread
+    /// is unknown here, and "stuck" may be the OS keeping a busy machine's
+    /// thread off its core for the stuck threshold, which is no tenant's
+    /// doing; the replacement thread is what restores the capacity.
     fn close_stolen_poll(&mut self) {
-        let stuck_ns =
-            u64::try_from(self.shared.config.stuck_threshold.as_nanos()).unwrap_or(u64::MAX);
         let core = self.core();
         if let Some((tenant, class, counted)) = core.in_poll.take() {
             if counted {
                 core.presence.remove(tenant, class);
             }
-            core.policy.charge(tenant, class, stuck_ns);
+            core.policy.charge(tenant, class, 0);
         }
     }
 
@@ -686,7 +695,8 @@ impl Worker<'_> {
             .wrapping_sub(self.delay_mark.map_or(0, |m| m.0))
             >= DELAY_MARK_EVERY_NS
         {
-            self.delay_mark = self.run_delay.read_ns().map(|d| (self.last_ns, d));
+            let reading = self.run_delay.read_ns();
+            self.mark_delay(self.last_ns, reading);
         }
         let idle = shared.idle.load(Ordering::Relaxed) & !self.bit;
         if idle != 0 && self.core().len() >= SHED_MIN {
@@ -829,6 +839,22 @@ impl Worker<'_> {
         shared.slots[target].parking.notify();
     }
 
+    /// Queues a task spawned or woken on this thread: here, or at its
+    /// tenant's home when this worker holds nothing of the tenant (see
+    /// `balance::Homes`).
+    fn queue_local(&mut self, runnable: Runnable, now: u64) {
+        let tenant = runnable.meta().tenant();
+        if self.core().presence.tenant_tasks(tenant) == 0
+            && let Some(home) = self.shared.homes.get(tenant)
+            && home != self.index
+            && home < self.shared.slots.len()
+        {
+            self.shared.push_to(home, runnable);
+            return;
+        }
+        self.queue(runnable, now, false);
+    }
+
     /// Queues a task here, or hands it to the worker the balancer wants
     /// its group on.
     fn queue(&mut self, runnable: Runnable, now: u64, resumed: bool) {
@@ -951,7 +977,7 @@ impl Worker<'_> {
         loop {
             let next = self.context.staged.borrow_mut().pop_front();
             match next {
-                Some(runnable) => self.queue(runnable, now, false),
+                Some(runnable) => self.queue_local(runnable, now),
                 None => break,
             }
         }

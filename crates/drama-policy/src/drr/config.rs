@@ -133,9 +133,15 @@ impl DrrConfig {
     }
 
     /// The largest debt a tenant carries, in credits of its own (its
-    /// credit at its current weight): a charge that would take its deficit
-    /// below `-(max_debt_credits * credit)` leaves it there, and the excess
-    /// is forgiven. On one worker (every pick charged before the next, the
+    /// credit at its current weight), or of a default-weight tenant if its
+    /// own are smaller: a charge that would take its deficit below
+    /// `-(max_debt_credits * max(credit, quantum_ns))` leaves it there, and
+    /// the excess is forgiven. (Not below the default credit, so that the
+    /// small weights a runtime gives a tenant on a worker where it has
+    /// only a few of its tasks do not make the excess of their polls
+    /// forgiven, which would give those tasks several times their share;
+    /// a tenant of low weight waits the longer for it, as its weight
+    /// says.) On one worker (every pick charged before the next, the
     /// runtime's case) that is the whole rule. When several workers share
     /// the policy, the floor is that much per pick the tenant had in
     /// service at once since its deficit was last refilled to positive, so

@@ -57,7 +57,8 @@
 //! its quantum for its coming turn and joins at the back.
 //!
 //! **Debt is bounded in credits.** A tenant's deficit is floored at
-//! `-(max_debt_credits * credit)`, its own credit at its current weight
+//! `-(max_debt_credits * max(credit, quantum))`: that many of its own
+//! credits, or of a default-weight tenant's if its own are smaller
 //! (`DrrConfig::max_debt_credits`, default 10), and at -1 s whatever the
 //! credit; the excess of a charge is forgiven. (When several workers share
 //! the policy, the credit floor is multiplied by the most picks the tenant
@@ -94,16 +95,18 @@
 //!
 //! On one worker (the runtime's case: every pick is charged before the
 //! next pick), with `q_i` tenant i's credit, `C` the largest single charge
-//! (at most 1 s), `k` = `max_debt_credits`, and
-//! `D_i = min(C - 1 ns, k * q_i)` the largest debt tenant i carries (a
-//! pick needs a positive deficit of at least 1 ns, a charge takes at most
-//! `C`, and the floor stops a debt at `k * q_i`):
+//! (at most 1 s), `q` the default-weight credit (`quantum_ns`), `k` =
+//! `max_debt_credits`, and `D_i = min(C - 1 ns, k * max(q_i, q))` the
+//! largest debt tenant i carries (a pick needs a positive deficit of at
+//! least 1 ns, a charge takes at most `C`, and the floor stops a debt at
+//! `k * max(q_i, q)`):
 //!
 //! - **Deficit:** `-D_i <= deficit_i <= q_i`; a refill happens only at or
 //!   below zero, and a ghost's pass tops its deficit up to `q_i` at most.
 //! - **No tenant starves:** between two consecutive picks of a
 //!   continuously backlogged tenant i, at most
-//!   `R_i = floor(D_i / q_i) + 1 = min(ceil(C / q_i), k + 1)` rounds pass,
+//!   `R_i = floor(D_i / q_i) + 1` rounds pass (`min(ceil(C / q_i), k + 1)`
+//!   for a tenant of at least the default weight),
 //!   in each of which every other tenant j has at most one turn, and a
 //!   turn of j is charged less than `q_j + C`; so the others are charged
 //!   at most `R_i * sum_{j != i} (q_j + C)` in between. Why: after its pick
@@ -119,7 +122,8 @@
 //!   `q_j` and picks only while the deficit is positive, so the picks
 //!   before its last are charged less than `q_j` and the last at most `C`.
 //!   For `N` equal tenants with polls of at most `q`, that is one round,
-//!   `(N - 1) * (q + C)`; however long a poll, at most `k + 1` rounds.
+//!   `(N - 1) * (q + C)`; however long a poll, at most `k + 1` rounds at
+//!   the default weight or above, `k * q / q_i + 1` below it.
 //! - **Weighted service:** for tenants continuously backlogged since both
 //!   became active, `|S_i/q_i - S_j/q_j| <= 1 + max(1, D_i/q_i) + max(1,
 //!   D_j/q_j)`, where `S` is the cost debited (charged, less what the debt
@@ -164,7 +168,8 @@ const VTIME_REBASE_AT: u64 = 1 << 62;
 pub(crate) const MAX_CHARGE_NS: u64 = 1_000_000_000;
 
 /// The largest debt a tenant carries whatever its credit: 1 s. The tighter
-/// floor is `max_debt_credits` of the tenant's credits (`DrrConfig`); this
+/// floor is `max_debt_credits` of the tenant's credits, or of a
+/// default-weight tenant's if its own are smaller (`DrrConfig`); this
 /// one remains so that a large quantum and weight cannot make a debt, and
 /// the refill work it causes in `pick`, larger than the longest charge.
 pub(crate) const MAX_DEBT_NS: i64 = MAX_CHARGE_NS as i64;
@@ -664,14 +669,20 @@ impl<T> Policy<T> for Drr<T> {
         };
         let cost_ns = cost_ns.min(MAX_CHARGE_NS);
         // The floor: `max_debt_credits` credits at the tenant's current
-        // weight per pick in service at once (one, on one worker), and
-        // never more than 1 s. It bounds how many rounds a debt keeps a
-        // backlogged tenant out (on one worker at most
-        // `max_debt_credits + 1`) and the refill work the debt causes in
-        // `pick`. The product is at most 1,000 * 1e11 * 2^32 < 2^90: it is
-        // taken in i128. The deficit is within -1 s and two credits, and
-        // the cost at most 1 s, so the subtraction does not overflow.
-        let per_pick_ns = i128::from(max_debt_credits * credit_ns(quantum_ns, t.weight));
+        // weight, or at the default weight if that is more, per pick in
+        // service at once (one, on one worker), and never more than 1 s.
+        // It bounds how many rounds a debt keeps a backlogged tenant out
+        // (on one worker at most `max_debt_credits + 1` at the default
+        // weight or above) and the refill work the debt causes in `pick`.
+        // Not below the default credit: a runtime that reweights a tenant
+        // per worker (a few of its tasks on a worker get a small weight
+        // there) must not make the excess of its polls forgiven, or those
+        // few tasks would get several times their share. The product is
+        // at most 1,000 * 1e11 * 2^32 < 2^90: it is taken in i128. The
+        // deficit is within -1 s and two credits, and the cost at most 1 s,
+        // so the subtraction does not overflow.
+        let credit = credit_ns(quantum_ns, t.weight).max(credit_ns(quantum_ns, Weight::DEFAULT));
+        let per_pick_ns = i128::from(max_debt_credits * credit);
         let picks = i128::from(t.peak_in_flight.max(1));
         let max_debt_ns = (per_pick_ns * picks).min(i128::from(MAX_DEBT_NS)) as i64;
         t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-max_debt_ns);

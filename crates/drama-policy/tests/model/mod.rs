@@ -337,10 +337,13 @@ impl<T> Policy<T> for Model<T> {
         let i = self.find_or_create(id);
         let cw = u64::from(self.p.class_weights[class.priority()]);
         let in_round = self.round.contains(&id);
-        let credit = self.credit(self.tenants[i].weight);
+        let credit = self
+            .credit(self.tenants[i].weight)
+            .max(self.credit(Weight::DEFAULT.get()));
         let t = &mut self.tenants[i];
         // One charge debits at most 1 s; a debt is at most max_debt_credits
-        // credits per pick in service at once, and at most 1 s.
+        // credits (at least default-weight ones) per pick in service at
+        // once, and at most 1 s.
         let cost_ns = cost_ns.min(1_000_000_000);
         let picks = i128::from(t.peak_in_flight.max(1));
         let floor = (i128::from(self.p.max_debt_credits) * i128::from(credit) * picks)

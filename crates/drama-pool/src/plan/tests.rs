@@ -305,6 +305,17 @@ fn single_task_tenants_split_unevenly_are_evened() {
     for (tenant, share) in tenant_shares(&predicted(&views, &plan, &[])) {
         assert_close(&format!("tenant {tenant}"), share, 0.2, 1e-9);
     }
+    // Each lives on one worker, the two that moved on worker 1.
+    let moved: Vec<u32> = plan.moves.iter().map(|m| m.tenant.as_u32()).collect();
+    for (tenant, home) in &plan.homes {
+        let expect = if moved.contains(&tenant.as_u32()) || tenant.as_u32() > 7 {
+            1
+        } else {
+            0
+        };
+        assert_eq!(*home, Some(expect), "tenant {tenant:?}");
+    }
+    assert_eq!(plan.homes.len(), 10);
 }
 
 /// Plans `rounds` times in a row on the placement each plan leaves (as the
@@ -454,7 +465,9 @@ fn weights_spread_evenly_need_nothing() {
         plan,
         Plan {
             moves: vec![],
-            overrides: vec![vec![], vec![]]
+            overrides: vec![vec![], vec![]],
+            // Every tenant is on both workers: no home.
+            homes: (1..=4).map(|id| (t(id), None)).collect(),
         }
     );
 }
@@ -526,7 +539,8 @@ fn one_worker_plans_nothing() {
         plan_for(&views, &[]),
         Plan {
             moves: vec![],
-            overrides: vec![vec![]]
+            overrides: vec![vec![]],
+            homes: vec![],
         }
     );
 }
