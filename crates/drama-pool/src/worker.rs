@@ -93,6 +93,15 @@ const LONG_POLL_NS: u64 = 250_000;
 const SUSPECT_POLL_FACTOR: u64 = 4;
 const MIN_SUSPECT_POLL_NS: u64 = 50_000;
 
+/// More tasks than this queued in one go (an inbox drained, a poll's spawns
+/// absorbed) and the clock is read again, so that the time is charged to
+/// the right poll (see `Worker::skip_bookkeeping`): a dispatcher's poll
+/// that spawned 10,000 tasks was charged to nobody and the next task's
+/// tenant paid for queueing them, milliseconds, ten rounds out of service
+/// with 10,000 tenants. Below it a drain costs less than a clock read's
+/// worth of error.
+const HEAVY_BOOKKEEPING: usize = 16;
+
 /// The run-queue wait clock is read at least this often while the worker
 /// is busy (about 0.1 % of a core), so that the reading a long poll is
 /// compared with was taken just before it began: waiting before the poll
@@ -679,16 +688,19 @@ impl Worker<'_> {
             for &(tenant, weight) in &core.overridden {
                 let _ = core.policy.set_weight(tenant, weight);
             }
+            self.skip_bookkeeping();
         }
         let slot = &shared.slots[self.index];
         if slot.moves_pending.load(Ordering::Acquire) {
             slot.moves_pending.store(false, Ordering::Relaxed);
             let moves = std::mem::take(&mut *lock(&slot.moves));
             self.carry_out(&moves);
+            self.skip_bookkeeping();
         }
         let overrides = slot.overrides_version.load(Ordering::Acquire);
         if overrides != self.core().overrides_version {
             self.apply_overrides(overrides);
+            self.skip_bookkeeping();
         }
         if self
             .last_ns
@@ -707,6 +719,7 @@ impl Worker<'_> {
                 && let Some(target) = shared.claim_idle(idle)
             {
                 self.shed(target);
+                self.skip_bookkeeping();
             }
         }
         let core = self.core();
@@ -920,18 +933,33 @@ impl Worker<'_> {
     fn drain_inbox(&mut self) {
         let slot = &self.shared.slots[self.index];
         let now = self.last_ns;
+        let mut n = 0;
         // SAFETY: this thread owns the slot, so it is the inbox's only
         // consumer.
         while let Some(runnable) = unsafe { slot.inbox.pop() } {
             self.queue(runnable, now, false);
+            n += 1;
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
             let moved: Vec<Runnable> = lock(&slot.overflow).drain(..).collect();
             slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
+            n += moved.len();
             for runnable in moved {
                 self.queue(runnable, now, false);
             }
         }
+        if n > HEAVY_BOOKKEEPING {
+            self.skip_bookkeeping();
+        }
+    }
+
+    /// Starts the next poll's charge now: the worker's own work since the
+    /// last poll (a large inbox drained, the balancer's moves or weights
+    /// applied, a shed) is nobody's cost. (Ordinarily one poll's end is the
+    /// next one's start, one clock read per poll; the bookkeeping in
+    /// between is a few relaxed loads.)
+    fn skip_bookkeeping(&mut self) {
+        self.last_ns = clock::now_ns();
     }
 
     /// Polls one task, then absorbs what it produced and charges it.
@@ -959,7 +987,13 @@ impl Worker<'_> {
             self.mark_delay(now, after);
         }
         self.last_ns = now;
-        self.absorb(now);
+        if self.absorb(now) > HEAVY_BOOKKEEPING {
+            // The poll spawned or woke many tasks: queueing them is its
+            // cost, and not the next poll's.
+            let end = clock::now_ns();
+            cost += end.saturating_sub(now);
+            self.last_ns = end;
+        }
         let core = self.core();
         core.policy.charge(next.tenant, next.class, cost);
         // avg += (cost - avg) / 8, in unsigned arithmetic.
@@ -973,13 +1007,16 @@ impl Worker<'_> {
 
     /// Moves the tasks this thread's poll spawned, woke or yielded into the
     /// policy. One at a time, with no borrow held while the policy runs.
-    fn absorb(&mut self, now: u64) {
+    /// Returns how many.
+    fn absorb(&mut self, now: u64) -> usize {
+        let mut n = 0;
         loop {
             let next = self.context.staged.borrow_mut().pop_front();
             match next {
                 Some(runnable) => self.queue_local(runnable, now),
                 None => break,
             }
+            n += 1;
         }
         loop {
             let next = self.context.yielded.borrow_mut().pop_front();
@@ -987,7 +1024,9 @@ impl Worker<'_> {
                 Some(runnable) => self.queue(runnable, now, true),
                 None => break,
             }
+            n += 1;
         }
+        n
     }
 
     /// Whether there is anything to run without parking.
