@@ -103,6 +103,15 @@ pub(crate) struct WorkerView {
     pub(crate) capacity: f64,
 }
 
+/// Workers whose capacities differ by less than this fraction count as
+/// equal: 5 %. On an unloaded 2-core machine the workers' capacities
+/// wander between about 0.96 and 1.0 (the monitor thread takes its slice
+/// of one core, interrupts land on one or the other), and evening loads
+/// against that noise moved single-task tenants back and forth, each move
+/// sending a task to the back of another round. A neighbour process that
+/// takes a real share of a core shows as 10 % and more.
+pub(crate) const CAPACITY_NOISE: f64 = 0.05;
+
 /// The least capacity a worker is credited with: a worker the OS starves
 /// still gets some load, and no division blows up.
 pub(crate) const MIN_CAPACITY: f64 = 0.05;
@@ -243,6 +252,15 @@ impl Planner {
         self.capacity.clear();
         self.capacity
             .extend(views.iter().map(|v| v.capacity.clamp(MIN_CAPACITY, 1.0)));
+        // Differences of a few percent are noise (the monitor's own slice
+        // of a core, interrupts, a measurement window that caught one
+        // preemption more): treated as equal, they move no task.
+        let best = self.capacity.iter().copied().fold(MIN_CAPACITY, f64::max);
+        for c in &mut self.capacity {
+            if *c >= best * (1.0 - CAPACITY_NOISE) {
+                *c = best;
+            }
+        }
         plan.moves.clear();
         plan.homes.clear();
         plan.overrides.resize_with(workers, Vec::new);
