@@ -192,6 +192,8 @@ struct Group {
 struct TenantSum {
     tenant: u32,
     tasks: u32,
+    /// Its target share of the pool, in capacity.
+    share: f64,
     /// Its range in `Planner::groups` (in class order).
     groups: (u32, u32),
 }
@@ -334,6 +336,7 @@ impl Planner {
                     self.tenants.push(TenantSum {
                         tenant: e.tenant,
                         tasks: 0,
+                        share: 0.0,
                         groups: (first, first),
                     });
                 }
@@ -382,7 +385,8 @@ impl Planner {
         let mut class_weights = [0.0; Class::COUNT];
         let mut class_caps = [0.0; Class::COUNT];
         let mut class_shares = [0.0; Class::COUNT];
-        for (t, &tenant_share) in self.tenants.iter().zip(&self.fill_shares) {
+        for (t, &tenant_share) in self.tenants.iter_mut().zip(&self.fill_shares) {
+            t.share = tenant_share;
             let groups = &mut self.groups[t.groups.0 as usize..t.groups.1 as usize];
             let n = groups.len();
             for (i, group) in groups.iter().enumerate() {
@@ -671,8 +675,10 @@ impl Planner {
     }
 
     /// Each tenant's home: the one worker that holds all its runnable tasks
-    /// after the moves, if there is one. Reads `entitled`, whose rows are
-    /// one per (worker, tenant) with tasks.
+    /// after the moves, if there is one and the tenant's share fits in it
+    /// (a tenant entitled to more than one worker must not have its new
+    /// tasks drawn to one). Reads `entitled`, whose rows are one per
+    /// (worker, tenant) with tasks.
     fn homes(&mut self, plan: &mut Plan) {
         self.homes.clear();
         self.homes.extend(
@@ -681,12 +687,19 @@ impl Planner {
                 .map(|&(worker, tenant, _)| (tenant, worker)),
         );
         self.homes.sort_unstable();
+        let mut sums = self.tenants.iter();
         for same in self.homes.chunk_by(|a, b| a.0 == b.0) {
+            let tenant = same[0].0;
+            let share = sums
+                .find(|t| t.tenant == tenant)
+                .map_or(f64::INFINITY, |t| t.share);
             let home = match same {
-                [(_, worker)] => Some(*worker as usize),
+                [(_, worker)] if share <= self.capacity[*worker as usize] + 1e-9 => {
+                    Some(*worker as usize)
+                }
                 _ => None,
             };
-            plan.homes.push((TenantId::new(same[0].0), home));
+            plan.homes.push((TenantId::new(tenant), home));
         }
     }
 

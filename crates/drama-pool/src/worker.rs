@@ -266,6 +266,7 @@ impl Core {
     /// Queues a task in the policy (or in the spill list if it refuses),
     /// unless the balancer wants this task's group elsewhere: then returns
     /// the task and the worker to hand it to.
+    #[inline]
     fn enqueue(
         &mut self,
         runnable: Runnable,
@@ -305,7 +306,12 @@ pub(crate) struct Context {
     index: usize,
     /// The task most recently woken by the running task (not a yield).
     handoff: Cell<Option<Runnable>>,
-    /// Tasks spawned or woken on this thread, for `enqueue`.
+    /// Tasks spawned on this thread, for `enqueue` (here or at their
+    /// tenant's home).
+    spawned: RefCell<VecDeque<Runnable>>,
+    /// Tasks woken on this thread (and displaced from the hand-off slot),
+    /// for `enqueue` here: a wake stays where its waker ran, next to the
+    /// data it was woken about.
     staged: RefCell<VecDeque<Runnable>>,
     /// Tasks that yielded, for `requeue`.
     yielded: RefCell<VecDeque<Runnable>>,
@@ -343,7 +349,7 @@ pub(crate) fn stage(runnable: Runnable) {
     // SAFETY: see `with_context`; the caller saw a non-null context on this
     // thread just before, and nothing in between can end `run`.
     let context = unsafe { &*context };
-    context.staged.borrow_mut().push_back(runnable);
+    context.spawned.borrow_mut().push_back(runnable);
 }
 
 /// The schedule function's local path: a task woken on one of this pool's
@@ -431,6 +437,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 shared: shared.clone(),
                 index,
                 handoff: Cell::new(None),
+                spawned: RefCell::new(VecDeque::new()),
                 staged: RefCell::new(VecDeque::new()),
                 yielded: RefCell::new(VecDeque::new()),
             };
@@ -482,6 +489,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
 fn forward(shared: &Shared, index: usize, context: Context) {
     let Context {
         handoff,
+        spawned,
         staged,
         yielded,
         ..
@@ -489,6 +497,7 @@ fn forward(shared: &Shared, index: usize, context: Context) {
     let tasks = handoff
         .into_inner()
         .into_iter()
+        .chain(spawned.into_inner())
         .chain(staged.into_inner())
         .chain(yielded.into_inner());
     for runnable in tasks {
@@ -852,10 +861,12 @@ impl Worker<'_> {
         shared.slots[target].parking.notify();
     }
 
-    /// Queues a task spawned or woken on this thread: here, or at its
-    /// tenant's home when this worker holds nothing of the tenant (see
-    /// `balance::Homes`).
-    fn queue_local(&mut self, runnable: Runnable, now: u64) {
+    /// Queues a task spawned on this thread: here, or at its tenant's home
+    /// when this worker holds nothing of the tenant (see `balance::Homes`).
+    /// Only spawns: a woken task stays where it was woken, next to the
+    /// data it was woken about (message passing would otherwise pay a
+    /// cross-worker wake for every message).
+    fn queue_spawned(&mut self, runnable: Runnable, now: u64) {
         let tenant = runnable.meta().tenant();
         if self.core().presence.tenant_tasks(tenant) == 0
             && let Some(home) = self.shared.homes.get(tenant)
@@ -870,6 +881,7 @@ impl Worker<'_> {
 
     /// Queues a task here, or hands it to the worker the balancer wants
     /// its group on.
+    #[inline]
     fn queue(&mut self, runnable: Runnable, now: u64, resumed: bool) {
         if let Some((runnable, to)) = self.core().enqueue(runnable, now, resumed) {
             self.shared.push_to(to, runnable);
@@ -1011,9 +1023,17 @@ impl Worker<'_> {
     fn absorb(&mut self, now: u64) -> usize {
         let mut n = 0;
         loop {
+            let next = self.context.spawned.borrow_mut().pop_front();
+            match next {
+                Some(runnable) => self.queue_spawned(runnable, now),
+                None => break,
+            }
+            n += 1;
+        }
+        loop {
             let next = self.context.staged.borrow_mut().pop_front();
             match next {
-                Some(runnable) => self.queue_local(runnable, now),
+                Some(runnable) => self.queue(runnable, now, false),
                 None => break,
             }
             n += 1;

@@ -224,6 +224,12 @@ pub struct Drr<T> {
 
 struct Tenant<T> {
     weight: Weight,
+    /// The credit per turn at `weight` (`credit_ns`), and the debt floor
+    /// per pick in service at once (`max_debt_credits` of the larger of it
+    /// and the default credit, at most `MAX_DEBT_NS`): both follow the
+    /// weight, kept here so that `pick` and `charge` divide nothing.
+    credit_ns: i64,
+    debt_unit_ns: i64,
     deficit_ns: i64,
     /// Queued items over all classes. Bound: `max_tenant_len`.
     len: usize,
@@ -304,9 +310,11 @@ impl<T> ClassQueue<T> {
 }
 
 impl<T> Tenant<T> {
-    fn new() -> Tenant<T> {
+    fn new(credit_ns: i64, debt_unit_ns: i64) -> Tenant<T> {
         Tenant {
             weight: Weight::DEFAULT,
+            credit_ns,
+            debt_unit_ns,
             deficit_ns: 0,
             len: 0,
             in_flight: 0,
@@ -415,7 +423,26 @@ impl<T> Drr<T> {
         if idx >= self.tenants.len() {
             self.tenants.resize_with(idx + 1, || None);
         }
-        Some(self.tenants[idx].get_or_insert_with(|| Box::new(Tenant::new())))
+        if self.tenants[idx].is_none() {
+            let (credit, debt_unit) = self.credits(Weight::DEFAULT);
+            self.tenants[idx] = Some(Box::new(Tenant::new(credit, debt_unit)));
+        }
+        self.tenants[idx].as_deref_mut()
+    }
+
+    /// A tenant's credit per turn at `weight`, and its debt floor per pick
+    /// in service: `max_debt_credits` credits, of its own or of a
+    /// default-weight tenant's if those are more (so that the small weight
+    /// a runtime gives a tenant on a worker where it has few tasks does not
+    /// make the excess of their polls forgiven: they would get several
+    /// times their share), and at most `MAX_DEBT_NS`.
+    fn credits(&self, weight: Weight) -> (i64, i64) {
+        let quantum_ns = self.config.quantum_ns;
+        let credit = credit_ns(quantum_ns, weight);
+        let unit = credit.max(credit_ns(quantum_ns, Weight::DEFAULT));
+        // At most 1,000 * 1e11 < 2^63.
+        let debt_unit = (i64::from(self.config.max_debt_credits) * unit).min(MAX_DEBT_NS);
+        (credit, debt_unit)
     }
 }
 
@@ -448,7 +475,6 @@ impl<T> Drr<T> {
         if self.len >= self.config.max_len {
             return Err(Overflow::new(item, Limit::Total));
         }
-        let quantum_ns = self.config.quantum_ns;
         let max_tenant_len = self.config.max_tenant_len;
         // The other members of the round whose next pass at the front ends
         // a turn (a refill, counted in `refills`): tenants with queued work
@@ -503,7 +529,7 @@ impl<T> Drr<T> {
                 // too little to bank a burst.
                 let missed = refills - t.left_at_refills;
                 if others > 0 && missed > 0 {
-                    let credit = credit_ns(quantum_ns, t.weight);
+                    let credit = t.credit_ns;
                     let bonus = (credit as u64 * missed.min(others) / others) as i64;
                     t.deficit_ns = (t.deficit_ns + bonus).min((2 * credit).max(t.deficit_ns));
                 }
@@ -512,7 +538,7 @@ impl<T> Drr<T> {
                 // Idle until now (its credit already forfeited): receive
                 // the quantum for the coming turn and wait behind the
                 // others.
-                t.deficit_ns += credit_ns(quantum_ns, t.weight);
+                t.deficit_ns += t.credit_ns;
                 Some(false)
             }
         };
@@ -555,7 +581,6 @@ impl<T> Policy<T> for Drr<T> {
     }
 
     fn pick(&mut self, now_ns: u64) -> Option<Picked<T>> {
-        let quantum_ns = self.config.quantum_ns;
         let age_bound_ns = self.config.age_bound_ns;
         loop {
             let idx = *self.round.front()?;
@@ -572,7 +597,7 @@ impl<T> Policy<T> for Drr<T> {
                 // topped up to one credit, so that staying away banks
                 // nothing (a tenant in the round gets one credit per round,
                 // working or not).
-                let credit = credit_ns(quantum_ns, t.weight);
+                let credit = t.credit_ns;
                 t.deficit_ns = (t.deficit_ns + credit).min(credit);
                 if t.deficit_ns > 0 {
                     // As at any refill to positive (nothing is in service).
@@ -612,7 +637,7 @@ impl<T> Policy<T> for Drr<T> {
             }
             if t.deficit_ns <= 0 {
                 // Turn over: credit for the next one, then to the back.
-                let credit = credit_ns(quantum_ns, t.weight);
+                let credit = t.credit_ns;
                 // Alone in the round, the tenant would meet only itself at
                 // the front again: add every credit it needs at once (the
                 // same result as looping, without the loop).
@@ -661,8 +686,6 @@ impl<T> Policy<T> for Drr<T> {
 
     fn charge(&mut self, tenant: TenantId, class: Class, cost_ns: u64) {
         let class_weight = u64::from(self.config.class_weights[class.priority()]);
-        let quantum_ns = self.config.quantum_ns;
-        let max_debt_credits = i64::from(self.config.max_debt_credits);
         // Nothing can have been picked for an id out of range.
         let Some(t) = self.tenant_mut(tenant) else {
             return;
@@ -681,10 +704,12 @@ impl<T> Policy<T> for Drr<T> {
         // at most 1,000 * 1e11 * 2^32 < 2^90: it is taken in i128. The
         // deficit is within -1 s and two credits, and the cost at most 1 s,
         // so the subtraction does not overflow.
-        let credit = credit_ns(quantum_ns, t.weight).max(credit_ns(quantum_ns, Weight::DEFAULT));
-        let per_pick_ns = i128::from(max_debt_credits * credit);
-        let picks = i128::from(t.peak_in_flight.max(1));
-        let max_debt_ns = (per_pick_ns * picks).min(i128::from(MAX_DEBT_NS)) as i64;
+        let max_debt_ns = match t.peak_in_flight {
+            0 | 1 => t.debt_unit_ns,
+            picks => {
+                (i128::from(t.debt_unit_ns) * i128::from(picks)).min(i128::from(MAX_DEBT_NS)) as i64
+            }
+        };
         t.deficit_ns = (t.deficit_ns - cost_ns as i64).max(-max_debt_ns);
         let queue = &mut t.classes[class.priority()];
         queue.vtime = queue
@@ -727,9 +752,12 @@ impl<T> Policy<T> for Drr<T> {
     }
 
     fn set_weight(&mut self, tenant: TenantId, weight: Weight) -> Result<(), Overflow<Weight>> {
+        let (credit, debt_unit) = self.credits(weight);
         match self.tenant_mut(tenant) {
             Some(t) => {
                 t.weight = weight;
+                t.credit_ns = credit;
+                t.debt_unit_ns = debt_unit;
                 Ok(())
             }
             None => Err(Overflow::new(weight, Limit::Tenants)),

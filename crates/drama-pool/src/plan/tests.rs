@@ -722,3 +722,24 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn homes_only_for_tenants_that_fit_one_worker() {
+    // Planned without moves (a round that only reweights). Tenant 1
+    // (weight 3) has five tasks on worker 0 and is entitled to 1.2
+    // workers: no home, or its new tasks would all be drawn to one worker.
+    // Tenant 2 has one task on worker 1 (0.4 of a worker): its home is
+    // worker 1. Tenant 3 is on both: no home.
+    let own = weights(&[(1, 300)]);
+    let views = full(&[
+        vec![g(1, Class::Compute, 5), g(3, Class::Compute, 1)],
+        vec![g(2, Class::Compute, 1), g(3, Class::Compute, 1)],
+    ]);
+    let mut plan = Plan::default();
+    let weights = Weights {
+        tenants: &own,
+        classes: CLASS_WEIGHTS,
+    };
+    Planner::new().plan(&views, weights, false, &mut plan);
+    assert_eq!(plan.homes, [(t(1), None), (t(2), Some(1)), (t(3), None)]);
+}
