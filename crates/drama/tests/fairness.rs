@@ -237,3 +237,55 @@ fn a_heavy_tenant_born_on_one_worker_spreads_to_its_share() {
         percent(&got)
     );
 }
+
+#[test]
+fn a_class_born_on_one_worker_gets_its_share_of_the_pool() {
+    // One tenant: 8 Compute and 8 Read loops from outside, then 8 Write
+    // loops spawned by one task, all born on its worker. Classes weigh
+    // 8:4:2 (Write:Compute:Read), so Write should get 8/14 = 57 % of the
+    // pool; balanced per worker it got 28 % (half: it was on one worker).
+    let _serial = one_at_a_time();
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (stop, measuring) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let cpu: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let tenant = rt.tenant("one").unwrap();
+    for (i, class) in [(1, drama::Class::Compute), (2, drama::Class::Read)] {
+        for _ in 0..8 {
+            let spec = Spawn::new().tenant(tenant).class(class);
+            drop(
+                rt.spawn_with(spec, looper(&stop, &measuring, &cpu[i]))
+                    .unwrap(),
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let writes: Vec<_> = (0..8).map(|_| looper(&stop, &measuring, &cpu[0])).collect();
+    let spawner = rt
+        .spawn_with(
+            Spawn::new().tenant(tenant).class(drama::Class::Write),
+            async move {
+                for task in writes {
+                    drop(drama::spawn(task).unwrap());
+                }
+            },
+        )
+        .unwrap();
+    rt.block_on(spawner).unwrap();
+    let got = shares(
+        &rt,
+        &stop,
+        &measuring,
+        &cpu,
+        Duration::from_millis(200),
+        Duration::from_millis(1000),
+    );
+    eprintln!("shares (write, compute, read): {}", percent(&got));
+    assert!(
+        got[0] >= 0.9 * 8.0 / 14.0,
+        "Write should get 57 %: {}",
+        percent(&got)
+    );
+}
