@@ -104,6 +104,12 @@ use drama_core::{JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spa
 use drama_policy::TenantId;
 use slab::Slab;
 
+/// How long shutdown waits for blocking threads that have no job to exit
+/// (they only need to be scheduled once): far more than that takes, even on
+/// a loaded machine, and short enough that a thread that is somehow slower
+/// costs shutdown little.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
+
 /// The limits of the blocking lanes. The pool's builder validates them, so
 /// every number is at least 1.
 #[derive(Clone, Debug)]
@@ -288,6 +294,24 @@ impl BlockingLanes {
         Ok(handle)
     }
 
+    /// Stops admitting jobs; queued and running jobs go on. Idle threads
+    /// exit now, the others once the queues are empty. Idempotent. The pool
+    /// calls it when its shutdown begins, so that the idle threads are gone
+    /// by the time [`shutdown`](Self::shutdown) joins them: called only at
+    /// the deadline, it woke them and did not wait, and reported a thread
+    /// left unjoined with nothing stuck.
+    pub(crate) fn close(&self) {
+        let mut state = self.shared.lock();
+        if !state.closed {
+            state.closed = true;
+            // Idle threads have nothing to do (the ring is empty whenever a
+            // thread is idle); woken, they see `closed` and exit.
+            for &key in &state.idle {
+                state.threads[key].wake.notify_one();
+            }
+        }
+    }
+
     /// Stops admitting jobs, lets queued and running jobs go on until
     /// `deadline`, then cancels the jobs that have not started and detaches
     /// the threads still running one; see the module documentation. Returns
@@ -298,16 +322,9 @@ impl BlockingLanes {
     /// waits until `deadline` for its own thread, which cannot exit while it
     /// waits, and then returns `false`.
     pub(crate) fn shutdown(&self, deadline: Instant) -> bool {
+        self.close();
         let shared = &self.shared;
         let mut state = shared.lock();
-        if !state.closed {
-            state.closed = true;
-            // Idle threads have nothing to do (the ring is empty whenever a
-            // thread is idle); woken, they see `closed` and exit.
-            for &key in &state.idle {
-                state.threads[key].wake.notify_one();
-            }
-        }
         // Queued and running jobs go on until the deadline; a thread that
         // runs out of work exits, so an empty `threads` means all work is
         // done.
@@ -352,10 +369,29 @@ impl BlockingLanes {
             }
         }
         state.lanes.retain(|_, lane| lane.running > 0);
-        let to_join = std::mem::take(&mut state.to_join);
-        let all_exited = state.threads.is_empty();
+        let running: usize = state.lanes.values().map(|lane| lane.running).sum();
         drop(guard);
         drop(cancelled);
+        // Threads without a job (idle ones `close` woke, and those whose job
+        // was just cancelled) exit at once: wait for them, briefly, so that
+        // they are joined rather than reported as left behind. A thread
+        // still running a job is stuck in it and is detached.
+        let grace = Instant::now() + EXIT_GRACE;
+        let mut state = shared.lock();
+        while state.threads.len() > running {
+            let now = Instant::now();
+            if now >= grace {
+                break;
+            }
+            state = shared
+                .exited
+                .wait_timeout(state, grace - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let to_join = std::mem::take(&mut state.to_join);
+        let all_exited = state.threads.is_empty();
+        drop(state);
         let mut joined = all_exited;
         for handle in to_join {
             // A blocking thread catches every panic of its jobs, so an `Err`

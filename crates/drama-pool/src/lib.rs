@@ -85,6 +85,7 @@ mod handover;
 mod inbox;
 #[cfg(all(test, loom))]
 mod loom;
+mod outbox;
 mod park;
 #[cfg(not(loom))]
 mod plan;

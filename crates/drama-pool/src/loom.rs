@@ -10,6 +10,10 @@
 //! - `park_*`: a worker that parks after a producer published work always
 //!   wakes (no lost wake-up), and shutdown's notify reaches a parked
 //!   worker.
+//! - `outbox_*`: the SPSC outbox hands every entry over once, in order,
+//!   across a chunk boundary, while its producer and consumer run on
+//!   different threads (a stuck worker and its replacement), and whoever
+//!   leaves second empties it.
 //! - `handover_*`: a stuck worker's slot has exactly one owner after the
 //!   monitor's steal races the end of the poll, and the new owner sees the
 //!   old owner's writes.
@@ -20,6 +24,7 @@ use loom::thread;
 
 use crate::handover::PollState;
 use crate::inbox::Inbox;
+use crate::outbox::Outbox;
 use crate::park::Parking;
 use crate::sync::UnsafeCell;
 
@@ -184,5 +189,77 @@ fn handover_exactly_one_owner() {
         }
         monitor.join().unwrap();
         assert_eq!(owners.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn outbox_spsc_across_a_chunk() {
+    loom::model(|| {
+        // Three entries with two per chunk: the consumer may meet the link
+        // to a second chunk, or the end of the first, at any point.
+        let outbox = Arc::new(Outbox::new());
+        let producer = {
+            let outbox = outbox.clone();
+            thread::spawn(move || {
+                for i in 0..3 {
+                    // SAFETY: this thread is the only producer.
+                    unsafe { outbox.push(i) };
+                }
+            })
+        };
+        let mut seen = Vec::new();
+        // SAFETY: this thread is the only consumer.
+        while let Some(i) = unsafe { outbox.pop() } {
+            seen.push(i);
+        }
+        producer.join().unwrap();
+        // SAFETY: as above.
+        while let Some(i) = unsafe { outbox.pop() } {
+            seen.push(i);
+        }
+        assert_eq!(seen, [0, 1, 2]);
+    });
+}
+
+#[test]
+fn outbox_whoever_leaves_second_empties() {
+    loom::model(|| {
+        // A stuck thread pushes and leaves while the slot's owner pops and
+        // leaves (shutdown): every entry is taken exactly once, by one of
+        // them.
+        let outbox = Arc::new(Outbox::new());
+        let producer = {
+            let outbox = outbox.clone();
+            thread::spawn(move || {
+                // SAFETY: this thread is the only producer.
+                unsafe { outbox.push(1) };
+                // SAFETY: as above.
+                unsafe { outbox.push(2) };
+                let mut taken = Vec::new();
+                if outbox.producer_leaves() {
+                    // The consumer left first: this thread empties it.
+                    // SAFETY: the consumer has left, so this thread is
+                    // the only consumer now.
+                    while let Some(i) = unsafe { outbox.pop() } {
+                        taken.push(i);
+                    }
+                }
+                taken
+            })
+        };
+        let mut taken = Vec::new();
+        // SAFETY: this thread is the consumer until it leaves.
+        while let Some(i) = unsafe { outbox.pop() } {
+            taken.push(i);
+        }
+        if outbox.consumer_leaves() {
+            // SAFETY: as above; the producer left, nothing more comes.
+            while let Some(i) = unsafe { outbox.pop() } {
+                taken.push(i);
+            }
+        }
+        taken.extend(producer.join().unwrap());
+        taken.sort_unstable();
+        assert_eq!(taken, [1, 2]);
     });
 }

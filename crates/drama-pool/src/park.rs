@@ -88,6 +88,30 @@ impl Parking {
         }
     }
 
+    /// Sleeps until notified or until `timeout` has passed. Returns with
+    /// the state `AWAKE`.
+    #[cfg(not(loom))]
+    pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            if self
+                .state
+                .compare_exchange(NOTIFIED, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                // A notification racing in now leaves only an unpark token,
+                // which makes a later `park` return once spuriously.
+                self.state.store(AWAKE, Ordering::SeqCst);
+                return;
+            }
+            thread::park_timeout(timeout - elapsed);
+        }
+    }
+
     /// Wakes the worker if it is parked or about to park. The caller must
     /// have published its work (pushed into the inbox, set a flag) before
     /// calling. Returns whether this call issued the unpark.

@@ -21,22 +21,25 @@
 //! (so that busy workers shed work to it) and parks (see `park.rs`).
 //!
 //! The thread-local [`Context`] is what a task's schedule function and a
-//! spawn from inside a task see: they put work in the context's buffers,
-//! never in the slot directly, because the slot may be handed to another
-//! thread while this one is stuck in a poll. The buffers are drained by
-//! this thread after the poll, into the slot if it still owns it, or into
-//! the slot's inbox if it does not.
+//! spawn from inside a task see: they put work in the thread's outbox
+//! (`outbox.rs`), never in the slot directly, because the slot may be
+//! handed to another thread while this one is stuck in a poll. This thread
+//! empties its outbox after each poll; when the slot was taken from it
+//! meanwhile, the slot's new owner empties it instead, at every tick, so
+//! that the work a stuck poll created runs while it is stuck.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ptr;
+use std::time::Duration;
 
 use drama_core::{Runnable, ScheduleInfo, budget, clock};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
 use crate::balance::Export;
+use crate::outbox::Outbox;
 use crate::plan::{GroupCount, Move};
-use crate::pool::{CLOSED, Shared, Start};
+use crate::pool::{CLOSED, Shared, Start, cancel};
 use crate::run_delay::{self, RunDelay};
 use crate::sync::{Arc, Ordering, lock};
 
@@ -114,6 +117,30 @@ const DELAY_MARK_EVERY_NS: u64 = 1_000_000;
 /// percent, short enough that the balancer follows a neighbour process
 /// that starts or stops within a tenth of a second.
 const CAPACITY_WINDOW_NS: u64 = 50_000_000;
+
+/// How long a worker whose slot holds the outbox of a stuck thread (an
+/// orphan) sleeps at most before it looks into it again. The stuck thread
+/// pushes without waking anyone (a wake per push would cost every poll a
+/// fence), so a sleeping owner must look by itself: within a millisecond
+/// of the push, well inside the stuck threshold that already passed, for
+/// about a thousand wake-ups a second only while a thread is stuck.
+const ORPHAN_CHECK_INTERVAL: Duration = Duration::from_millis(1);
+
+/// How a task came to be in an outbox: what the worker does with it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Origin {
+    /// Spawned by a task on this thread: queued here, or at its tenant's
+    /// home (`Worker::queue_spawned`).
+    Spawned,
+    /// Woken by a task on this thread: the newest wake of a poll runs next
+    /// (the hand-off slot), the others are queued here.
+    Woken,
+    /// Woken while it was running (it yielded): queued behind the others.
+    Yielded,
+}
+
+/// A task in an outbox, with how it got there.
+pub(crate) type Entry = (Runnable, Origin);
 
 /// How many runnable tasks of each (tenant, class) a worker holds (queued,
 /// or being polled), and which groups have any: the worker's view for the
@@ -224,6 +251,12 @@ pub(crate) struct Core {
     /// Moves the policy could not carry out at once (see `Export`).
     /// Bounded by `plan::MAX_MOVED_TASKS` tasks.
     exports: Vec<Export>,
+    /// The outbox of the thread that owns the slot (emptied after each of
+    /// its polls), and those of earlier owners still stuck in a poll,
+    /// emptied at every tick until their thread leaves. At most
+    /// `max_threads` orphans: one per thread the slot had that is alive.
+    outbox: Option<Arc<Outbox<Entry>>>,
+    orphans: Vec<Arc<Outbox<Entry>>>,
     presence: Presence,
     /// Whether a poll is under way, and of which task: its tenant, class
     /// and whether it is counted in `presence`. A thread that steals the
@@ -252,6 +285,8 @@ impl Core {
             overrides_version: 0,
             overridden: Vec::new(),
             exports: Vec::new(),
+            outbox: None,
+            orphans: Vec::new(),
             presence: Presence::new(max_tenants),
             in_poll: false,
             poll_tenant: TenantId::DEFAULT,
@@ -311,17 +346,10 @@ impl Core {
 pub(crate) struct Context {
     shared: Arc<Shared>,
     index: usize,
-    /// The task most recently woken by the running task (not a yield).
-    handoff: Cell<Option<Runnable>>,
-    /// Tasks spawned on this thread, for `enqueue` (here or at their
-    /// tenant's home).
-    spawned: RefCell<VecDeque<Runnable>>,
-    /// Tasks woken on this thread (and displaced from the hand-off slot),
-    /// for `enqueue` here: a wake stays where its waker ran, next to the
-    /// data it was woken about.
-    staged: RefCell<VecDeque<Runnable>>,
-    /// Tasks that yielded, for `requeue`.
-    yielded: RefCell<VecDeque<Runnable>>,
+    /// The tasks this thread spawned, woke or saw yield, for the slot's
+    /// owner to queue: a wake stays where its waker ran, next to the data
+    /// it was woken about. This thread is its only producer.
+    outbox: Arc<Outbox<Entry>>,
 }
 
 thread_local! {
@@ -356,7 +384,9 @@ pub(crate) fn stage(runnable: Runnable) {
     // SAFETY: see `with_context`; the caller saw a non-null context on this
     // thread just before, and nothing in between can end `run`.
     let context = unsafe { &*context };
-    context.spawned.borrow_mut().push_back(runnable);
+    // SAFETY: the context is this thread's, and this thread is its outbox's
+    // only producer.
+    unsafe { context.outbox.push((runnable, Origin::Spawned)) };
 }
 
 /// The schedule function's local path: a task woken on one of this pool's
@@ -370,15 +400,17 @@ pub(crate) fn schedule_local(
     let mut runnable = Some(runnable);
     let done = with_context(shared, |context| {
         let runnable = runnable.take().expect("taken once");
-        if info.woken_while_running() {
-            // It yielded: behind the others, never in the hand-off slot, or
-            // a yielding task would never give way.
-            context.yielded.borrow_mut().push_back(runnable);
-        } else if let Some(previous) = context.handoff.replace(Some(runnable)) {
-            // The newest wake takes the slot (it is the likeliest to find
-            // its data in cache); the one it displaces is queued normally.
-            context.staged.borrow_mut().push_back(previous);
-        }
+        // A task woken while it ran yielded: it goes behind the others,
+        // never in the hand-off slot, or a yielding task would never give
+        // way.
+        let origin = if info.woken_while_running() {
+            Origin::Yielded
+        } else {
+            Origin::Woken
+        };
+        // SAFETY: the context is this thread's, and this thread is its
+        // outbox's only producer.
+        unsafe { context.outbox.push((runnable, origin)) };
     });
     match done {
         Some(()) => Ok(()),
@@ -440,13 +472,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
             if matches!(start, Start::Steal(_)) {
                 shared.replaced.fetch_add(1, Ordering::Relaxed);
             }
+            let outbox = Arc::new(Outbox::new());
             let context = Context {
                 shared: shared.clone(),
                 index,
-                handoff: Cell::new(None),
-                spawned: RefCell::new(VecDeque::new()),
-                staged: RefCell::new(VecDeque::new()),
-                yielded: RefCell::new(VecDeque::new()),
+                outbox: outbox.clone(),
             };
             shared.slots[index].parking.set_owner();
             CONTEXT.with(|c| c.set(&context));
@@ -456,6 +486,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 index,
                 bit: 1 << index,
                 epoch,
+                handoff: None,
                 last_ns: clock::now_ns(),
                 streak: 0,
                 avg_idle_ns: 0,
@@ -463,26 +494,42 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 delay_mark: None,
                 capacity: 1.0,
             };
+            worker.adopt(outbox.clone());
             if matches!(start, Start::Steal(_)) {
                 worker.close_stolen_poll();
             }
             let exit = worker.run();
             CONTEXT.with(|c| c.set(ptr::null()));
+            if let Some(runnable) = worker.handoff.take() {
+                // Only left in hand when the loop ended between polls:
+                // at shutdown.
+                cancel(runnable);
+            }
+            drop(context);
+            // This thread pushes nothing more (its context is gone).
+            let consumer_left = outbox.producer_leaves();
             match exit {
                 Exit::Closed => {
-                    // Drop what this thread holds, then the slot's queues.
-                    // Dropping a runnable cancels its task; destructors that
-                    // wake other tasks find the pool closed.
-                    drop(context);
+                    // Drop the slot's queues, this thread's outbox with
+                    // them. Dropping a runnable cancels its task;
+                    // destructors that wake other tasks find the pool
+                    // closed.
                     // SAFETY: we still own the slot (we left the loop
                     // between polls, not by a steal).
                     unsafe { drain_slot(&shared, index) };
                     shared.slots[index].exited.store(true, Ordering::Release);
                 }
                 Exit::Stolen | Exit::NotNeeded => {
-                    // The slot has a new owner: hand it what this thread
-                    // still holds, through the inbox like any other thread.
-                    forward(&shared, index, context);
+                    // The slot's new owner empties this thread's outbox,
+                    // unless it left already (the pool closed): then
+                    // nobody else will.
+                    if consumer_left {
+                        // SAFETY: the consumer has left, so this thread is
+                        // the outbox's only user.
+                        while let Some((runnable, _)) = unsafe { outbox.pop() } {
+                            cancel(runnable);
+                        }
+                    }
                 }
             }
             exit
@@ -490,30 +537,6 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
     };
     let _ = exit;
     shared.threads.fetch_sub(1, Ordering::AcqRel);
-}
-
-/// Moves a retiring thread's buffered tasks to the slot's new owner.
-fn forward(shared: &Shared, index: usize, context: Context) {
-    let Context {
-        handoff,
-        spawned,
-        staged,
-        yielded,
-        ..
-    } = context;
-    let tasks = handoff
-        .into_inner()
-        .into_iter()
-        .chain(spawned.into_inner())
-        .chain(staged.into_inner())
-        .chain(yielded.into_inner());
-    for runnable in tasks {
-        if shared.state.load(Ordering::Acquire) == CLOSED {
-            drop(runnable);
-        } else {
-            shared.push_to(index, runnable);
-        }
-    }
 }
 
 /// Wakes every worker whose bit is set in `mask`.
@@ -548,8 +571,34 @@ pub(crate) unsafe fn drain_slot(shared: &Shared, index: usize) {
                 .or_else(|| core.spill.pop_front())
         });
         match next {
-            Some(runnable) => drop(runnable),
+            Some(runnable) => cancel(runnable),
             None => break,
+        }
+    }
+    // The outboxes: the owner's and the orphans. Their producers may still
+    // push (a thread stuck in a poll); whoever of the two leaves second
+    // empties what is left.
+    // SAFETY: as above.
+    let outboxes: Vec<_> = slot.core.with_mut(|core| unsafe {
+        let core = &mut *core;
+        core.outbox
+            .take()
+            .into_iter()
+            .chain(core.orphans.drain(..))
+            .collect()
+    });
+    for outbox in outboxes {
+        // SAFETY: the caller owns the slot, so it is the outboxes'
+        // consumer until it leaves (and after, when their producer has
+        // left too).
+        while let Some((runnable, _)) = unsafe { outbox.pop() } {
+            cancel(runnable);
+        }
+        if outbox.consumer_leaves() {
+            // SAFETY: as above.
+            while let Some((runnable, _)) = unsafe { outbox.pop() } {
+                cancel(runnable);
+            }
         }
     }
     // SAFETY: as above.
@@ -565,14 +614,14 @@ pub(crate) unsafe fn drain_queues(shared: &Shared, index: usize) {
     let slot = &shared.slots[index];
     // SAFETY: the caller owns the slot, so it is the inbox's only consumer.
     while let Some(runnable) = unsafe { slot.inbox.pop() } {
-        drop(runnable);
+        cancel(runnable);
     }
     loop {
         let next = lock(&slot.overflow).pop_front();
         match next {
             Some(runnable) => {
                 slot.overflow_len.fetch_sub(1, Ordering::Relaxed);
-                drop(runnable);
+                cancel(runnable);
             }
             None => break,
         }
@@ -597,6 +646,9 @@ struct Worker<'a> {
     bit: u64,
     /// Even; see `handover.rs`.
     epoch: u64,
+    /// The task the last poll woke last (not a yield): it runs next, on
+    /// warm caches. Only ever full between a poll and the next pick.
+    handoff: Option<Runnable>,
     /// The clock at the end of the last poll (or wake-up): the start of the
     /// next poll's charge.
     last_ns: u64,
@@ -667,6 +719,47 @@ impl Worker<'_> {
         self.delay_mark = reading.map(|d| (now, d));
     }
 
+    /// Makes this thread's outbox the slot's: the one emptied after each
+    /// poll. The previous owner's, if the slot was stolen from it, becomes
+    /// an orphan, emptied at every tick until that thread leaves.
+    fn adopt(&mut self, outbox: Arc<Outbox<Entry>>) {
+        let core = self.core();
+        if let Some(previous) = core.outbox.replace(outbox) {
+            core.orphans.push(previous);
+        }
+    }
+
+    /// Queues the work that stuck threads (earlier owners of the slot)
+    /// pushed into their outboxes, and lets go of the outboxes of those
+    /// that have left.
+    #[cold]
+    fn take_orphans_work(&mut self) {
+        let now = self.last_ns;
+        let mut i = 0;
+        while i < self.core().orphans.len() {
+            let orphan = self.core().orphans[i].clone();
+            // Read before emptying: once the producer has left, this
+            // emptying takes its last pushes.
+            let left = orphan.producer_left();
+            // SAFETY: this thread owns the slot, so it is the consumer of
+            // the slot's outboxes.
+            while let Some((runnable, origin)) = unsafe { orphan.pop() } {
+                match origin {
+                    Origin::Spawned => self.queue_spawned(runnable, now),
+                    // Not to the hand-off slot: the task that woke it is
+                    // not running here.
+                    Origin::Woken => self.queue(runnable, now, false),
+                    Origin::Yielded => self.queue(runnable, now, true),
+                }
+            }
+            if left {
+                self.core().orphans.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// The first thing a thread that stole the slot from a stuck worker
     /// does: the stuck poll will never reach its own end (its thread may
     /// no longer touch the core), so its task is no longer counted here and
@@ -691,6 +784,10 @@ impl Worker<'_> {
     /// workers, the load report.
     fn maintain(&mut self) {
         let shared = self.shared;
+        if !self.core().orphans.is_empty() {
+            self.take_orphans_work();
+            self.skip_bookkeeping();
+        }
         let version = shared.weights_version.load(Ordering::Acquire);
         if version != self.core().weights_version {
             let weights = lock(&shared.weights);
@@ -899,7 +996,7 @@ impl Worker<'_> {
 
     /// The next task: the hand-off slot, then the policy.
     fn next(&mut self) -> Option<Next> {
-        if let Some(runnable) = self.context.handoff.take() {
+        if let Some(runnable) = self.handoff.take() {
             if self.streak < MAX_HANDOFF_STREAK {
                 self.streak += 1;
                 let meta = runnable.meta();
@@ -955,6 +1052,12 @@ impl Worker<'_> {
         let slot = &self.shared.slots[self.index];
         let now = self.last_ns;
         let mut n = 0;
+        // SAFETY: this thread owns the slot, so it is its outbox's consumer.
+        if unsafe { self.context.outbox.has_ready() } {
+            // Pushed outside a poll (a destructor that woke a task), so no
+            // poll's end absorbed it.
+            n += self.absorb(now);
+        }
         // SAFETY: this thread owns the slot, so it is the inbox's only
         // consumer.
         while let Some(runnable) = unsafe { slot.inbox.pop() } {
@@ -1034,44 +1137,50 @@ impl Worker<'_> {
     }
 
     /// Moves the tasks this thread's poll spawned, woke or yielded into the
-    /// policy. One at a time, with no borrow held while the policy runs.
-    /// Returns how many.
+    /// policy, and the last one it woke into the hand-off slot. Returns how
+    /// many.
     fn absorb(&mut self, now: u64) -> usize {
+        let outbox = &*self.context.outbox;
         let mut n = 0;
-        loop {
-            let next = self.context.spawned.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => self.queue_spawned(runnable, now),
-                None => break,
+        // SAFETY: this thread owns the slot (the poll's end kept it), so it
+        // is the consumer of the slot's outbox, its own.
+        while let Some((runnable, origin)) = unsafe { outbox.pop() } {
+            match origin {
+                Origin::Spawned => self.queue_spawned(runnable, now),
+                Origin::Woken => {
+                    // The newest wake takes the slot (it is the likeliest
+                    // to find its data in cache); the one it displaces is
+                    // queued normally.
+                    if let Some(previous) = self.handoff.replace(runnable) {
+                        self.queue(previous, now, false);
+                    }
+                }
+                Origin::Yielded => self.queue(runnable, now, true),
             }
             n += 1;
         }
-        loop {
-            let next = self.context.staged.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => self.queue(runnable, now, false),
-                None => break,
-            }
-            n += 1;
-        }
-        loop {
-            let next = self.context.yielded.borrow_mut().pop_front();
-            match next {
-                Some(runnable) => self.queue(runnable, now, true),
-                None => break,
-            }
-            n += 1;
-        }
+        // SAFETY: this thread is the outbox's producer, and its consumer
+        // (above); no poll runs until this returns.
+        unsafe { outbox.rewind() };
         n
     }
 
     /// Whether there is anything to run without parking.
     fn has_work(&self) -> bool {
         let slot = &self.shared.slots[self.index];
+        // This thread owns the slot, so it is the consumer of the slot's
+        // outboxes. Its own outbox has work only if something outside a
+        // poll (a destructor) woke a task.
         slot.inbox.has_ready()
             || slot.overflow_len.load(Ordering::Acquire) > 0
             || self.shared.state.load(Ordering::Acquire) == CLOSED
             || self.shared.weights_version.load(Ordering::Relaxed) != self.core().weights_version
+            // SAFETY: as above.
+            || unsafe { self.context.outbox.has_ready() }
+            || self.core().orphans.iter().any(|orphan| {
+                // SAFETY: as above.
+                unsafe { orphan.has_ready() }
+            })
     }
 
     /// Nothing to run: spin briefly if work usually comes back soon, then
@@ -1104,8 +1213,11 @@ impl Worker<'_> {
         slot.parking.prepare();
         if self.has_work() {
             slot.parking.cancel();
-        } else {
+        } else if self.core().orphans.is_empty() {
             slot.parking.park();
+        } else {
+            // A stuck thread may push into its outbox without waking us.
+            slot.parking.park_timeout(ORPHAN_CHECK_INTERVAL);
         }
         let previous = shared.idle.fetch_and(!self.bit, Ordering::AcqRel);
         if previous & self.bit != 0 {

@@ -140,3 +140,28 @@ fn a_panicking_blocking_job_is_reported_and_the_lane_goes_on() {
     let ok = rt.spawn_blocking(tenant, || 5).unwrap();
     assert_eq!(rt.block_on(ok).unwrap(), 5);
 }
+
+#[test]
+fn shutdown_joins_an_idle_blocking_thread() {
+    // A blocking thread that ran a job idles (keep-alive), and a task is
+    // still waiting at the deadline: shutdown cancels the task and joins
+    // every thread, the idle blocking one included.
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let job = rt.spawn_blocking(tenant, || 7).unwrap();
+    assert_eq!(rt.block_on(job).unwrap(), 7);
+    wait_until("the blocking thread is idle", || {
+        rt.n_blocking_running(tenant) == 0
+    });
+    assert_eq!(rt.n_blocking_threads(), 1);
+    let waiting = rt.spawn(std::future::pending::<()>()).unwrap();
+    assert!(
+        rt.shutdown_timeout(Duration::from_millis(50)),
+        "a thread was left unjoined with nothing stuck"
+    );
+    assert!(
+        futures::executor::block_on(waiting)
+            .unwrap_err()
+            .is_cancelled()
+    );
+}

@@ -125,3 +125,48 @@ fn shutdown_lets_running_work_finish() {
     let refused = refused_later.spawn(async {}).unwrap_err();
     assert_eq!(refused.reason(), drama::RejectReason::ShuttingDown);
 }
+
+#[test]
+fn shutdown_drops_a_million_chained_tasks_on_a_small_stack() {
+    // Task k holds the sender that task k + 1 waits on. Once the pool is
+    // closed, dropping task k drops that sender, which wakes task k + 1,
+    // whose wake on a closed pool drops it, which drops the next sender:
+    // unless shutdown drops woken tasks in a loop, one nested call per task
+    // and the dropping thread's stack overflows.
+    const TASKS: usize = 1_000_000;
+    /// A stack a chain of nested drops would overflow within a few
+    /// thousand tasks.
+    const SMALL_STACK: usize = 256 * 1024;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let polled = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (first_send, mut receive) = futures::channel::oneshot::channel::<()>();
+    for _ in 0..TASKS {
+        let (send, next_receive) = futures::channel::oneshot::channel::<()>();
+        let waits_on = std::mem::replace(&mut receive, next_receive);
+        let counted = Counted {
+            drops: drops.clone(),
+            dropped: false,
+        };
+        let polled = polled.clone();
+        let waiting = rt.spawn(async move {
+            let _counted = counted;
+            let _holds = send;
+            polled.fetch_add(1, Ordering::Relaxed);
+            let _ = waits_on.await;
+        });
+        drop(waiting.unwrap());
+    }
+    while polled.load(Ordering::Relaxed) < TASKS {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let dropper = std::thread::Builder::new()
+        .stack_size(SMALL_STACK)
+        .spawn(move || drop(rt))
+        .unwrap();
+    dropper
+        .join()
+        .expect("the thread dropping the runtime died");
+    assert_eq!(drops.load(Ordering::SeqCst), TASKS);
+    drop((first_send, receive));
+}

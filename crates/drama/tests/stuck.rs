@@ -1,6 +1,7 @@
 //! Workers stuck in blocking code are replaced: with every worker blocked
 //! forever (until the test releases them), other tasks still complete.
 
+use std::future::Future;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -86,4 +87,115 @@ fn thread_bound_holds() {
     for h in handles {
         rt.block_on(h).unwrap();
     }
+}
+
+/// How long a stuck task waits for the work it created before the test
+/// calls it lost: far beyond the stuck threshold plus a balancing interval
+/// (tens of milliseconds), so that only work that never leaves the stuck
+/// thread fails it, never a slow machine.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn one_stuck_worker() -> Runtime {
+    Runtime::builder()
+        .workers(2)
+        .max_threads(6)
+        .stuck_threshold(Duration::from_millis(10))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_child_spawned_by_a_stuck_task_runs_while_it_is_stuck() {
+    // The parent spawns a child, then blocks its worker until the child
+    // reports that it ran. The child sits in the stuck thread's buffers
+    // unless the pool gets it to a live worker.
+    let rt = one_stuck_worker();
+    let parent = rt
+        .spawn(async {
+            let (ran, child_ran) = mpsc::channel();
+            drop(
+                drama::spawn(async move {
+                    // The parent may have given up: no second panic.
+                    let _ = ran.send(());
+                })
+                .unwrap(),
+            );
+            child_ran.recv_timeout(PATIENCE).is_ok()
+        })
+        .unwrap();
+    assert!(
+        rt.block_on(parent).unwrap(),
+        "the child waited for its stuck parent's poll to end"
+    );
+    assert!(rt.n_replaced() >= 1);
+}
+
+#[test]
+fn a_task_woken_by_a_stuck_task_runs_while_it_is_stuck() {
+    // A task waits on a channel; the parent sends (a wake on the worker
+    // thread, which would go to its hand-off slot), then blocks until the
+    // woken task reports.
+    let rt = one_stuck_worker();
+    let (send, mut receive) = futures::channel::oneshot::channel::<()>();
+    let (polled, first_poll) = mpsc::channel();
+    let (ran, woken_ran) = mpsc::channel();
+    let waiter = rt
+        .spawn(async move {
+            // Say when the receiver is registered (its first poll), so that
+            // the send below is a wake, not a value found ready.
+            let mut first = Some(polled);
+            std::future::poll_fn(|cx| {
+                let ready = std::pin::Pin::new(&mut receive).poll(cx);
+                if let Some(polled) = first.take() {
+                    polled.send(()).unwrap();
+                }
+                ready
+            })
+            .await
+            .unwrap();
+            let _ = ran.send(());
+        })
+        .unwrap();
+    first_poll.recv_timeout(PATIENCE).unwrap();
+    let parent = rt
+        .spawn(async move {
+            send.send(()).unwrap();
+            woken_ran.recv_timeout(PATIENCE).is_ok()
+        })
+        .unwrap();
+    assert!(
+        rt.block_on(parent).unwrap(),
+        "the woken task waited for its stuck waker's poll to end"
+    );
+    rt.block_on(waiter).unwrap();
+}
+
+#[test]
+fn work_created_after_the_worker_was_replaced_runs_while_it_is_stuck() {
+    // The parent is stuck long enough to be replaced first, and only then
+    // spawns: its thread no longer owns a slot, and the child must still
+    // reach one.
+    let rt = one_stuck_worker();
+    let parent = rt
+        .spawn(async {
+            let replaced_by = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < replaced_by {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let (ran, child_ran) = mpsc::channel();
+            drop(
+                drama::spawn(async move {
+                    // The parent may have given up: no second panic.
+                    let _ = ran.send(());
+                })
+                .unwrap(),
+            );
+            child_ran.recv_timeout(PATIENCE).is_ok()
+        })
+        .unwrap();
+    assert!(
+        rt.block_on(parent).unwrap(),
+        "the child waited for its stuck parent's poll to end"
+    );
+    assert!(rt.n_replaced() >= 1);
 }
