@@ -41,7 +41,7 @@ pub(crate) const CLOSED: u8 = 2;
 pub const MAX_WORKERS: usize = 64;
 
 /// How often the monitor may run when nothing is stuck, at most.
-const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
+pub(crate) const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// The balancer (which runs on the monitor's beat) runs at least this
 /// often while the pool is busy.

@@ -996,7 +996,8 @@ impl Worker<'_> {
         let slot = &self.shared.slots[self.index];
         slot.poll.begin(self.epoch);
         budget::set_poll_deadline_ns(Some(
-            self.last_ns + self.shared.config.poll_budget.as_nanos() as u64,
+            self.last_ns
+                .saturating_add(self.shared.config.poll_budget.as_nanos() as u64),
         ));
         next.runnable.run();
         let now = clock::now_ns();
