@@ -107,4 +107,4 @@ pub use builder::{BuildError, BuildErrorKind, Builder};
 #[cfg(not(loom))]
 pub use pool::MAX_WORKERS;
 #[cfg(not(loom))]
-pub use tenants::TenantError;
+pub use tenants::{MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind};

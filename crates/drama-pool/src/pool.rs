@@ -25,7 +25,7 @@ use crate::park::Parking;
 use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
-use crate::tenants::Tenants;
+use crate::tenants::{TenantError, Tenants};
 use crate::worker::{self, Core};
 
 /// The pool takes spawns and runs tasks.
@@ -314,6 +314,13 @@ impl Shared {
         if self.state.load(Ordering::Acquire) != OPEN {
             return Err(Rejected::new(future, RejectReason::ShuttingDown));
         }
+        // A tenant no queue of ours can keep apart would run unfairly (in a
+        // policy's spill list, counted by no view): refuse it. `inherit`
+        // resolves an unset tenant now instead of inside `new_task`.
+        let spec = spec.inherit();
+        if spec.get_tenant().unwrap_or_default().as_u32() >= self.config.max_tenants {
+            return Err(Rejected::new(future, RejectReason::InvalidTenant));
+        }
         // Reserve one of `max_tasks` places before creating anything, so a
         // refusal hands the future back untouched.
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.config.max_tasks {
@@ -442,8 +449,15 @@ impl Shared {
         }
     }
 
-    /// Makes every worker re-apply the weights table at its next tick.
-    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
+    /// Sets `tenant`'s own weight and makes every worker re-apply the
+    /// weights table at its next tick.
+    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
+        if tenant.as_u32() >= self.config.max_tenants {
+            return Err(TenantError::id_out_of_range(
+                tenant,
+                self.config.max_tenants,
+            ));
+        }
         let mut weights = lock(&self.weights);
         weights.set(tenant, weight);
         self.weights_version.fetch_add(1, Ordering::Release);
@@ -451,6 +465,7 @@ impl Shared {
         for slot in self.slots.iter() {
             slot.parking.notify();
         }
+        Ok(())
     }
 
     /// Stops admitting, lets work run until `timeout`, cancels the rest,

@@ -49,7 +49,8 @@ pub use drama_core::{
 };
 pub use nursery::{Nursery, nursery};
 pub use runtime::{
-    BuildError, BuildErrorKind, Builder, Handle, Runtime, TenantError, spawn, spawn_with,
+    BuildError, BuildErrorKind, Builder, Handle, MAX_TENANT_NAME_LEN, Runtime, TenantError,
+    TenantErrorKind, spawn, spawn_with,
 };
 
 /// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
-use drama_policy::{DrrConfig, InvalidWeight, Policy, TenantId, Weight};
+use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
-pub use drama_pool::{BuildError, BuildErrorKind, TenantError};
+pub use drama_pool::{
+    BuildError, BuildErrorKind, MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind,
+};
 
 /// A multi-threaded runtime that runs tasks fairly across tenants.
 ///
@@ -89,8 +91,12 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// When the runtime already knows as many tenants as its policy allows
-    /// (`Builder::max_tenants`).
+    /// A [`TenantError`] of kind [`TooMany`](TenantErrorKind::TooMany) when
+    /// the runtime already knows as many tenants as it may
+    /// ([`Builder::max_tenants`]), or
+    /// [`NameTooLong`](TenantErrorKind::NameTooLong) when `name` is longer
+    /// than [`MAX_TENANT_NAME_LEN`] bytes. Any other string is a name, the
+    /// empty one included.
     pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
         self.handle.tenant(name)
     }
@@ -106,8 +112,18 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// When `weight` is not in 1..=10,000.
-    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+    /// A [`TenantError`] of kind
+    /// [`WeightOutOfRange`](TenantErrorKind::WeightOutOfRange) when
+    /// `weight` is not in 1..=10,000, or
+    /// [`IdOutOfRange`](TenantErrorKind::IdOutOfRange) when `tenant` is at
+    /// or above [`Builder::max_tenants`].
+    ///
+    /// This refines the design sketch's `rt.set_weight(acme, 4)`: the
+    /// weight and the tenant id are both checked, and one error type,
+    /// [`TenantError`], covers every call that names a tenant (a refused
+    /// weight used to be a `policy::InvalidWeight`; the value refused is in
+    /// the error's message).
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), TenantError> {
         self.handle.set_weight(tenant, weight)
     }
 
@@ -117,7 +133,9 @@ impl Runtime {
     /// # Errors
     ///
     /// Hands the future back in a [`Rejected`] when the runtime holds its
-    /// maximum of tasks or is shutting down.
+    /// maximum of tasks (`QueueFull`), is shutting down (`ShuttingDown`), or
+    /// the task's tenant, set or inherited, is at or above
+    /// [`Builder::max_tenants`] (`InvalidTenant`).
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
     where
         F: Future + Send + 'static,
@@ -147,8 +165,9 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// Hands the closure back when the tenant's lane queue is full or the
-    /// runtime is shutting down.
+    /// Hands the closure back when the tenant's lane queue is full
+    /// (`QueueFull`), the runtime is shutting down (`ShuttingDown`), or
+    /// `tenant` is at or above [`Builder::max_tenants`] (`InvalidTenant`).
     pub fn spawn_blocking<F, R>(&self, tenant: TenantId, f: F) -> Result<JoinHandle<R>, Rejected<F>>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -270,10 +289,9 @@ impl Handle {
     /// # Errors
     ///
     /// As [`Runtime::set_weight`].
-    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), TenantError> {
         let weight = Weight::new(weight)?;
-        self.pool.set_weight(tenant, weight);
-        Ok(())
+        self.pool.set_weight(tenant, weight)
     }
 
     /// Runs `future` to completion on the calling thread; see
