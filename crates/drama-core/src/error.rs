@@ -34,6 +34,11 @@ pub enum RejectReason {
     /// A spawn that needs a current runtime (a free `spawn` function) was
     /// called outside any.
     NoRuntime,
+    /// The task names a tenant the executor cannot keep apart from the
+    /// others: an id at or above its tenant bound (`max_tenants`). Such a
+    /// task would share its fair queue with nobody's weight and be counted
+    /// by no view, so it is refused rather than run unfairly.
+    InvalidTenant,
 }
 
 impl fmt::Display for RejectReason {
@@ -42,6 +47,7 @@ impl fmt::Display for RejectReason {
             RejectReason::QueueFull => "the executor is at its task bound",
             RejectReason::ShuttingDown => "the executor is shutting down",
             RejectReason::NoRuntime => "called outside a runtime",
+            RejectReason::InvalidTenant => "the tenant id is not below the executor's max_tenants",
         })
     }
 }

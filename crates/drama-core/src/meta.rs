@@ -164,26 +164,54 @@ impl Spawn {
         self
     }
 
+    /// The tenant this spec names, if it names one (a spec without one
+    /// inherits; see [`inherit`](Self::inherit)).
+    pub fn get_tenant(&self) -> Option<TenantId> {
+        self.tenant
+    }
+
+    /// Fills the tenant and class left unset from the current task (or the
+    /// defaults), as spawning would, so that an executor can check the
+    /// tenant a task will be charged to before it creates the task.
+    ///
+    /// Spawning an inherited spec costs no more than spawning the original:
+    /// the current task is looked up here instead of at the spawn.
+    ///
+    /// ```
+    /// use drama_core::{Class, Spawn, TenantId};
+    ///
+    /// // Outside any task, the defaults.
+    /// let spec = Spawn::new().class(Class::Read).inherit();
+    /// assert_eq!(spec.get_tenant(), Some(TenantId::DEFAULT));
+    /// ```
+    pub fn inherit(self) -> Spawn {
+        if self.tenant.is_some() && self.class.is_some() {
+            return self;
+        }
+        let parent = with_current(|meta| (meta.tenant, meta.class));
+        let (parent_tenant, parent_class) = parent.unwrap_or_default();
+        Spawn {
+            tenant: Some(self.tenant.unwrap_or(parent_tenant)),
+            class: Some(self.class.unwrap_or(parent_class)),
+            name: self.name,
+        }
+    }
+
     /// Fills the unset fields from the current task (or the defaults) and
     /// takes a fresh id and the spawn instant.
     pub(crate) fn resolve(self) -> TaskMeta {
-        let (tenant, class) = match (self.tenant, self.class) {
-            (Some(tenant), Some(class)) => (tenant, class),
-            (tenant, class) => {
-                let parent = with_current(|meta| (meta.tenant, meta.class));
-                let (parent_tenant, parent_class) = parent.unwrap_or_default();
-                (
-                    tenant.unwrap_or(parent_tenant),
-                    class.unwrap_or(parent_class),
-                )
-            }
-        };
-        TaskMeta {
-            id: TaskId::next(),
+        // `inherit` sets both fields; the defaults below are never used.
+        let Spawn {
             tenant,
             class,
+            name,
+        } = self.inherit();
+        TaskMeta {
+            id: TaskId::next(),
+            tenant: tenant.unwrap_or_default(),
+            class: class.unwrap_or_default(),
             spawned_at_ns: crate::clock::now_ns(),
-            name: self.name,
+            name,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use drama_core::{JoinHandle, Rejected, Spawn};
+use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
 use drama_policy::{TenantId, Weight};
 
 use crate::builder::Builder;
@@ -59,8 +59,9 @@ impl Pool {
     /// # Errors
     ///
     /// Hands the future back in a [`Rejected`] when the pool holds
-    /// `max_tasks` tasks (`QueueFull`) or is shutting down
-    /// (`ShuttingDown`).
+    /// `max_tasks` tasks (`QueueFull`), is shutting down (`ShuttingDown`),
+    /// or when the task's tenant (set in `spec`, or inherited from the
+    /// current task) is at or above `max_tenants` (`InvalidTenant`).
     pub fn spawn<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
     where
         F: Future + Send + 'static,
@@ -74,7 +75,9 @@ impl Pool {
     /// # Errors
     ///
     /// Hands the closure back when the tenant's lane queue (or the total
-    /// queue) is full, or the pool is shutting down.
+    /// queue) is full (`QueueFull`), the pool is shutting down
+    /// (`ShuttingDown`), or `tenant` is at or above `max_tenants`
+    /// (`InvalidTenant`).
     pub fn spawn_blocking<F, R>(
         &self,
         tenant: TenantId,
@@ -89,8 +92,14 @@ impl Pool {
     }
 
     /// Sets `tenant`'s weight on every worker (from their next tick).
-    pub fn set_weight(&self, tenant: TenantId, weight: Weight) {
-        self.handle.shared.set_weight(tenant, weight);
+    ///
+    /// # Errors
+    ///
+    /// A [`TenantError`] of kind
+    /// [`IdOutOfRange`](crate::TenantErrorKind::IdOutOfRange) when `tenant`
+    /// is at or above `max_tenants`.
+    pub fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
+        self.handle.set_weight(tenant, weight)
     }
 
     /// A handle for spawning from elsewhere.
@@ -216,7 +225,12 @@ impl Handle {
         R: Send + 'static,
     {
         if self.shared.state.load(Ordering::Acquire) != pool::OPEN {
-            return Err(Rejected::new(f, drama_core::RejectReason::ShuttingDown));
+            return Err(Rejected::new(f, RejectReason::ShuttingDown));
+        }
+        // Lanes are kept per tenant id: an id past the bound would be one
+        // lane more than the runtime accounts for.
+        if tenant.as_u32() >= self.shared.config.max_tenants {
+            return Err(Rejected::new(f, RejectReason::InvalidTenant));
         }
         self.shared.blocking.spawn(tenant, spec, f)
     }
@@ -226,7 +240,12 @@ impl Handle {
     ///
     /// # Errors
     ///
-    /// When the pool knows `max_tenants` tenants already.
+    /// A [`TenantError`] of kind
+    /// [`TooMany`](crate::TenantErrorKind::TooMany) when the pool knows
+    /// `max_tenants` tenants already, or
+    /// [`NameTooLong`](crate::TenantErrorKind::NameTooLong) when `name` is
+    /// longer than [`MAX_TENANT_NAME_LEN`](crate::MAX_TENANT_NAME_LEN)
+    /// bytes.
     pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
         self.shared.tenants.intern(name)
     }
@@ -237,8 +256,12 @@ impl Handle {
     }
 
     /// Sets `tenant`'s weight; see [`Pool::set_weight`].
-    pub fn set_weight(&self, tenant: TenantId, weight: Weight) {
-        self.shared.set_weight(tenant, weight);
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::set_weight`].
+    pub fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
+        self.shared.set_weight(tenant, weight)
     }
 
     /// Runs `future` to completion on the calling thread; see

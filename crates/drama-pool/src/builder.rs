@@ -9,7 +9,7 @@ use drama_policy::{Class, Drr, DrrConfig, Policy};
 
 use crate::api::Pool;
 use crate::blocking::BlockingLimits;
-use crate::pool::{MAX_WORKERS, PolicyFactory, Shared, Start};
+use crate::pool::{MAX_WORKERS, MONITOR_MIN_INTERVAL, PolicyFactory, Shared, Start};
 use crate::sync::Arc;
 
 /// The validated configuration the pool runs with.
@@ -33,8 +33,10 @@ pub(crate) struct Config {
 /// Builds a [`Pool`]: worker count, bounds, thresholds and the policy.
 ///
 /// Every setter takes the value as given; [`build`](Self::build) checks them
-/// all and refuses nonsense (zero workers, a zero bound, a threshold of
-/// zero) with a [`BuildError`] that says which, never a panic.
+/// all against named limits (the `MIN_*` and `MAX_*` constants, each with
+/// its reason) and refuses what is out of range with a [`BuildError`] whose
+/// [`kind`](BuildError::kind) names the setting: never a panic, an abort or
+/// a hang.
 ///
 /// ```
 /// use std::time::Duration;
@@ -84,6 +86,102 @@ impl Builder {
     /// The default poll-time budget: after this long in one poll, drama's
     /// primitives make the task yield.
     pub const DEFAULT_POLL_BUDGET: Duration = Duration::from_millis(1);
+    /// The default prefix of the pool's thread names.
+    pub const DEFAULT_THREAD_NAME: &'static str = "drama";
+    /// The default bound on blocking threads: 64, enough for a burst of
+    /// file or DNS calls from many tenants at once without a thread per
+    /// connection.
+    pub const DEFAULT_BLOCKING_THREADS: usize = 64;
+    /// The default bound on one tenant's running blocking jobs: 8, an
+    /// eighth of the threads, so that one tenant's flood leaves room for
+    /// seven others.
+    pub const DEFAULT_BLOCKING_THREADS_PER_TENANT: usize = 8;
+    /// The default bound on one tenant's queued blocking jobs: 1,024.
+    pub const DEFAULT_BLOCKING_QUEUED_PER_TENANT: usize = 1024;
+    /// The default bound on queued blocking jobs over all tenants: 16,384.
+    pub const DEFAULT_BLOCKING_QUEUED: usize = 16 * 1024;
+    /// The default time an idle blocking thread waits for work before it
+    /// exits: 10 s, long enough that a steady trickle of jobs reuses
+    /// threads, short enough that a burst's threads are gone soon after.
+    pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+    /// The fewest workers: 1.
+    pub const MIN_WORKERS: usize = 1;
+    /// The most workers: 64, because the pool's idle mask is one `u64`
+    /// (see [`MAX_WORKERS`](crate::MAX_WORKERS)).
+    pub const MAX_WORKERS: usize = MAX_WORKERS;
+    /// The largest `max_threads` accepted: 1,024 worker threads, stuck ones
+    /// included. Each thread reserves a stack (2 MiB by default), so 1,024
+    /// reserve 2 GiB of address space and come close to many systems'
+    /// per-user thread limits; a service with more workers stuck at once
+    /// than that needs fewer blocking calls on its workers, not more
+    /// threads. (The lower limit is `workers`.)
+    pub const MAX_THREADS: usize = 1024;
+    /// The largest `max_tasks` accepted: 2^30 live tasks. A task takes at
+    /// least about 128 bytes (its header, state and the smallest future),
+    /// so 2^30 tasks hold more than 128 GiB: a larger bound bounds nothing
+    /// on any machine drama runs on. (The lower limit is 1.)
+    pub const MAX_TASKS: usize = 1 << 30;
+    /// The smallest inbox capacity: 2. The inbox is Vyukov's bounded ring,
+    /// which tells a written cell from one free for the next lap by their
+    /// sequence numbers (`ticket + 1` and `ticket + capacity`); with one
+    /// cell they coincide, and a second push would overwrite the first.
+    pub const MIN_INBOX_CAPACITY: usize = 2;
+    /// The largest inbox capacity: 65,536. Each worker's ring is allocated
+    /// up front (16 bytes a cell: 1 MiB per worker at this size), and
+    /// pushes that find the ring full go to the slot's overflow list
+    /// anyway, so a larger ring only costs memory.
+    pub const MAX_INBOX_CAPACITY: usize = 1 << 16;
+    /// The shortest stuck threshold: 1 ms. The monitor samples the
+    /// workers' polls at most every millisecond, so a shorter threshold
+    /// cannot be honoured, and it would mistake every time slice the OS
+    /// takes from a worker for a stuck worker (and start a thread for it).
+    pub const MIN_STUCK_THRESHOLD: Duration = Duration::from_millis(1);
+    /// The longest stuck threshold: 1 hour. A poll that holds a worker for
+    /// an hour is stuck by any measure, so a longer threshold is no
+    /// threshold; and shutdown adds the threshold to instants, which a
+    /// threshold near `Duration::MAX` would overflow.
+    pub const MAX_STUCK_THRESHOLD: Duration = Duration::from_secs(60 * 60);
+    /// The shortest poll budget: 10 µs. A task past its budget yields at
+    /// its next budgeted operation, and a yield with its reschedule costs
+    /// about a microsecond; a budget under ten of those makes every busy
+    /// task spend a tenth or more of its time giving way.
+    pub const MIN_POLL_BUDGET: Duration = Duration::from_micros(10);
+    /// The longest poll budget: the longest stuck threshold. The budget
+    /// must also be at most the configured stuck threshold: a poll allowed
+    /// to run until its budget must not be declared stuck.
+    pub const MAX_POLL_BUDGET: Duration = Self::MAX_STUCK_THRESHOLD;
+    /// The largest `max_tenants` accepted: 2^24, the largest tenant bound
+    /// drama's `Drr` accepts (its tables are indexed by tenant id).
+    /// (The lower limit is 1: the default tenant.)
+    pub const MAX_TENANTS: u32 = DrrConfig::MAX_TENANTS;
+    /// The longest thread-name prefix, in bytes: 15, what Linux shows of a
+    /// thread's name (`top`, `perf`, `gdb`; 16 bytes with the NUL). A longer
+    /// prefix is cut off in every such tool, and with it the suffix that
+    /// tells the pool's threads apart (`-3`, `-monitor`, `-blocking-2`), so
+    /// it is refused rather than silently truncated. Keep it short (6 bytes
+    /// or fewer) to see the suffixes in full.
+    pub const MAX_THREAD_NAME_LEN: usize = 15;
+    /// The largest bound on blocking threads (in all, and per tenant):
+    /// 1,024, for the same reason as [`MAX_THREADS`](Self::MAX_THREADS):
+    /// stacks and the OS's thread limits. Blocking work that needs more
+    /// threads at once needs its own pool. (The lower limit is 1.)
+    pub const MAX_BLOCKING_THREADS: usize = 1024;
+    /// The largest bound on queued blocking jobs (per tenant, and in all):
+    /// 2^20. A queued job is a task and its closure, a few hundred bytes;
+    /// a million blocking jobs waiting for at most 1,024 threads is minutes
+    /// of backlog even for millisecond jobs, past any caller's patience.
+    /// (The lower limit is 1.)
+    pub const MAX_BLOCKING_QUEUED: usize = 1 << 20;
+    /// The shortest blocking keep-alive: 1 ms. Starting a thread costs tens
+    /// of microseconds; a thread that exits sooner than a millisecond after
+    /// its job makes a steady trickle of jobs start a thread each.
+    pub const MIN_BLOCKING_KEEP_ALIVE: Duration = Duration::from_millis(1);
+    /// The longest blocking keep-alive: 1 hour. An idle thread kept for an
+    /// hour is kept for good in practice (the bound on blocking threads
+    /// bounds them either way), and the deadlines the lanes compute from it
+    /// stay far from overflow.
+    pub const MAX_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(60 * 60);
 
     /// A builder with the defaults: one worker per available core, the
     /// default `Drr` policy.
@@ -95,22 +193,24 @@ impl Builder {
             inbox_capacity: Self::DEFAULT_INBOX_CAPACITY,
             stuck_threshold: Self::DEFAULT_STUCK_THRESHOLD,
             poll_budget: Self::DEFAULT_POLL_BUDGET,
-            thread_name: "drama".into(),
+            thread_name: Self::DEFAULT_THREAD_NAME.into(),
             max_tenants: DrrConfig::DEFAULT_MAX_TENANTS,
             blocking: BlockingLimits {
-                max_threads: 64,
-                max_threads_per_tenant: 8,
-                max_queued_per_tenant: 1024,
-                max_queued: 16 * 1024,
-                keep_alive: Duration::from_secs(10),
-                thread_name: "drama".into(),
+                max_threads: Self::DEFAULT_BLOCKING_THREADS,
+                max_threads_per_tenant: Self::DEFAULT_BLOCKING_THREADS_PER_TENANT,
+                max_queued_per_tenant: Self::DEFAULT_BLOCKING_QUEUED_PER_TENANT,
+                max_queued: Self::DEFAULT_BLOCKING_QUEUED,
+                keep_alive: Self::DEFAULT_BLOCKING_KEEP_ALIVE,
+                thread_name: Self::DEFAULT_THREAD_NAME.into(),
             },
             policy: PolicyChoice::Drr(DrrConfig::new()),
         }
     }
 
-    /// The number of worker threads (1 to 64). Default: the number of
-    /// cores available to the process.
+    /// The number of worker threads, in
+    /// [`MIN_WORKERS`](Self::MIN_WORKERS)`..=`[`MAX_WORKERS`](Self::MAX_WORKERS)
+    /// (1 to 64). Default: the number of cores available to the process
+    /// (at most 64).
     pub fn workers(mut self, workers: usize) -> Builder {
         self.workers = Some(workers);
         self
@@ -118,58 +218,75 @@ impl Builder {
 
     /// The most worker threads alive at once, counting replacements of
     /// stuck workers while the stuck ones are still inside their poll.
-    /// Default: twice the workers, at least workers + 4.
+    /// In `workers..=`[`MAX_THREADS`](Self::MAX_THREADS) (1,024). Default:
+    /// twice the workers, at least workers + 4.
     pub fn max_threads(mut self, max_threads: usize) -> Builder {
         self.max_threads = Some(max_threads);
         self
     }
 
     /// The most live tasks (spawned and not finished); a spawn beyond it is
-    /// refused with `RejectReason::QueueFull`. Default
-    /// [`DEFAULT_MAX_TASKS`](Self::DEFAULT_MAX_TASKS).
+    /// refused with `RejectReason::QueueFull`. In
+    /// `1..=`[`MAX_TASKS`](Self::MAX_TASKS) (2^30). Default
+    /// [`DEFAULT_MAX_TASKS`](Self::DEFAULT_MAX_TASKS) (2^20).
     pub fn max_tasks(mut self, max_tasks: usize) -> Builder {
         self.max_tasks = max_tasks;
         self
     }
 
-    /// The capacity of each worker's inbox, a power of two. Default
-    /// [`DEFAULT_INBOX_CAPACITY`](Self::DEFAULT_INBOX_CAPACITY).
+    /// The capacity of each worker's inbox: a power of two in
+    /// [`MIN_INBOX_CAPACITY`](Self::MIN_INBOX_CAPACITY)`..=`[`MAX_INBOX_CAPACITY`](Self::MAX_INBOX_CAPACITY)
+    /// (2 to 65,536). Default
+    /// [`DEFAULT_INBOX_CAPACITY`](Self::DEFAULT_INBOX_CAPACITY) (1,024).
     pub fn inbox_capacity(mut self, inbox_capacity: usize) -> Builder {
         self.inbox_capacity = inbox_capacity;
         self
     }
 
     /// How long one poll may run before the monitor gives the worker's
-    /// queue to a fresh thread. Default
-    /// [`DEFAULT_STUCK_THRESHOLD`](Self::DEFAULT_STUCK_THRESHOLD).
+    /// queue to a fresh thread. In
+    /// [`MIN_STUCK_THRESHOLD`](Self::MIN_STUCK_THRESHOLD)`..=`[`MAX_STUCK_THRESHOLD`](Self::MAX_STUCK_THRESHOLD)
+    /// (1 ms to 1 hour). Default
+    /// [`DEFAULT_STUCK_THRESHOLD`](Self::DEFAULT_STUCK_THRESHOLD) (10 ms).
     pub fn stuck_threshold(mut self, stuck_threshold: Duration) -> Builder {
         self.stuck_threshold = stuck_threshold;
         self
     }
 
-    /// The poll-time budget (see `drama_core::budget`). Default
-    /// [`DEFAULT_POLL_BUDGET`](Self::DEFAULT_POLL_BUDGET).
+    /// The poll-time budget (see `drama_core::budget`): after this long in
+    /// one poll, drama's primitives make the task yield. In
+    /// [`MIN_POLL_BUDGET`](Self::MIN_POLL_BUDGET)`..=`[`MAX_POLL_BUDGET`](Self::MAX_POLL_BUDGET)
+    /// (10 µs to 1 hour), and at most the stuck threshold. Default
+    /// [`DEFAULT_POLL_BUDGET`](Self::DEFAULT_POLL_BUDGET) (1 ms).
     pub fn poll_budget(mut self, poll_budget: Duration) -> Builder {
         self.poll_budget = poll_budget;
         self
     }
 
     /// The most tenants the pool knows by name (see `Handle::tenant`), and
-    /// the tenant bound of the default `Drr` policy. Default 65,536.
+    /// the tenant bound of the default `Drr` policy: tenant ids run from 0
+    /// to `max_tenants - 1`, and a spawn or `set_weight` naming a larger id
+    /// is refused. In `1..=`[`MAX_TENANTS`](Self::MAX_TENANTS) (2^24).
+    /// Default 65,536.
     pub fn max_tenants(mut self, max_tenants: u32) -> Builder {
         self.max_tenants = max_tenants;
         self
     }
 
-    /// The prefix of the pool's thread names. Default `"drama"`.
+    /// The prefix of the pool's thread names (`"{prefix}-{n}"`,
+    /// `"{prefix}-monitor"`, `"{prefix}-blocking-{n}"`): 1 to
+    /// [`MAX_THREAD_NAME_LEN`](Self::MAX_THREAD_NAME_LEN) (15) bytes, without
+    /// NUL (which no OS accepts in a thread name). Default `"drama"`.
     pub fn thread_name(mut self, thread_name: impl Into<String>) -> Builder {
         self.thread_name = thread_name.into();
         self
     }
 
     /// Blocking lanes: at most `max_threads` blocking threads in all, at
-    /// most `per_tenant` jobs of one tenant running at once. Defaults 64
-    /// and 8.
+    /// most `per_tenant` jobs of one tenant running at once. Both in
+    /// `1..=`[`MAX_BLOCKING_THREADS`](Self::MAX_BLOCKING_THREADS) (1,024);
+    /// a `per_tenant` above `max_threads` lets one tenant take every
+    /// thread. Defaults 64 and 8.
     pub fn blocking_threads(mut self, max_threads: usize, per_tenant: usize) -> Builder {
         self.blocking.max_threads = max_threads;
         self.blocking.max_threads_per_tenant = per_tenant;
@@ -177,14 +294,18 @@ impl Builder {
     }
 
     /// Blocking lanes: at most `per_tenant` jobs of one tenant waiting for
-    /// a thread, and `total` in all. Defaults 1,024 and 16,384.
+    /// a thread, and `total` in all. Both in
+    /// `1..=`[`MAX_BLOCKING_QUEUED`](Self::MAX_BLOCKING_QUEUED) (2^20).
+    /// Defaults 1,024 and 16,384.
     pub fn blocking_queue(mut self, per_tenant: usize, total: usize) -> Builder {
         self.blocking.max_queued_per_tenant = per_tenant;
         self.blocking.max_queued = total;
         self
     }
 
-    /// How long an idle blocking thread lives. Default 10 s.
+    /// How long an idle blocking thread lives. In
+    /// [`MIN_BLOCKING_KEEP_ALIVE`](Self::MIN_BLOCKING_KEEP_ALIVE)`..=`[`MAX_BLOCKING_KEEP_ALIVE`](Self::MAX_BLOCKING_KEEP_ALIVE)
+    /// (1 ms to 1 hour). Default 10 s.
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.blocking.keep_alive = keep_alive;
         self
@@ -213,12 +334,93 @@ impl Builder {
         self
     }
 
+    /// Checks every setting against its limits, in the order of the
+    /// setters; `workers` is the worker count decided on.
+    fn check(&self, workers: usize) -> Result<(), BuildError> {
+        use BuildErrorKind as Kind;
+        fn refuse(kind: BuildErrorKind, reason: &'static str) -> Result<(), BuildError> {
+            Err(BuildError::new(kind, reason))
+        }
+        if !(Self::MIN_WORKERS..=Self::MAX_WORKERS).contains(&workers) {
+            return refuse(Kind::Workers, "workers must be in 1..=64");
+        }
+        if let Some(max_threads) = self.max_threads
+            && !(workers..=Self::MAX_THREADS).contains(&max_threads)
+        {
+            return refuse(
+                Kind::MaxThreads,
+                "max_threads must be at least workers and at most 1_024",
+            );
+        }
+        if !(1..=Self::MAX_TASKS).contains(&self.max_tasks) {
+            return refuse(Kind::MaxTasks, "max_tasks must be in 1..=2^30");
+        }
+        if !(Self::MIN_INBOX_CAPACITY..=Self::MAX_INBOX_CAPACITY).contains(&self.inbox_capacity)
+            || !self.inbox_capacity.is_power_of_two()
+        {
+            return refuse(
+                Kind::InboxCapacity,
+                "inbox_capacity must be a power of two in 2..=65_536",
+            );
+        }
+        if !(Self::MIN_STUCK_THRESHOLD..=Self::MAX_STUCK_THRESHOLD).contains(&self.stuck_threshold)
+        {
+            return refuse(
+                Kind::StuckThreshold,
+                "stuck_threshold must be in 1 ms..=1 h",
+            );
+        }
+        if !(Self::MIN_POLL_BUDGET..=Self::MAX_POLL_BUDGET).contains(&self.poll_budget) {
+            return refuse(Kind::PollBudget, "poll_budget must be in 10 µs..=1 h");
+        }
+        if self.poll_budget > self.stuck_threshold {
+            return refuse(
+                Kind::PollBudget,
+                "poll_budget must be at most stuck_threshold",
+            );
+        }
+        if !(1..=Self::MAX_TENANTS).contains(&self.max_tenants) {
+            return refuse(Kind::MaxTenants, "max_tenants must be in 1..=16_777_216");
+        }
+        let name = &self.thread_name;
+        if name.is_empty() || name.len() > Self::MAX_THREAD_NAME_LEN || name.contains('\0') {
+            return refuse(
+                Kind::ThreadName,
+                "thread_name must be 1..=15 bytes without NUL",
+            );
+        }
+        let b = &self.blocking;
+        let threads = 1..=Self::MAX_BLOCKING_THREADS;
+        if !threads.contains(&b.max_threads) || !threads.contains(&b.max_threads_per_tenant) {
+            return refuse(
+                Kind::BlockingThreads,
+                "blocking thread limits must be in 1..=1_024",
+            );
+        }
+        let queued = 1..=Self::MAX_BLOCKING_QUEUED;
+        if !queued.contains(&b.max_queued_per_tenant) || !queued.contains(&b.max_queued) {
+            return refuse(
+                Kind::BlockingQueue,
+                "blocking queue limits must be in 1..=2^20",
+            );
+        }
+        let keep_alive = Self::MIN_BLOCKING_KEEP_ALIVE..=Self::MAX_BLOCKING_KEEP_ALIVE;
+        if !keep_alive.contains(&b.keep_alive) {
+            return refuse(
+                Kind::BlockingKeepAlive,
+                "blocking keep_alive must be in 1 ms..=1 h",
+            );
+        }
+        Ok(())
+    }
+
     /// Checks the configuration and starts the pool's threads.
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] naming the first bad setting, or the failure to
-    /// start a thread.
+    /// A [`BuildError`] whose [`kind`](BuildError::kind) names the first
+    /// setting out of range, or [`ThreadStart`](BuildErrorKind::ThreadStart)
+    /// when the OS refused to start a thread.
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = match self.workers {
             Some(n) => n,
@@ -227,36 +429,8 @@ impl Builder {
                 .unwrap_or(1)
                 .min(MAX_WORKERS),
         };
-        if workers == 0 || workers > MAX_WORKERS {
-            return Err(BuildError::new("workers must be in 1..=64"));
-        }
+        self.check(workers)?;
         let max_threads = self.max_threads.unwrap_or(workers + workers.max(4));
-        if max_threads < workers {
-            return Err(BuildError::new("max_threads must be at least workers"));
-        }
-        if self.max_tasks == 0 {
-            return Err(BuildError::new("max_tasks must be at least 1"));
-        }
-        if self.inbox_capacity == 0 || !self.inbox_capacity.is_power_of_two() {
-            return Err(BuildError::new("inbox_capacity must be a power of two"));
-        }
-        if self.stuck_threshold.is_zero() {
-            return Err(BuildError::new("stuck_threshold must be more than zero"));
-        }
-        if self.poll_budget.is_zero() {
-            return Err(BuildError::new("poll_budget must be more than zero"));
-        }
-        if self.max_tenants == 0 || self.max_tenants > DrrConfig::MAX_TENANTS {
-            return Err(BuildError::new("max_tenants must be in 1..=16_777_216"));
-        }
-        let b = &self.blocking;
-        if b.max_threads == 0
-            || b.max_threads_per_tenant == 0
-            || b.max_queued_per_tenant == 0
-            || b.max_queued == 0
-        {
-            return Err(BuildError::new("blocking lane limits must be at least 1"));
-        }
         let mut class_weights = DrrConfig::DEFAULT_CLASS_WEIGHTS;
         let make_policy: PolicyFactory = match self.policy {
             PolicyChoice::Custom(make) => make,
@@ -267,7 +441,8 @@ impl Builder {
                     .max_len(config.get_max_len().max(self.max_tasks))
                     .max_tenant_len(config.get_max_tenant_len().max(self.max_tasks));
                 // Validate once here, so a bad config is a BuildError.
-                Drr::<Runnable>::with_config(config).map_err(|e| BuildError::new(e.reason()))?;
+                Drr::<Runnable>::with_config(config)
+                    .map_err(|e| BuildError::new(BuildErrorKind::Policy, e.reason()))?;
                 Arc::new(move |_| {
                     Box::new(Drr::with_config(config).expect("validated by build"))
                         as Box<dyn Policy<Runnable> + Send>
@@ -303,6 +478,35 @@ impl Builder {
     }
 }
 
+// The limits and defaults agree with each other and with the pool, checked
+// at compile time: the shortest stuck threshold is one the monitor can
+// honour, the defaults are in range, and the default budget is within the
+// default threshold.
+const _: () = {
+    let ns = Duration::as_nanos;
+    assert!(ns(&Builder::MIN_STUCK_THRESHOLD) >= ns(&MONITOR_MIN_INTERVAL));
+    assert!(ns(&Builder::MIN_POLL_BUDGET) <= ns(&Builder::MIN_STUCK_THRESHOLD));
+    assert!(ns(&Builder::DEFAULT_STUCK_THRESHOLD) >= ns(&Builder::MIN_STUCK_THRESHOLD));
+    assert!(ns(&Builder::DEFAULT_STUCK_THRESHOLD) <= ns(&Builder::MAX_STUCK_THRESHOLD));
+    assert!(ns(&Builder::DEFAULT_POLL_BUDGET) >= ns(&Builder::MIN_POLL_BUDGET));
+    assert!(ns(&Builder::DEFAULT_POLL_BUDGET) <= ns(&Builder::DEFAULT_STUCK_THRESHOLD));
+    assert!(Builder::DEFAULT_INBOX_CAPACITY.is_power_of_two());
+    assert!(Builder::DEFAULT_INBOX_CAPACITY >= Builder::MIN_INBOX_CAPACITY);
+    assert!(Builder::DEFAULT_INBOX_CAPACITY <= Builder::MAX_INBOX_CAPACITY);
+    assert!(Builder::MIN_INBOX_CAPACITY.is_power_of_two());
+    assert!(Builder::MAX_INBOX_CAPACITY.is_power_of_two());
+    assert!(Builder::DEFAULT_MAX_TASKS <= Builder::MAX_TASKS);
+    assert!(DrrConfig::DEFAULT_MAX_TENANTS <= Builder::MAX_TENANTS);
+    assert!(Builder::DEFAULT_BLOCKING_THREADS <= Builder::MAX_BLOCKING_THREADS);
+    assert!(Builder::DEFAULT_BLOCKING_THREADS_PER_TENANT <= Builder::DEFAULT_BLOCKING_THREADS);
+    assert!(Builder::DEFAULT_BLOCKING_QUEUED <= Builder::MAX_BLOCKING_QUEUED);
+    assert!(Builder::DEFAULT_BLOCKING_QUEUED_PER_TENANT <= Builder::DEFAULT_BLOCKING_QUEUED);
+    assert!(ns(&Builder::DEFAULT_BLOCKING_KEEP_ALIVE) >= ns(&Builder::MIN_BLOCKING_KEEP_ALIVE));
+    assert!(ns(&Builder::DEFAULT_BLOCKING_KEEP_ALIVE) <= ns(&Builder::MAX_BLOCKING_KEEP_ALIVE));
+    assert!(!Builder::DEFAULT_THREAD_NAME.is_empty());
+    assert!(Builder::DEFAULT_THREAD_NAME.len() <= Builder::MAX_THREAD_NAME_LEN);
+};
+
 impl Default for Builder {
     fn default() -> Builder {
         Builder::new()
@@ -322,16 +526,61 @@ impl fmt::Debug for Builder {
 }
 
 /// A configuration [`Builder::build`] refused, or a thread it could not
-/// start. [`reason`](Self::reason) says which.
+/// start. [`kind`](Self::kind) names the setting, [`reason`](Self::reason)
+/// says what was wrong with it, in words.
+///
+/// ```
+/// use std::time::Duration;
+/// use drama_pool::{BuildErrorKind, Pool};
+///
+/// let error = Pool::builder().stuck_threshold(Duration::MAX).build().unwrap_err();
+/// assert_eq!(error.kind(), BuildErrorKind::StuckThreshold);
+/// ```
 #[derive(Debug)]
 pub struct BuildError {
+    kind: BuildErrorKind,
     reason: &'static str,
     source: Option<std::io::Error>,
 }
 
+/// Which setting a [`BuildError`] refused (or that a thread could not be
+/// started).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum BuildErrorKind {
+    /// [`Builder::workers`].
+    Workers,
+    /// [`Builder::max_threads`].
+    MaxThreads,
+    /// [`Builder::max_tasks`].
+    MaxTasks,
+    /// [`Builder::inbox_capacity`].
+    InboxCapacity,
+    /// [`Builder::stuck_threshold`].
+    StuckThreshold,
+    /// [`Builder::poll_budget`] (alone, or against the stuck threshold).
+    PollBudget,
+    /// [`Builder::max_tenants`].
+    MaxTenants,
+    /// [`Builder::thread_name`].
+    ThreadName,
+    /// [`Builder::blocking_threads`].
+    BlockingThreads,
+    /// [`Builder::blocking_queue`].
+    BlockingQueue,
+    /// [`Builder::blocking_keep_alive`].
+    BlockingKeepAlive,
+    /// The policy's configuration ([`Builder::drr`]).
+    Policy,
+    /// The OS refused to start one of the pool's threads; the error's
+    /// [`source`](std::error::Error::source) says why.
+    ThreadStart,
+}
+
 impl BuildError {
-    pub(crate) fn new(reason: &'static str) -> BuildError {
+    pub(crate) fn new(kind: BuildErrorKind, reason: &'static str) -> BuildError {
         BuildError {
+            kind,
             reason,
             source: None,
         }
@@ -339,9 +588,15 @@ impl BuildError {
 
     fn io(reason: &'static str, source: std::io::Error) -> BuildError {
         BuildError {
+            kind: BuildErrorKind::ThreadStart,
             reason,
             source: Some(source),
         }
+    }
+
+    /// Which setting was refused.
+    pub fn kind(&self) -> BuildErrorKind {
+        self.kind
     }
 
     /// What was wrong, in words.
@@ -362,5 +617,298 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_ref().map(|e| e as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drama_core::Spawn;
+
+    use BuildErrorKind as Kind;
+
+    /// One worker unless the case says otherwise: every accepted case
+    /// starts a pool.
+    fn base() -> Builder {
+        Builder::new().workers(1)
+    }
+
+    /// A case: its name, the settings, and the refusal expected (if any).
+    type Case = (&'static str, fn(Builder) -> Builder, Option<BuildErrorKind>);
+
+    /// Builds each case from `base()`: `None` expects a working pool (a
+    /// task runs to its value and the pool shuts down), `Some(kind)` a
+    /// refusal of that kind.
+    fn check(cases: &[Case]) {
+        for (name, configure, expect) in cases {
+            match (configure(base()).build(), expect) {
+                (Ok(pool), None) => {
+                    let handle = pool.spawn(Spawn::new(), async { 7 }).unwrap();
+                    assert_eq!(pool.block_on(handle).unwrap(), 7, "{name}");
+                    assert!(pool.shutdown_timeout(Duration::from_secs(5)), "{name}");
+                }
+                (Err(error), Some(kind)) => assert_eq!(error.kind(), *kind, "{name}: {error}"),
+                (Ok(_), Some(kind)) => panic!("{name}: accepted, expected {kind:?}"),
+                (Err(error), None) => panic!("{name}: refused ({error}), expected a pool"),
+            }
+        }
+    }
+
+    const NS: Duration = Duration::from_nanos(1);
+
+    #[test]
+    fn each_limit_and_one_past_it() {
+        check(&[
+            ("workers MIN", |b| b.workers(Builder::MIN_WORKERS), None),
+            ("workers MIN - 1", |b| b.workers(0), Some(Kind::Workers)),
+            ("workers MAX", |b| b.workers(Builder::MAX_WORKERS), None),
+            (
+                "workers MAX + 1",
+                |b| b.workers(Builder::MAX_WORKERS + 1),
+                Some(Kind::Workers),
+            ),
+            (
+                "max_threads = workers",
+                |b| b.workers(2).max_threads(2),
+                None,
+            ),
+            (
+                "max_threads < workers",
+                |b| b.workers(2).max_threads(1),
+                Some(Kind::MaxThreads),
+            ),
+            (
+                "max_threads MAX",
+                |b| b.max_threads(Builder::MAX_THREADS),
+                None,
+            ),
+            (
+                "max_threads MAX + 1",
+                |b| b.max_threads(Builder::MAX_THREADS + 1),
+                Some(Kind::MaxThreads),
+            ),
+            ("max_tasks 1", |b| b.max_tasks(1), None),
+            ("max_tasks 0", |b| b.max_tasks(0), Some(Kind::MaxTasks)),
+            ("max_tasks MAX", |b| b.max_tasks(Builder::MAX_TASKS), None),
+            (
+                "max_tasks MAX + 1",
+                |b| b.max_tasks(Builder::MAX_TASKS + 1),
+                Some(Kind::MaxTasks),
+            ),
+            (
+                "inbox MIN",
+                |b| b.inbox_capacity(Builder::MIN_INBOX_CAPACITY),
+                None,
+            ),
+            (
+                "inbox MIN - 1",
+                |b| b.inbox_capacity(1),
+                Some(Kind::InboxCapacity),
+            ),
+            (
+                "inbox MAX",
+                |b| b.inbox_capacity(Builder::MAX_INBOX_CAPACITY),
+                None,
+            ),
+            (
+                "inbox MAX * 2",
+                |b| b.inbox_capacity(Builder::MAX_INBOX_CAPACITY * 2),
+                Some(Kind::InboxCapacity),
+            ),
+            (
+                "inbox not a power of two",
+                |b| b.inbox_capacity(3),
+                Some(Kind::InboxCapacity),
+            ),
+            (
+                "stuck MIN",
+                |b| b.stuck_threshold(Builder::MIN_STUCK_THRESHOLD),
+                None,
+            ),
+            (
+                "stuck MIN - 1 ns",
+                |b| b.stuck_threshold(Builder::MIN_STUCK_THRESHOLD - NS),
+                Some(Kind::StuckThreshold),
+            ),
+            (
+                "stuck MAX",
+                |b| b.stuck_threshold(Builder::MAX_STUCK_THRESHOLD),
+                None,
+            ),
+            (
+                "stuck MAX + 1 ns",
+                |b| b.stuck_threshold(Builder::MAX_STUCK_THRESHOLD + NS),
+                Some(Kind::StuckThreshold),
+            ),
+            (
+                "budget MIN",
+                |b| b.poll_budget(Builder::MIN_POLL_BUDGET),
+                None,
+            ),
+            (
+                "budget MIN - 1 ns",
+                |b| b.poll_budget(Builder::MIN_POLL_BUDGET - NS),
+                Some(Kind::PollBudget),
+            ),
+            (
+                "budget MAX",
+                |b| {
+                    b.stuck_threshold(Builder::MAX_STUCK_THRESHOLD)
+                        .poll_budget(Builder::MAX_POLL_BUDGET)
+                },
+                None,
+            ),
+            (
+                "budget MAX + 1 ns",
+                |b| {
+                    b.stuck_threshold(Builder::MAX_STUCK_THRESHOLD)
+                        .poll_budget(Builder::MAX_POLL_BUDGET + NS)
+                },
+                Some(Kind::PollBudget),
+            ),
+            (
+                "budget = stuck threshold",
+                |b| b.poll_budget(Builder::DEFAULT_STUCK_THRESHOLD),
+                None,
+            ),
+            (
+                "budget > stuck threshold",
+                |b| b.poll_budget(Builder::DEFAULT_STUCK_THRESHOLD + NS),
+                Some(Kind::PollBudget),
+            ),
+            ("max_tenants 1", |b| b.max_tenants(1), None),
+            (
+                "max_tenants 0",
+                |b| b.max_tenants(0),
+                Some(Kind::MaxTenants),
+            ),
+            (
+                "max_tenants MAX",
+                |b| b.max_tenants(Builder::MAX_TENANTS),
+                None,
+            ),
+            (
+                "max_tenants MAX + 1",
+                |b| b.max_tenants(Builder::MAX_TENANTS + 1),
+                Some(Kind::MaxTenants),
+            ),
+            ("thread name 1 byte", |b| b.thread_name("d"), None),
+            (
+                "thread name empty",
+                |b| b.thread_name(""),
+                Some(Kind::ThreadName),
+            ),
+            (
+                "thread name MAX",
+                |b| b.thread_name("d".repeat(Builder::MAX_THREAD_NAME_LEN)),
+                None,
+            ),
+            (
+                "thread name MAX + 1",
+                |b| b.thread_name("d".repeat(Builder::MAX_THREAD_NAME_LEN + 1)),
+                Some(Kind::ThreadName),
+            ),
+            (
+                "thread name with NUL",
+                |b| b.thread_name("dr\0ama"),
+                Some(Kind::ThreadName),
+            ),
+            ("blocking threads 1, 1", |b| b.blocking_threads(1, 1), None),
+            (
+                "blocking threads 0, 1",
+                |b| b.blocking_threads(0, 1),
+                Some(Kind::BlockingThreads),
+            ),
+            (
+                "blocking threads 1, 0",
+                |b| b.blocking_threads(1, 0),
+                Some(Kind::BlockingThreads),
+            ),
+            (
+                "blocking threads MAX, MAX",
+                |b| {
+                    b.blocking_threads(Builder::MAX_BLOCKING_THREADS, Builder::MAX_BLOCKING_THREADS)
+                },
+                None,
+            ),
+            (
+                "blocking threads MAX + 1",
+                |b| b.blocking_threads(Builder::MAX_BLOCKING_THREADS + 1, 1),
+                Some(Kind::BlockingThreads),
+            ),
+            (
+                "blocking threads per tenant MAX + 1",
+                |b| b.blocking_threads(1, Builder::MAX_BLOCKING_THREADS + 1),
+                Some(Kind::BlockingThreads),
+            ),
+            ("blocking queue 1, 1", |b| b.blocking_queue(1, 1), None),
+            (
+                "blocking queue 0, 1",
+                |b| b.blocking_queue(0, 1),
+                Some(Kind::BlockingQueue),
+            ),
+            (
+                "blocking queue 1, 0",
+                |b| b.blocking_queue(1, 0),
+                Some(Kind::BlockingQueue),
+            ),
+            (
+                "blocking queue MAX, MAX",
+                |b| b.blocking_queue(Builder::MAX_BLOCKING_QUEUED, Builder::MAX_BLOCKING_QUEUED),
+                None,
+            ),
+            (
+                "blocking queue per tenant MAX + 1",
+                |b| b.blocking_queue(Builder::MAX_BLOCKING_QUEUED + 1, 1),
+                Some(Kind::BlockingQueue),
+            ),
+            (
+                "blocking queue total MAX + 1",
+                |b| b.blocking_queue(1, Builder::MAX_BLOCKING_QUEUED + 1),
+                Some(Kind::BlockingQueue),
+            ),
+            (
+                "keep-alive MIN",
+                |b| b.blocking_keep_alive(Builder::MIN_BLOCKING_KEEP_ALIVE),
+                None,
+            ),
+            (
+                "keep-alive MIN - 1 ns",
+                |b| b.blocking_keep_alive(Builder::MIN_BLOCKING_KEEP_ALIVE - NS),
+                Some(Kind::BlockingKeepAlive),
+            ),
+            (
+                "keep-alive MAX",
+                |b| b.blocking_keep_alive(Builder::MAX_BLOCKING_KEEP_ALIVE),
+                None,
+            ),
+            (
+                "keep-alive MAX + 1 ns",
+                |b| b.blocking_keep_alive(Builder::MAX_BLOCKING_KEEP_ALIVE + NS),
+                Some(Kind::BlockingKeepAlive),
+            ),
+            (
+                "drr quantum 0",
+                |b| b.drr(DrrConfig::new().quantum_ns(0)),
+                Some(Kind::Policy),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn the_defaults_build() {
+        check(&[
+            ("defaults", |b| b, None),
+            ("no worker count", |_| Builder::new(), None),
+        ]);
+    }
+
+    #[test]
+    fn errors_say_which_setting_in_words() {
+        let error = base().inbox_capacity(1).build().unwrap_err();
+        assert_eq!(error.kind(), Kind::InboxCapacity);
+        assert!(error.reason().contains("inbox_capacity"), "{error}");
+        assert_eq!(error.to_string(), error.reason());
+        assert!(std::error::Error::source(&error).is_none());
     }
 }

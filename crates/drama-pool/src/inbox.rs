@@ -13,8 +13,12 @@
 //! `i + (k+1)*C`, handing the cell to the next lap. Producers race for
 //! tickets with one CAS on `tail`; the consumer needs no RMW at all.
 //!
-//! Bound: the capacity, a power of two fixed when the pool is built
-//! (`Builder::inbox_capacity`). A push into a full inbox fails and hands the
+//! Bound: the capacity, a power of two of at least 2 fixed when the pool is
+//! built (`Builder::inbox_capacity`). One cell is not enough: with a mask of
+//! 0 the sequence a producer leaves in a cell it has written (`ticket + 1`)
+//! is also the one that frees the cell for the next ticket (`ticket + 1 +
+//! lap`, a lap being 1), so the next push would overwrite a value nobody
+//! has taken. A push into a full inbox fails and hands the
 //! task back; the pool then uses the slot's overflow list, whose size is
 //! bounded by the number of live tasks (each task is queued at most once).
 
@@ -55,11 +59,12 @@ unsafe impl<T: Send> Sync for Inbox<T> {}
 
 impl<T> Inbox<T> {
     /// An empty inbox holding at most `capacity` items; `capacity` must be a
-    /// power of two (the builder validates it).
+    /// power of two of at least 2 (see the module doc; the builder
+    /// validates it, so a failure here is a bug in the pool).
     pub(crate) fn new(capacity: usize) -> Inbox<T> {
         assert!(
-            capacity.is_power_of_two(),
-            "inbox capacity must be a power of two"
+            capacity >= 2 && capacity.is_power_of_two(),
+            "inbox capacity must be a power of two of at least 2"
         );
         let cells = (0..capacity)
             .map(|i| Cell {
@@ -196,6 +201,36 @@ mod tests {
         );
         assert_eq!(pop(&inbox), None);
         assert!(!inbox.has_ready());
+    }
+
+    #[test]
+    fn smallest_capacity() {
+        // Two cells, the smallest ring whose "written" and "free for the
+        // next lap" sequences differ: it holds two values, refuses a third,
+        // and keeps the order over many laps.
+        let inbox = Inbox::new(2);
+        for lap in 0..100 {
+            inbox.push(2 * lap).unwrap();
+            inbox.push(2 * lap + 1).unwrap();
+            assert_eq!(inbox.push(-1), Err(-1), "lap {lap}: a full ring refuses");
+            assert_eq!(pop(&inbox), Some(2 * lap));
+            assert_eq!(pop(&inbox), Some(2 * lap + 1));
+            assert_eq!(pop(&inbox), None);
+        }
+        // Half full across the wrap: one in, one out.
+        for i in 0..100 {
+            inbox.push(i).unwrap();
+            assert!(inbox.has_ready());
+            assert_eq!(pop(&inbox), Some(i));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "at least 2")]
+    fn capacity_one_is_refused() {
+        // With one cell a second push would overwrite the first (see the
+        // module doc); the builder never asks for it.
+        let _ = Inbox::<u32>::new(1);
     }
 
     #[test]

@@ -104,8 +104,8 @@ mod worker;
 #[cfg(not(loom))]
 pub use api::{Handle, Pool};
 #[cfg(not(loom))]
-pub use builder::{BuildError, Builder};
+pub use builder::{BuildError, BuildErrorKind, Builder};
 #[cfg(not(loom))]
 pub use pool::MAX_WORKERS;
 #[cfg(not(loom))]
-pub use tenants::TenantError;
+pub use tenants::{MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind};

@@ -26,7 +26,7 @@ use crate::park::Parking;
 use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
-use crate::tenants::Tenants;
+use crate::tenants::{TenantError, Tenants};
 use crate::worker::{self, Core};
 
 /// The pool takes spawns and runs tasks.
@@ -42,7 +42,7 @@ pub(crate) const CLOSED: u8 = 2;
 pub const MAX_WORKERS: usize = 64;
 
 /// How often the monitor may run when nothing is stuck, at most.
-const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
+pub(crate) const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// The balancer (which runs on the monitor's beat) runs at least this
 /// often while the pool is busy.
@@ -160,8 +160,9 @@ pub(crate) struct Shared {
     /// All workers' bits; when `idle` equals it the pool is idle and the
     /// monitor sleeps.
     pub(crate) all_idle: u64,
-    /// Every weight set so far, re-applied by each worker when
-    /// `weights_version` moves, and read by the balancer.
+    /// Every weight set so far, applied by each worker when
+    /// `weights_version` moves (the recent changes, or all of them for a
+    /// worker far behind), and read by the balancer.
     pub(crate) weights: Mutex<WeightTable>,
     pub(crate) weights_version: AtomicU64,
     /// Tasks alive (spawned, future not yet dropped). Bound: `max_tasks`.
@@ -183,34 +184,51 @@ pub(crate) struct Shared {
     pub(crate) homes: Homes,
 }
 
+/// How many of the latest weight changes the table remembers: 1,024.
+///
+/// A worker applies the weight changes at its next tick: the ones it missed
+/// if they are all in the log, else every weight ever set (at most
+/// `max_tenants`). Over `n` changes a worker therefore re-applies
+/// everything at most `n / WEIGHT_LOG_LEN` times, so the log's length
+/// divides what would be a quadratic cost (20,000 `set_weight` calls: at
+/// most 20 full passes instead of 20,000), and a worker that ticks at least
+/// once per 1,024 changes (any busy one) never needs a full pass. The log
+/// costs 4 KiB.
+const WEIGHT_LOG_LEN: usize = 1024;
+
 /// The tenants' own weights: indexed by tenant id, so that the balancer and
-/// the workers look one up in O(1), and the ids ever set, so that a worker
-/// can re-apply them all. Bounded by `max_tenants` (ids beyond are not
-/// kept: no policy the pool builds knows them).
+/// the workers look one up in O(1); the ids ever set, so that a worker far
+/// behind can re-apply them all; and a log of the latest changes, so that a
+/// worker a little behind applies just those. Bounded by `max_tenants`
+/// (`set_weight` refuses ids beyond it) and `WEIGHT_LOG_LEN`.
 pub(crate) struct WeightTable {
     by_id: Vec<Weight>,
     /// Whether `by_id[i]` was ever set (so `set` lists each id once).
     is_set: Vec<bool>,
     set: Vec<TenantId>,
-    max_tenants: u32,
+    /// The number of changes so far: the table's version.
+    version: u64,
+    /// The tenants of the last (at most `WEIGHT_LOG_LEN`) changes, oldest
+    /// first. Their versions are implicit: the last entry is change
+    /// `version`, the one before it `version - 1`, and so on.
+    log: VecDeque<TenantId>,
 }
 
 impl WeightTable {
-    fn new(max_tenants: u32) -> WeightTable {
+    fn new() -> WeightTable {
         WeightTable {
             by_id: Vec::new(),
             is_set: Vec::new(),
             set: Vec::new(),
-            max_tenants,
+            version: 0,
+            log: VecDeque::with_capacity(WEIGHT_LOG_LEN),
         }
     }
 
+    /// Sets `tenant`'s weight; the caller has checked the id against
+    /// `max_tenants`.
     fn set(&mut self, tenant: TenantId, weight: Weight) {
-        let id = tenant.as_u32();
-        if id >= self.max_tenants {
-            return;
-        }
-        let id = id as usize;
+        let id = tenant.as_u32() as usize;
         if id >= self.by_id.len() {
             self.by_id.resize(id + 1, Weight::DEFAULT);
             self.is_set.resize(id + 1, false);
@@ -220,6 +238,16 @@ impl WeightTable {
             self.set.push(tenant);
         }
         self.by_id[id] = weight;
+        if self.log.len() == WEIGHT_LOG_LEN {
+            self.log.pop_front();
+        }
+        self.log.push_back(tenant);
+        self.version += 1;
+    }
+
+    /// The number of changes so far.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
     /// `tenant`'s own weight (the default unless set).
@@ -230,9 +258,19 @@ impl WeightTable {
             .unwrap_or(Weight::DEFAULT)
     }
 
-    /// Every weight set, as (tenant, weight).
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (TenantId, Weight)> + '_ {
-        self.set.iter().map(|&t| (t, self.get(t)))
+    /// What changed after version `seen`, as (tenant, current weight): the
+    /// logged changes when the log reaches back that far (a tenant changed
+    /// twice comes twice, with its current weight both times), else every
+    /// weight ever set.
+    pub(crate) fn changed_since(&self, seen: u64) -> impl Iterator<Item = (TenantId, Weight)> + '_ {
+        let behind = self.version.saturating_sub(seen);
+        let (recent, all) = match usize::try_from(behind) {
+            Ok(behind) if behind <= self.log.len() => {
+                (self.log.range(self.log.len() - behind..), &self.set[..0])
+            }
+            _ => (self.log.range(0..0), &self.set[..]),
+        };
+        recent.chain(all).map(|&tenant| (tenant, self.get(tenant)))
     }
 
     /// Copies the weights by id into `out`.
@@ -320,7 +358,7 @@ impl Shared {
             state: AtomicU8::new(OPEN),
             idle: CachePadded::new(AtomicU64::new(0)),
             waking: CachePadded::new(AtomicBool::new(false)),
-            weights: Mutex::new(WeightTable::new(config.max_tenants)),
+            weights: Mutex::new(WeightTable::new()),
             weights_version: AtomicU64::new(0),
             live: CachePadded::new(AtomicUsize::new(0)),
             registry: Registry::new(workers * 2),
@@ -387,6 +425,13 @@ impl Shared {
     {
         if self.state.load(Ordering::Acquire) != OPEN {
             return Err(Rejected::new(future, RejectReason::ShuttingDown));
+        }
+        // A tenant no queue of ours can keep apart would run unfairly (in a
+        // policy's spill list, counted by no view): refuse it. `inherit`
+        // resolves an unset tenant now instead of inside `new_task`.
+        let spec = spec.inherit();
+        if spec.get_tenant().unwrap_or_default().as_u32() >= self.config.max_tenants {
+            return Err(Rejected::new(future, RejectReason::InvalidTenant));
         }
         // Reserve one of `max_tasks` places before creating anything, so a
         // refusal hands the future back untouched.
@@ -515,15 +560,25 @@ impl Shared {
         }
     }
 
-    /// Makes every worker re-apply the weights table at its next tick.
-    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
+    /// Sets `tenant`'s own weight; every worker applies the change at its
+    /// next tick.
+    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
+        if tenant.as_u32() >= self.config.max_tenants {
+            return Err(TenantError::id_out_of_range(
+                tenant,
+                self.config.max_tenants,
+            ));
+        }
         let mut weights = lock(&self.weights);
         weights.set(tenant, weight);
-        self.weights_version.fetch_add(1, Ordering::Release);
+        // Under the lock, so the version only grows.
+        self.weights_version
+            .store(weights.version(), Ordering::Release);
         drop(weights);
         for slot in self.slots.iter() {
             slot.parking.notify();
         }
+        Ok(())
     }
 
     /// Stops admitting, lets work run until `timeout`, cancels the rest,
@@ -729,5 +784,57 @@ fn monitor(shared: Arc<Shared>) {
         }
         balancer.run(&shared, interval.as_nanos() as u64);
         std::thread::park_timeout(interval);
+    }
+}
+
+#[cfg(test)]
+mod weight_table_tests {
+    use super::*;
+
+    fn weight(shares: u32) -> Weight {
+        Weight::new(shares).unwrap()
+    }
+
+    fn changed(table: &WeightTable, seen: u64) -> Vec<(u32, u32)> {
+        table
+            .changed_since(seen)
+            .map(|(t, w)| (t.as_u32(), w.get()))
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_a_little_behind_gets_the_changes() {
+        let mut table = WeightTable::new();
+        assert_eq!(changed(&table, 0), []);
+        table.set(TenantId::new(3), weight(300));
+        table.set(TenantId::new(5), weight(500));
+        table.set(TenantId::new(3), weight(301));
+        assert_eq!(table.version(), 3);
+        assert_eq!(changed(&table, 3), []);
+        // A tenant changed twice comes twice, with its current weight.
+        assert_eq!(changed(&table, 1), [(5, 500), (3, 301)]);
+        assert_eq!(changed(&table, 0), [(3, 301), (5, 500), (3, 301)]);
+    }
+
+    #[test]
+    fn a_worker_far_behind_gets_every_weight_once() {
+        let mut table = WeightTable::new();
+        let n = WEIGHT_LOG_LEN as u32 + 10;
+        for id in 0..n {
+            table.set(TenantId::new(id), weight(1 + id % 100));
+        }
+        table.set(TenantId::new(0), weight(7));
+        assert_eq!(table.version(), u64::from(n) + 1);
+        // Within the log: the last changes only.
+        let recent = changed(&table, table.version() - 2);
+        assert_eq!(recent, [(n - 1, 1 + (n - 1) % 100), (0, 7)]);
+        // The whole log, exactly.
+        let whole = changed(&table, table.version() - WEIGHT_LOG_LEN as u64);
+        assert_eq!(whole.len(), WEIGHT_LOG_LEN);
+        // Past it: every weight set, each once.
+        let all = changed(&table, table.version() - WEIGHT_LOG_LEN as u64 - 1);
+        assert_eq!(all.len(), n as usize);
+        assert_eq!(all[0], (0, 7));
+        assert_eq!(changed(&table, 0).len(), n as usize);
     }
 }

@@ -792,13 +792,15 @@ impl Worker<'_> {
         if version != self.core().weights_version {
             let weights = lock(&shared.weights);
             let core = self.core();
-            for (tenant, weight) in weights.iter() {
+            // The changes this worker missed, or every weight if it is
+            // further behind than the table remembers.
+            for (tenant, weight) in weights.changed_since(core.weights_version) {
                 // A policy full of tenants refuses a new one; the weight is
-                // applied when it has room (the next change re-applies all).
+                // applied if the tenant changes again when it has room.
                 let _ = core.policy.set_weight(tenant, weight);
             }
+            core.weights_version = weights.version();
             drop(weights);
-            core.weights_version = version;
             // The balancer's per-worker weights take precedence again.
             for &(tenant, weight) in &core.overridden {
                 let _ = core.policy.set_weight(tenant, weight);
@@ -1099,7 +1101,8 @@ impl Worker<'_> {
         let slot = &self.shared.slots[self.index];
         slot.poll.begin(self.epoch);
         budget::set_poll_deadline_ns(Some(
-            self.last_ns + self.shared.config.poll_budget.as_nanos() as u64,
+            self.last_ns
+                .saturating_add(self.shared.config.poll_budget.as_nanos() as u64),
         ));
         next.runnable.run();
         let now = clock::now_ns();

@@ -48,7 +48,10 @@ pub use drama_core::{
     TaskId, TaskMeta, TenantId, YieldNow, current, yield_now,
 };
 pub use nursery::{Nursery, nursery};
-pub use runtime::{BuildError, Builder, Handle, Runtime, TenantError, spawn, spawn_with};
+pub use runtime::{
+    BuildError, BuildErrorKind, Builder, Handle, MAX_TENANT_NAME_LEN, Runtime, TenantError,
+    TenantErrorKind, spawn, spawn_with,
+};
 
 /// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom
 /// policy implements, and drama's default, [`Drr`](policy::Drr).

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
-use drama_policy::{DrrConfig, InvalidWeight, Policy, TenantId, Weight};
+use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
-pub use drama_pool::{BuildError, TenantError};
+pub use drama_pool::{
+    BuildError, BuildErrorKind, MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind,
+};
 
 /// A multi-threaded runtime that runs tasks fairly across tenants.
 ///
@@ -37,8 +39,11 @@ pub struct Handle {
     pool: drama_pool::Handle,
 }
 
-/// Configures a [`Runtime`]. Nonsense settings are refused by
-/// [`build`](Self::build) with a [`BuildError`].
+/// Configures a [`Runtime`]. Every setting has a range (the `MIN_*` and
+/// `MAX_*` constants of [`drama_pool::Builder`], each with its reason, and
+/// in each setter's documentation); [`build`](Self::build) refuses a value
+/// out of range with a [`BuildError`] whose [`kind`](BuildError::kind)
+/// names the setting, never a panic, an abort or a hang.
 ///
 /// ```
 /// use std::time::Duration;
@@ -50,6 +55,14 @@ pub struct Handle {
 ///     .build()?;
 /// # drop(rt);
 /// # Ok::<(), drama::BuildError>(())
+/// ```
+///
+/// ```
+/// use std::time::Duration;
+/// use drama::BuildErrorKind;
+///
+/// let refused = drama::Runtime::builder().stuck_threshold(Duration::MAX).build();
+/// assert_eq!(refused.unwrap_err().kind(), BuildErrorKind::StuckThreshold);
 /// ```
 #[must_use = "a Builder does nothing until build() is called"]
 pub struct Builder {
@@ -78,8 +91,12 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// When the runtime already knows as many tenants as its policy allows
-    /// (`Builder::max_tenants`).
+    /// A [`TenantError`] of kind [`TooMany`](TenantErrorKind::TooMany) when
+    /// the runtime already knows as many tenants as it may
+    /// ([`Builder::max_tenants`]), or
+    /// [`NameTooLong`](TenantErrorKind::NameTooLong) when `name` is longer
+    /// than [`MAX_TENANT_NAME_LEN`] bytes. Any other string is a name, the
+    /// empty one included.
     pub fn tenant(&self, name: &str) -> Result<TenantId, TenantError> {
         self.handle.tenant(name)
     }
@@ -95,8 +112,18 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// When `weight` is not in 1..=10,000.
-    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+    /// A [`TenantError`] of kind
+    /// [`WeightOutOfRange`](TenantErrorKind::WeightOutOfRange) when
+    /// `weight` is not in 1..=10,000, or
+    /// [`IdOutOfRange`](TenantErrorKind::IdOutOfRange) when `tenant` is at
+    /// or above [`Builder::max_tenants`].
+    ///
+    /// This refines the design sketch's `rt.set_weight(acme, 4)`: the
+    /// weight and the tenant id are both checked, and one error type,
+    /// [`TenantError`], covers every call that names a tenant (a refused
+    /// weight used to be a `policy::InvalidWeight`; the value refused is in
+    /// the error's message).
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), TenantError> {
         self.handle.set_weight(tenant, weight)
     }
 
@@ -106,7 +133,9 @@ impl Runtime {
     /// # Errors
     ///
     /// Hands the future back in a [`Rejected`] when the runtime holds its
-    /// maximum of tasks or is shutting down.
+    /// maximum of tasks (`QueueFull`), is shutting down (`ShuttingDown`), or
+    /// the task's tenant, set or inherited, is at or above
+    /// [`Builder::max_tenants`] (`InvalidTenant`).
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
     where
         F: Future + Send + 'static,
@@ -136,8 +165,9 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// Hands the closure back when the tenant's lane queue is full or the
-    /// runtime is shutting down.
+    /// Hands the closure back when the tenant's lane queue is full
+    /// (`QueueFull`), the runtime is shutting down (`ShuttingDown`), or
+    /// `tenant` is at or above [`Builder::max_tenants`] (`InvalidTenant`).
     pub fn spawn_blocking<F, R>(&self, tenant: TenantId, f: F) -> Result<JoinHandle<R>, Rejected<F>>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -259,10 +289,9 @@ impl Handle {
     /// # Errors
     ///
     /// As [`Runtime::set_weight`].
-    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), InvalidWeight> {
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), TenantError> {
         let weight = Weight::new(weight)?;
-        self.pool.set_weight(tenant, weight);
-        Ok(())
+        self.pool.set_weight(tenant, weight)
     }
 
     /// Runs `future` to completion on the calling thread; see
@@ -279,70 +308,136 @@ impl fmt::Debug for Handle {
 }
 
 impl Builder {
-    /// The number of worker threads (1 to 64). Default: one per core.
+    // The limits of the settings, as `drama_pool::Builder` states them with
+    // their reasons; repeated here so that a user of the facade alone can
+    // name them.
+    /// The fewest workers: 1. See [`drama_pool::Builder::MIN_WORKERS`] for why.
+    pub const MIN_WORKERS: usize = drama_pool::Builder::MIN_WORKERS;
+    /// The most workers: 64 (the idle mask is one `u64`). See
+    /// [`drama_pool::Builder::MAX_WORKERS`] for why.
+    pub const MAX_WORKERS: usize = drama_pool::Builder::MAX_WORKERS;
+    /// The largest `max_threads`: 1,024 (thread stacks and OS limits). See
+    /// [`drama_pool::Builder::MAX_THREADS`] for why.
+    pub const MAX_THREADS: usize = drama_pool::Builder::MAX_THREADS;
+    /// The largest `max_tasks`: 2^30 (more tasks than fit in memory bound
+    /// nothing). See [`drama_pool::Builder::MAX_TASKS`] for why.
+    pub const MAX_TASKS: usize = drama_pool::Builder::MAX_TASKS;
+    /// The smallest inbox capacity: 2 (the ring cannot work with one cell). See
+    /// [`drama_pool::Builder::MIN_INBOX_CAPACITY`] for why.
+    pub const MIN_INBOX_CAPACITY: usize = drama_pool::Builder::MIN_INBOX_CAPACITY;
+    /// The largest inbox capacity: 65,536 (allocated up front; the overflow
+    /// list takes the excess). See [`drama_pool::Builder::MAX_INBOX_CAPACITY`]
+    /// for why.
+    pub const MAX_INBOX_CAPACITY: usize = drama_pool::Builder::MAX_INBOX_CAPACITY;
+    /// The shortest stuck threshold: 1 ms (the monitor samples at most every
+    /// millisecond). See [`drama_pool::Builder::MIN_STUCK_THRESHOLD`] for why.
+    pub const MIN_STUCK_THRESHOLD: Duration = drama_pool::Builder::MIN_STUCK_THRESHOLD;
+    /// The longest stuck threshold: 1 hour (a longer one is no threshold). See
+    /// [`drama_pool::Builder::MAX_STUCK_THRESHOLD`] for why.
+    pub const MAX_STUCK_THRESHOLD: Duration = drama_pool::Builder::MAX_STUCK_THRESHOLD;
+    /// The shortest poll budget: 10 µs (shorter makes busy tasks spend their
+    /// time yielding). See [`drama_pool::Builder::MIN_POLL_BUDGET`] for why.
+    pub const MIN_POLL_BUDGET: Duration = drama_pool::Builder::MIN_POLL_BUDGET;
+    /// The longest poll budget: 1 hour, and at most the stuck threshold. See
+    /// [`drama_pool::Builder::MAX_POLL_BUDGET`] for why.
+    pub const MAX_POLL_BUDGET: Duration = drama_pool::Builder::MAX_POLL_BUDGET;
+    /// The largest `max_tenants`: 2^24 (the largest `Drr` accepts). See
+    /// [`drama_pool::Builder::MAX_TENANTS`] for why.
+    pub const MAX_TENANTS: u32 = drama_pool::Builder::MAX_TENANTS;
+    /// The longest thread-name prefix: 15 bytes (what Linux shows). See
+    /// [`drama_pool::Builder::MAX_THREAD_NAME_LEN`] for why.
+    pub const MAX_THREAD_NAME_LEN: usize = drama_pool::Builder::MAX_THREAD_NAME_LEN;
+    /// The largest bound on blocking threads, in all and per tenant: 1,024. See
+    /// [`drama_pool::Builder::MAX_BLOCKING_THREADS`] for why.
+    pub const MAX_BLOCKING_THREADS: usize = drama_pool::Builder::MAX_BLOCKING_THREADS;
+    /// The largest bound on queued blocking jobs, per tenant and in all: 2^20.
+    /// See [`drama_pool::Builder::MAX_BLOCKING_QUEUED`] for why.
+    pub const MAX_BLOCKING_QUEUED: usize = drama_pool::Builder::MAX_BLOCKING_QUEUED;
+    /// The shortest blocking keep-alive: 1 ms (shorter starts a thread per
+    /// job). See [`drama_pool::Builder::MIN_BLOCKING_KEEP_ALIVE`] for why.
+    pub const MIN_BLOCKING_KEEP_ALIVE: Duration = drama_pool::Builder::MIN_BLOCKING_KEEP_ALIVE;
+    /// The longest blocking keep-alive: 1 hour. See
+    /// [`drama_pool::Builder::MAX_BLOCKING_KEEP_ALIVE`] for why.
+    pub const MAX_BLOCKING_KEEP_ALIVE: Duration = drama_pool::Builder::MAX_BLOCKING_KEEP_ALIVE;
+
+    /// The number of worker threads, 1 to 64. Default: one per core (at
+    /// most 64).
     pub fn workers(mut self, workers: usize) -> Builder {
         self.pool = self.pool.workers(workers);
         self
     }
 
     /// The most worker threads alive at once, replacements of stuck
-    /// workers included. Default: twice the workers, at least workers + 4.
+    /// workers included: from `workers` to 1,024. Default: twice the
+    /// workers, at least workers + 4.
     pub fn max_threads(mut self, max_threads: usize) -> Builder {
         self.pool = self.pool.max_threads(max_threads);
         self
     }
 
     /// The most live tasks; spawns beyond are refused with the future
-    /// handed back. Default 2^20.
+    /// handed back. 1 to 2^30; default 2^20.
     pub fn max_tasks(mut self, max_tasks: usize) -> Builder {
         self.pool = self.pool.max_tasks(max_tasks);
         self
     }
 
-    /// The capacity of each worker's inbox (a power of two). Default 1,024.
+    /// The capacity of each worker's inbox: a power of two from 2 to
+    /// 65,536. Default 1,024.
     pub fn inbox_capacity(mut self, inbox_capacity: usize) -> Builder {
         self.pool = self.pool.inbox_capacity(inbox_capacity);
         self
     }
 
     /// How long one poll may run before its worker's queue moves to a
-    /// fresh thread. Default 10 ms.
+    /// fresh thread: 1 ms to 1 hour. Default 10 ms.
     pub fn stuck_threshold(mut self, stuck_threshold: Duration) -> Builder {
         self.pool = self.pool.stuck_threshold(stuck_threshold);
         self
     }
 
-    /// After this long in one poll, drama's primitives make a task yield.
-    /// Default 1 ms.
+    /// After this long in one poll, drama's primitives make a task yield:
+    /// 10 µs to 1 hour, and at most the stuck threshold. Default 1 ms.
     pub fn poll_budget(mut self, poll_budget: Duration) -> Builder {
         self.pool = self.pool.poll_budget(poll_budget);
         self
     }
 
-    /// The prefix of the runtime's thread names. Default `"drama"`.
+    /// The prefix of the runtime's thread names: 1 to 15 bytes (what Linux
+    /// shows of a thread name), without NUL. Default `"drama"`.
     pub fn thread_name(mut self, thread_name: impl Into<String>) -> Builder {
         self.pool = self.pool.thread_name(thread_name);
         self
     }
 
-    /// The most tenants the runtime knows (names interned plus raw ids).
-    /// Default 65,536.
+    /// The most tenants the runtime knows (names interned plus raw ids):
+    /// tenant ids run from 0 to `max_tenants - 1`, and spawns, blocking
+    /// spawns and `set_weight` naming a larger id are refused. 1 to 2^24;
+    /// default 65,536.
     pub fn max_tenants(mut self, max_tenants: u32) -> Builder {
         self.pool = self.pool.max_tenants(max_tenants);
         self
     }
 
     /// Blocking lanes: at most `max_threads` blocking threads, at most
-    /// `per_tenant` jobs of one tenant running at once. Defaults 64 and 8.
+    /// `per_tenant` jobs of one tenant running at once. Both 1 to 1,024;
+    /// defaults 64 and 8.
     pub fn blocking_threads(mut self, max_threads: usize, per_tenant: usize) -> Builder {
         self.pool = self.pool.blocking_threads(max_threads, per_tenant);
         self
     }
 
     /// Blocking lanes: at most `per_tenant` jobs of one tenant waiting, and
-    /// `total` in all. Defaults 1,024 and 16,384.
+    /// `total` in all. Both 1 to 2^20; defaults 1,024 and 16,384.
     pub fn blocking_queue(mut self, per_tenant: usize, total: usize) -> Builder {
         self.pool = self.pool.blocking_queue(per_tenant, total);
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits:
+    /// 1 ms to 1 hour. Default 10 s.
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.pool = self.pool.blocking_keep_alive(keep_alive);
         self
     }
 
@@ -368,7 +463,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] naming the first bad setting.
+    /// A [`BuildError`] whose [`kind`](BuildError::kind) names the first
+    /// setting out of range, or says a thread could not be started.
     pub fn build(self) -> Result<Runtime, BuildError> {
         let pool = self.pool.build()?;
         let handle = Handle {

@@ -1,28 +1,78 @@
-//! Nonsense configuration is a typed BuildError, never a panic.
+//! Nonsense configuration is a typed BuildError, never a panic. (Every
+//! limit and one past it: `drama-pool`'s builder tests; extreme values:
+//! `extremes.rs`.)
 
 use std::time::Duration;
 
-use drama::Runtime;
 use drama::policy::DrrConfig;
+use drama::{BuildErrorKind, Runtime, TenantErrorKind, TenantId};
 
-fn reason(builder: drama::Builder) -> &'static str {
-    builder.build().unwrap_err().reason()
+/// The kind of the refusal, and checks that its reason names the setting.
+fn refused(builder: drama::Builder, setting: &str) -> BuildErrorKind {
+    let error = builder.build().unwrap_err();
+    assert!(error.reason().contains(setting), "{error}");
+    error.kind()
 }
 
 #[test]
 fn nonsense_is_refused() {
-    assert!(reason(Runtime::builder().workers(0)).contains("workers"));
-    assert!(reason(Runtime::builder().workers(65)).contains("workers"));
-    assert!(reason(Runtime::builder().max_tasks(0)).contains("max_tasks"));
-    assert!(reason(Runtime::builder().inbox_capacity(0)).contains("inbox"));
-    assert!(reason(Runtime::builder().inbox_capacity(100)).contains("inbox"));
-    assert!(reason(Runtime::builder().stuck_threshold(Duration::ZERO)).contains("stuck"));
-    assert!(reason(Runtime::builder().poll_budget(Duration::ZERO)).contains("poll_budget"));
-    assert!(reason(Runtime::builder().workers(4).max_threads(2)).contains("max_threads"));
-    assert!(reason(Runtime::builder().max_tenants(0)).contains("max_tenants"));
-    assert!(reason(Runtime::builder().blocking_threads(0, 1)).contains("blocking"));
-    assert!(reason(Runtime::builder().blocking_queue(1, 0)).contains("blocking"));
-    assert!(reason(Runtime::builder().drr(DrrConfig::new().quantum_ns(0))).contains("quantum"));
+    use BuildErrorKind as K;
+    let check = |builder, setting, kind| assert_eq!(refused(builder, setting), kind, "{setting}");
+    check(Runtime::builder().workers(0), "workers", K::Workers);
+    check(Runtime::builder().workers(65), "workers", K::Workers);
+    check(Runtime::builder().max_tasks(0), "max_tasks", K::MaxTasks);
+    check(
+        Runtime::builder().inbox_capacity(0),
+        "inbox",
+        K::InboxCapacity,
+    );
+    check(
+        Runtime::builder().inbox_capacity(1),
+        "inbox",
+        K::InboxCapacity,
+    );
+    check(
+        Runtime::builder().inbox_capacity(100),
+        "inbox",
+        K::InboxCapacity,
+    );
+    check(
+        Runtime::builder().stuck_threshold(Duration::ZERO),
+        "stuck",
+        K::StuckThreshold,
+    );
+    check(
+        Runtime::builder().poll_budget(Duration::ZERO),
+        "poll_budget",
+        K::PollBudget,
+    );
+    check(
+        Runtime::builder().workers(4).max_threads(2),
+        "max_threads",
+        K::MaxThreads,
+    );
+    check(
+        Runtime::builder().max_tenants(0),
+        "max_tenants",
+        K::MaxTenants,
+    );
+    check(
+        Runtime::builder().thread_name("dr\0ama"),
+        "thread_name",
+        K::ThreadName,
+    );
+    check(
+        Runtime::builder().blocking_threads(0, 1),
+        "blocking",
+        K::BlockingThreads,
+    );
+    check(
+        Runtime::builder().blocking_queue(1, 0),
+        "blocking",
+        K::BlockingQueue,
+    );
+    let zero_quantum = DrrConfig::new().quantum_ns(0);
+    check(Runtime::builder().drr(zero_quantum), "quantum", K::Policy);
 }
 
 #[test]
@@ -33,12 +83,18 @@ fn bad_weights_and_tenant_bound() {
         .build()
         .unwrap();
     let a = rt.tenant("a").unwrap();
-    assert!(rt.set_weight(a, 0).is_err());
-    assert!(rt.set_weight(a, 10_001).is_err());
+    let kind = |result: Result<(), drama::TenantError>| result.unwrap_err().kind();
+    assert_eq!(kind(rt.set_weight(a, 0)), TenantErrorKind::WeightOutOfRange);
+    assert_eq!(
+        kind(rt.set_weight(a, 10_001)),
+        TenantErrorKind::WeightOutOfRange
+    );
     rt.set_weight(a, 1).unwrap();
+    let past = TenantId::new(3);
+    assert_eq!(kind(rt.set_weight(past, 1)), TenantErrorKind::IdOutOfRange);
     rt.tenant("b").unwrap();
     // "default" is id 0, so a third name is one too many.
-    assert!(rt.tenant("c").is_err());
+    assert_eq!(rt.tenant("c").unwrap_err().kind(), TenantErrorKind::TooMany);
     assert_eq!(rt.tenant("a").unwrap(), a);
 }
 
