@@ -30,8 +30,9 @@
 //! **Inboxes.** Work reaches a worker from other threads through its bounded
 //! lock-free inbox: spawns from outside the pool, wakes from other threads,
 //! work moved by the balancer. Tasks spawned or woken *on* a worker stay on
-//! it, in thread-local buffers the worker moves into its policy after each
-//! poll.
+//! it: they go into the thread's outbox, which the worker moves into its
+//! policy after each poll, and which a replacement thread empties instead
+//! when the poll is stuck (so a stuck task's children still run).
 //!
 //! **The hand-off slot.** A task woken by the task running on the same
 //! worker goes into a one-task slot and runs next, skipping the queue (the
