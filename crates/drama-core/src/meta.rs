@@ -166,6 +166,7 @@ impl Spawn {
 
     /// The tenant this spec names, if it names one (a spec without one
     /// inherits; see [`inherit`](Self::inherit)).
+    #[inline]
     pub fn get_tenant(&self) -> Option<TenantId> {
         self.tenant
     }
@@ -184,6 +185,7 @@ impl Spawn {
     /// let spec = Spawn::new().class(Class::Read).inherit();
     /// assert_eq!(spec.get_tenant(), Some(TenantId::DEFAULT));
     /// ```
+    #[inline]
     pub fn inherit(self) -> Spawn {
         if self.tenant.is_some() && self.class.is_some() {
             return self;

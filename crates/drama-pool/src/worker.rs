@@ -1162,9 +1162,11 @@ impl Worker<'_> {
             }
             n += 1;
         }
-        // SAFETY: this thread is the outbox's producer, and its consumer
-        // (above); no poll runs until this returns.
-        unsafe { outbox.rewind() };
+        if n > 0 {
+            // SAFETY: this thread is the outbox's producer, and its
+            // consumer (above); no poll runs until this returns.
+            unsafe { outbox.rewind() };
+        }
         n
     }
 
