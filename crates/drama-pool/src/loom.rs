@@ -195,8 +195,11 @@ fn handover_exactly_one_owner() {
 #[test]
 fn outbox_spsc_across_a_chunk() {
     loom::model(|| {
-        // Three entries with two per chunk: the consumer may meet the link
-        // to a second chunk, or the end of the first, at any point.
+        // A stuck thread pushes three entries (two per chunk, so the
+        // consumer may meet the link to a second chunk, or the end of the
+        // first, at any point) and leaves; the slot's owner empties the
+        // orphan the way `Worker::take_orphans_work` does, and lets it go
+        // only after it saw the producer leave and emptied it since.
         let outbox = Arc::new(Outbox::new());
         let producer = {
             let outbox = outbox.clone();
@@ -205,19 +208,26 @@ fn outbox_spsc_across_a_chunk() {
                     // SAFETY: this thread is the only producer.
                     unsafe { outbox.push(i) };
                 }
+                outbox.producer_leaves()
             })
         };
         let mut seen = Vec::new();
-        // SAFETY: this thread is the only consumer.
-        while let Some(i) = unsafe { outbox.pop() } {
-            seen.push(i);
-        }
-        producer.join().unwrap();
-        // SAFETY: as above.
-        while let Some(i) = unsafe { outbox.pop() } {
-            seen.push(i);
+        loop {
+            let left = outbox.producer_left();
+            // SAFETY: this thread is the only consumer.
+            while let Some(i) = unsafe { outbox.pop() } {
+                seen.push(i);
+            }
+            if left {
+                break;
+            }
+            // SAFETY: as above.
+            if !unsafe { outbox.has_ready() } {
+                thread::yield_now();
+            }
         }
         assert_eq!(seen, [0, 1, 2]);
+        assert!(!producer.join().unwrap(), "the consumer never left");
     });
 }
 

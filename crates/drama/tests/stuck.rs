@@ -199,3 +199,45 @@ fn work_created_after_the_worker_was_replaced_runs_while_it_is_stuck() {
     );
     assert!(rt.n_replaced() >= 1);
 }
+
+#[test]
+fn a_task_stuck_through_shutdown_is_cancelled_when_its_poll_returns() {
+    // Shutdown gives up on a poll that does not return (it detaches the
+    // thread). When the poll does return, later, with the task pending, the
+    // task must still be cancelled: its future dropped, its handle
+    // resolved, whatever the stuck thread still held (here, the task
+    // itself, woken by its own late registration) not stranded.
+    struct Dropped(mpsc::Sender<()>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let rt = one_stuck_worker();
+    let (release, blocked) = mpsc::channel::<()>();
+    let (started, running) = mpsc::channel();
+    let (dropped, future_dropped) = mpsc::channel();
+    let stuck = rt
+        .spawn(async move {
+            let _dropped = Dropped(dropped);
+            started.send(()).unwrap();
+            let _ = blocked.recv();
+            // Back from the blocking call after shutdown: wait forever.
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    running.recv_timeout(PATIENCE).unwrap();
+    assert!(
+        !rt.shutdown_timeout(Duration::from_millis(20)),
+        "a thread stuck in a poll cannot be joined"
+    );
+    release.send(()).unwrap();
+    future_dropped
+        .recv_timeout(PATIENCE)
+        .expect("the stuck task's future was never dropped");
+    assert!(
+        futures::executor::block_on(stuck)
+            .unwrap_err()
+            .is_cancelled()
+    );
+}
