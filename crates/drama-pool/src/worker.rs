@@ -1054,12 +1054,6 @@ impl Worker<'_> {
         let slot = &self.shared.slots[self.index];
         let now = self.last_ns;
         let mut n = 0;
-        // SAFETY: this thread owns the slot, so it is its outbox's consumer.
-        if unsafe { self.context.outbox.has_ready() } {
-            // Pushed outside a poll (a destructor that woke a task), so no
-            // poll's end absorbed it.
-            n += self.absorb(now);
-        }
         // SAFETY: this thread owns the slot, so it is the inbox's only
         // consumer.
         while let Some(runnable) = unsafe { slot.inbox.pop() } {
@@ -1191,6 +1185,14 @@ impl Worker<'_> {
     /// Nothing to run: spin briefly if work usually comes back soon, then
     /// park until notified.
     fn idle(&mut self) {
+        // SAFETY: this thread owns the slot, so it is its outbox's consumer.
+        if unsafe { self.context.outbox.has_ready() } {
+            // Pushed outside a poll (a destructor that woke a task), so no
+            // poll's end absorbed it.
+            let now = self.last_ns;
+            self.absorb(now);
+            return;
+        }
         let start = clock::now_ns();
         if self.avg_idle_ns < MAX_SPIN_NS {
             let budget_ns = (2 * self.avg_idle_ns).clamp(1_000, MAX_SPIN_NS);
