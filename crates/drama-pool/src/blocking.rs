@@ -324,21 +324,11 @@ impl BlockingLanes {
     pub(crate) fn shutdown(&self, deadline: Instant) -> bool {
         self.close();
         let shared = &self.shared;
-        let mut state = shared.lock();
         // Queued and running jobs go on until the deadline; a thread that
         // runs out of work exits, so an empty `threads` means all work is
         // done.
-        while !state.threads.is_empty() {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            state = shared
-                .exited
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let state =
+            shared.wait_for_exits(shared.lock(), deadline, |state| state.threads.is_empty());
         // Cancel what has not started. The runnables are dropped after the
         // lock is released: dropping one drops its closure, whose destructor
         // may do anything, including spawning here again. (Reborrowing the
@@ -377,18 +367,8 @@ impl BlockingLanes {
         // they are joined rather than reported as left behind. A thread
         // still running a job is stuck in it and is detached.
         let grace = Instant::now() + EXIT_GRACE;
-        let mut state = shared.lock();
-        while state.threads.len() > running {
-            let now = Instant::now();
-            if now >= grace {
-                break;
-            }
-            state = shared
-                .exited
-                .wait_timeout(state, grace - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let mut state =
+            shared.wait_for_exits(shared.lock(), grace, |state| state.threads.len() <= running);
         let to_join = std::mem::take(&mut state.to_join);
         let all_exited = state.threads.is_empty();
         drop(state);
@@ -467,6 +447,27 @@ impl Shared {
     /// must not take the lanes down with it.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits, on `exited`, until `done` holds or `until` has passed.
+    fn wait_for_exits<'a>(
+        &self,
+        mut state: MutexGuard<'a, State>,
+        until: Instant,
+        done: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        while !done(&state) {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            state = self
+                .exited
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state
     }
 
     /// Queues a job that was already admitted and is scheduled again.

@@ -76,16 +76,16 @@ impl Parking {
 
     /// Sleeps until notified. Returns with the state `AWAKE`.
     pub(crate) fn park(&self) {
-        loop {
-            if self
-                .state
-                .compare_exchange(NOTIFIED, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
+        while !self.take_notification() {
             thread::park();
         }
+    }
+
+    /// Turns `NOTIFIED` into `AWAKE`; whether there was a notification.
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Sleeps until notified or until `timeout` has passed. Returns with
@@ -93,14 +93,7 @@ impl Parking {
     #[cfg(not(loom))]
     pub(crate) fn park_timeout(&self, timeout: std::time::Duration) {
         let start = std::time::Instant::now();
-        loop {
-            if self
-                .state
-                .compare_exchange(NOTIFIED, AWAKE, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
+        while !self.take_notification() {
             let elapsed = start.elapsed();
             if elapsed >= timeout {
                 // A notification racing in now leaves only an unpark token,

@@ -104,6 +104,28 @@ fn one_stuck_worker() -> Runtime {
         .unwrap()
 }
 
+/// Spawns a child, then blocks the worker until the child reports that it
+/// ran (or `PATIENCE` passes): whether it ran while its parent was stuck.
+fn spawn_a_child_and_block_until_it_runs() -> bool {
+    let (ran, child_ran) = mpsc::channel();
+    drop(
+        drama::spawn(async move {
+            // The parent may have given up: no second panic.
+            let _ = ran.send(());
+        })
+        .unwrap(),
+    );
+    child_ran.recv_timeout(PATIENCE).is_ok()
+}
+
+fn child_ran_while_parent_stuck(rt: &Runtime, parent: drama::JoinHandle<bool>) {
+    assert!(
+        rt.block_on(parent).unwrap(),
+        "the child waited for its stuck parent's poll to end"
+    );
+    assert!(rt.n_replaced() >= 1, "the stuck worker was not replaced");
+}
+
 #[test]
 fn a_child_spawned_by_a_stuck_task_runs_while_it_is_stuck() {
     // The parent spawns a child, then blocks its worker until the child
@@ -111,23 +133,9 @@ fn a_child_spawned_by_a_stuck_task_runs_while_it_is_stuck() {
     // unless the pool gets it to a live worker.
     let rt = one_stuck_worker();
     let parent = rt
-        .spawn(async {
-            let (ran, child_ran) = mpsc::channel();
-            drop(
-                drama::spawn(async move {
-                    // The parent may have given up: no second panic.
-                    let _ = ran.send(());
-                })
-                .unwrap(),
-            );
-            child_ran.recv_timeout(PATIENCE).is_ok()
-        })
+        .spawn(async { spawn_a_child_and_block_until_it_runs() })
         .unwrap();
-    assert!(
-        rt.block_on(parent).unwrap(),
-        "the child waited for its stuck parent's poll to end"
-    );
-    assert!(rt.n_replaced() >= 1);
+    child_ran_while_parent_stuck(&rt, parent);
 }
 
 #[test]
@@ -182,22 +190,10 @@ fn work_created_after_the_worker_was_replaced_runs_while_it_is_stuck() {
             while Instant::now() < replaced_by {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let (ran, child_ran) = mpsc::channel();
-            drop(
-                drama::spawn(async move {
-                    // The parent may have given up: no second panic.
-                    let _ = ran.send(());
-                })
-                .unwrap(),
-            );
-            child_ran.recv_timeout(PATIENCE).is_ok()
+            spawn_a_child_and_block_until_it_runs()
         })
         .unwrap();
-    assert!(
-        rt.block_on(parent).unwrap(),
-        "the child waited for its stuck parent's poll to end"
-    );
-    assert!(rt.n_replaced() >= 1);
+    child_ran_while_parent_stuck(&rt, parent);
 }
 
 #[test]
