@@ -72,5 +72,5 @@ mod weight;
 
 pub use drr::{ConfigError, Drr, DrrConfig};
 pub use policy::{Limit, Overflow, Picked, Policy};
-pub use vocabulary::{Class, TenantId};
+pub use vocabulary::{Class, IoKind, TenantId};
 pub use weight::{InvalidWeight, Weight};

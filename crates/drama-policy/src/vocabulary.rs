@@ -92,8 +92,70 @@ impl fmt::Display for Class {
     }
 }
 
+/// The kind of an IO operation a task has in flight: what admission limits
+/// per kind (a disk with a bounded queue depth, a connection pool) and what
+/// the scheduler's view counts per tenant.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum IoKind {
+    /// Accepting a connection or a request.
+    Accept = 0,
+    /// Opening a connection to another service.
+    Connect = 1,
+    /// Reading: from a socket, a file, a device.
+    Read = 2,
+    /// Writing: to a socket, a file, a device (fsync included).
+    Write = 3,
+    /// Anything else (a DNS lookup, a lock service).
+    Other = 4,
+}
+
+impl IoKind {
+    /// How many kinds there are; the length of per-kind tables.
+    pub const COUNT: usize = 5;
+
+    /// Every kind, in index order.
+    pub const ALL: [IoKind; IoKind::COUNT] = [
+        IoKind::Accept,
+        IoKind::Connect,
+        IoKind::Read,
+        IoKind::Write,
+        IoKind::Other,
+    ];
+
+    /// The kind's index into per-kind tables of length [`IoKind::COUNT`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The kind's name in lower case, as used in metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IoKind::Accept => "accept",
+            IoKind::Connect => "connect",
+            IoKind::Read => "read",
+            IoKind::Write => "write",
+            IoKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for IoKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn io_kinds_index_in_order() {
+        for (index, kind) in IoKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), index);
+        }
+    }
+
     use super::*;
 
     #[test]

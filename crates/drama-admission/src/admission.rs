@@ -1,0 +1,428 @@
+//! [`Admission`]: the decisions, and the state they are made from.
+
+use core::fmt;
+
+use drama_policy::{Class, IoKind, TenantId, Weight};
+
+use crate::config::{AdmissionConfig, ConfigError};
+use crate::estimator::{Estimator, Load, Sample};
+
+/// Admission control for one runtime: whether new work of a tenant and
+/// class may start now. See the crate documentation for the rules.
+///
+/// Pure: the caller brings the measurements ([`observe`](Self::observe)),
+/// says what it admitted and what finished, and gets decisions back as
+/// values. Memory: a few words per tenant id seen, below `max_tenants`.
+#[derive(Clone, Debug)]
+pub struct Admission {
+    config: AdmissionConfig,
+    estimator: Estimator,
+    /// Per tenant id, grown to the largest id seen (below `max_tenants`).
+    tenants: Vec<TenantState>,
+    /// The ids of the tenants with work in flight, each once.
+    active: Vec<u32>,
+    /// Work in flight (admitted, not finished), over all tenants.
+    in_flight: u64,
+    /// The sum of the weights of the tenants with work in flight.
+    active_weight: u64,
+    /// IO operations in flight, per kind, over all tenants.
+    io_in_flight: [u32; IoKind::COUNT],
+    /// Past this much work in flight, a tenant above its share is refused
+    /// (`max_in_flight` less the reserve).
+    soft_bound: u64,
+    /// Whether some tenant held more than its share at the last sample: then
+    /// the tenants within theirs are refused later than it.
+    someone_over_share: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TenantState {
+    in_flight: u32,
+    weight: u32,
+    /// Index in `Admission::active` while `in_flight > 0`.
+    position: u32,
+    io: [u32; IoKind::COUNT],
+}
+
+impl Default for TenantState {
+    fn default() -> TenantState {
+        TenantState {
+            in_flight: 0,
+            weight: Weight::DEFAULT.get(),
+            position: 0,
+            io: [0; IoKind::COUNT],
+        }
+    }
+}
+
+/// Why new work was refused; see [`Refusal::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusalKind {
+    /// The load score is past the work's class threshold (for a tenant
+    /// within its share, past the threshold times `within_share_factor`).
+    Overloaded,
+    /// The tenant holds more than its share of the work in flight, and the
+    /// load score is past its class's threshold, or the work in flight is
+    /// past the reserve: the heavy tenant is refused before the others.
+    OverShare,
+    /// The bound on work in flight is reached.
+    QueueFull,
+    /// The tenant's own bound on work in flight is reached.
+    TenantQueueFull,
+    /// IO of this kind is at its depth limit, and the work is of a class
+    /// that starts more IO (`Accept`, `Read`).
+    IoDepth(IoKind),
+    /// The standing queueing delay alone would take the work past its
+    /// deadline.
+    DeadlineUnreachable,
+    /// The tenant id is not below `max_tenants`.
+    UnknownTenant,
+}
+
+impl RefusalKind {
+    /// A short description, for messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::Overloaded => "overloaded for this class",
+            RefusalKind::OverShare => "the tenant is over its share",
+            RefusalKind::QueueFull => "the bound on work in flight is reached",
+            RefusalKind::TenantQueueFull => "the tenant's bound on work in flight is reached",
+            RefusalKind::IoDepth(_) => "IO of a kind is at its depth limit",
+            RefusalKind::DeadlineUnreachable => "the deadline cannot be met",
+            RefusalKind::UnknownTenant => "the tenant id is not below max_tenants",
+        }
+    }
+}
+
+/// New work refused: why, for which class, how loaded the runtime was, and
+/// when a retry may find room.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Refusal {
+    kind: RefusalKind,
+    class: Class,
+    load: Load,
+    retry_after_ns: u64,
+}
+
+impl Refusal {
+    /// Why.
+    pub const fn kind(&self) -> RefusalKind {
+        self.kind
+    }
+
+    /// The class of the work refused.
+    pub const fn class(&self) -> Class {
+        self.class
+    }
+
+    /// The load when it was refused.
+    pub const fn load(&self) -> Load {
+        self.load
+    }
+
+    /// A hint for a caller that retries: the standing queueing delay (a
+    /// standing queue takes about that long to drain once arrivals ease),
+    /// and at least one window (the estimate needs that long to see the
+    /// queue gone).
+    pub const fn retry_after_ns(&self) -> u64 {
+        self.retry_after_ns
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} work refused: {} (load {:.2})",
+            self.class,
+            self.kind.as_str(),
+            self.load.score
+        )
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl Admission {
+    /// Admission with `config`, idle and empty.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn new(config: AdmissionConfig) -> Result<Admission, ConfigError> {
+        config.validate()?;
+        let soft_bound = ((config.max_in_flight as f64) * (1.0 - config.reserve)).floor() as u64;
+        Ok(Admission {
+            estimator: Estimator::new(config.target_delay_ns, config.window_ns),
+            tenants: Vec::new(),
+            active: Vec::new(),
+            in_flight: 0,
+            active_weight: 0,
+            io_in_flight: [0; IoKind::COUNT],
+            soft_bound: soft_bound.max(1),
+            someone_over_share: false,
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AdmissionConfig {
+        &self.config
+    }
+
+    /// Takes a measurement step into the estimate, and looks again at who
+    /// holds more than their share.
+    pub fn observe(&mut self, sample: Sample) {
+        self.estimator.observe(sample);
+        self.someone_over_share = self.active.iter().any(|&id| {
+            let tenant = &self.tenants[id as usize];
+            self.holds_over_share(tenant, 0)
+        });
+    }
+
+    /// The load now.
+    pub fn load(&self) -> Load {
+        self.estimator.load()
+    }
+
+    /// Whether new work of `tenant` in `class` may start now; on `Ok` it is
+    /// counted as in flight until [`finish`](Self::finish).
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`] saying why; nothing is counted.
+    pub fn admit(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
+        self.check(tenant, class)?;
+        self.count(tenant);
+        Ok(())
+    }
+
+    /// As [`admit`](Self::admit), for work that must start by `deadline_ns`
+    /// (on the clock of [`Sample::now_ns`]): also refused when waiting the
+    /// standing queueing delay from `now_ns` would pass the deadline.
+    ///
+    /// # Errors
+    ///
+    /// As [`admit`](Self::admit), and
+    /// [`DeadlineUnreachable`](RefusalKind::DeadlineUnreachable).
+    pub fn admit_by(
+        &mut self,
+        tenant: TenantId,
+        class: Class,
+        now_ns: u64,
+        deadline_ns: u64,
+    ) -> Result<(), Refusal> {
+        self.check(tenant, class)?;
+        let load = self.load();
+        if now_ns.saturating_add(load.standing_delay_ns) > deadline_ns {
+            return Err(self.refusal(RefusalKind::DeadlineUnreachable, class));
+        }
+        self.count(tenant);
+        Ok(())
+    }
+
+    /// Whether new work of `tenant` in `class` would be admitted now,
+    /// counting nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`admit`](Self::admit).
+    pub fn check(&self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
+        let Some(state) = self.tenant(tenant) else {
+            return Err(self.refusal(RefusalKind::UnknownTenant, class));
+        };
+        let state = state.copied().unwrap_or_default();
+        if self.in_flight >= self.config.max_in_flight {
+            return Err(self.refusal(RefusalKind::QueueFull, class));
+        }
+        if self
+            .config
+            .max_in_flight_per_tenant
+            .is_some_and(|max| state.in_flight >= max)
+        {
+            return Err(self.refusal(RefusalKind::TenantQueueFull, class));
+        }
+        let over_share = self.holds_over_share(&state, 1);
+        if over_share && self.in_flight >= self.soft_bound {
+            return Err(self.refusal(RefusalKind::OverShare, class));
+        }
+        if matches!(class, Class::Accept | Class::Read)
+            && let Some(kind) = IoKind::ALL.into_iter().find(|kind| {
+                self.config.io_depth_limits[kind.index()]
+                    .is_some_and(|limit| self.io_in_flight[kind.index()] >= limit)
+            })
+        {
+            return Err(self.refusal(RefusalKind::IoDepth(kind), class));
+        }
+        let threshold = self.config.refuse_at[class.priority()];
+        let score = self.load().score;
+        if score >= threshold {
+            if over_share {
+                return Err(self.refusal(RefusalKind::OverShare, class));
+            }
+            // A tenant within its share outlasts the ones above theirs,
+            // when there are any to refuse first.
+            if !self.someone_over_share || score >= threshold * self.config.within_share_factor {
+                return Err(self.refusal(RefusalKind::Overloaded, class));
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts work of `tenant` as in flight without asking (work the
+    /// caller must run whatever the load). Ids past `max_tenants` are not
+    /// counted.
+    pub fn count(&mut self, tenant: TenantId) {
+        let Some(index) = self.index(tenant) else {
+            return;
+        };
+        let state = &mut self.tenants[index];
+        if state.in_flight == 0 {
+            state.position = self.active.len() as u32;
+            self.active.push(index as u32);
+            self.active_weight += u64::from(state.weight);
+        }
+        state.in_flight += 1;
+        self.in_flight += 1;
+    }
+
+    /// Work of `tenant` admitted earlier has finished (or was dropped).
+    pub fn finish(&mut self, tenant: TenantId) {
+        let Some(state) = self.tenants.get_mut(tenant.as_u32() as usize) else {
+            return;
+        };
+        if state.in_flight == 0 {
+            debug_assert!(false, "{tenant:?} finished more than it was admitted");
+            return;
+        }
+        state.in_flight -= 1;
+        self.in_flight -= 1;
+        if state.in_flight == 0 {
+            let position = state.position as usize;
+            self.active_weight -= u64::from(state.weight);
+            self.active.swap_remove(position);
+            if let Some(&moved) = self.active.get(position) {
+                self.tenants[moved as usize].position = position as u32;
+            }
+        }
+    }
+
+    /// Sets `tenant`'s weight: its share of the work in flight. Ids past
+    /// `max_tenants` are ignored.
+    pub fn set_weight(&mut self, tenant: TenantId, weight: Weight) {
+        let Some(index) = self.index(tenant) else {
+            return;
+        };
+        let state = &mut self.tenants[index];
+        if state.in_flight > 0 {
+            self.active_weight =
+                self.active_weight - u64::from(state.weight) + u64::from(weight.get());
+        }
+        state.weight = weight.get();
+    }
+
+    /// An IO operation of `kind` started for `tenant`.
+    pub fn io_begin(&mut self, tenant: TenantId, kind: IoKind) {
+        let Some(index) = self.index(tenant) else {
+            return;
+        };
+        self.tenants[index].io[kind.index()] += 1;
+        self.io_in_flight[kind.index()] += 1;
+    }
+
+    /// An IO operation of `kind` that started for `tenant` ended.
+    pub fn io_end(&mut self, tenant: TenantId, kind: IoKind) {
+        let Some(state) = self.tenants.get_mut(tenant.as_u32() as usize) else {
+            return;
+        };
+        let held = &mut state.io[kind.index()];
+        if *held == 0 {
+            debug_assert!(false, "{tenant:?} ended more {kind} IO than it began");
+            return;
+        }
+        *held -= 1;
+        self.io_in_flight[kind.index()] -= 1;
+    }
+
+    /// Work in flight, over all tenants.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// `tenant`'s work in flight.
+    pub fn tenant_in_flight(&self, tenant: TenantId) -> u32 {
+        self.tenants
+            .get(tenant.as_u32() as usize)
+            .map_or(0, |state| state.in_flight)
+    }
+
+    /// IO operations of `kind` in flight: `tenant`'s, or everyone's for
+    /// `None`.
+    pub fn io_in_flight(&self, tenant: Option<TenantId>, kind: IoKind) -> u32 {
+        match tenant {
+            None => self.io_in_flight[kind.index()],
+            Some(tenant) => self
+                .tenants
+                .get(tenant.as_u32() as usize)
+                .map_or(0, |state| state.io[kind.index()]),
+        }
+    }
+
+    /// Whether `tenant` holds more than its share of the work in flight
+    /// (with `extra` more tasks of its own), by its weight among the
+    /// tenants with work in flight, past the slack and the minimum.
+    pub fn is_over_share(&self, tenant: TenantId) -> bool {
+        self.tenants
+            .get(tenant.as_u32() as usize)
+            .is_some_and(|state| self.holds_over_share(state, 0))
+    }
+
+    fn holds_over_share(&self, state: &TenantState, extra: u64) -> bool {
+        let held = u64::from(state.in_flight) + extra;
+        if held <= u64::from(self.config.min_share_tasks) {
+            return false;
+        }
+        let active_weight = if state.in_flight == 0 {
+            self.active_weight + u64::from(state.weight)
+        } else {
+            self.active_weight
+        };
+        let total = self.in_flight + extra;
+        // held / total > (1 + slack) * weight / active_weight, without the
+        // divisions.
+        held as f64 * active_weight as f64
+            > (1.0 + self.config.share_slack) * f64::from(state.weight) * total as f64
+    }
+
+    /// The state of `tenant`: `None` for an id past `max_tenants`,
+    /// `Some(None)` for one never seen.
+    fn tenant(&self, tenant: TenantId) -> Option<Option<&TenantState>> {
+        (tenant.as_u32() < self.config.max_tenants)
+            .then(|| self.tenants.get(tenant.as_u32() as usize))
+    }
+
+    /// The index of `tenant`'s state, grown into the table if new; `None`
+    /// past `max_tenants`.
+    fn index(&mut self, tenant: TenantId) -> Option<usize> {
+        let id = tenant.as_u32();
+        if id >= self.config.max_tenants {
+            return None;
+        }
+        let index = id as usize;
+        if index >= self.tenants.len() {
+            self.tenants.resize(index + 1, TenantState::default());
+        }
+        Some(index)
+    }
+
+    fn refusal(&self, kind: RefusalKind, class: Class) -> Refusal {
+        let load = self.load();
+        Refusal {
+            kind,
+            class,
+            load,
+            retry_after_ns: load.standing_delay_ns.max(self.config.window_ns),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! [`AdmissionConfig`]: the targets, thresholds and bounds, validated.
+
+use core::fmt;
+
+use drama_policy::{Class, IoKind};
+
+/// The settings of an [`Admission`](crate::Admission): the queueing-delay
+/// target and the window the estimate looks back over, the score at which
+/// each class is refused, how much longer a tenant within its share is
+/// admitted, the bounds on in-flight work and the IO depth limits.
+///
+/// Every setter takes the value as given; [`Admission::new`](crate::Admission::new)
+/// checks them all and refuses nonsense with a [`ConfigError`].
+///
+/// ```
+/// use drama_admission::{Admission, AdmissionConfig};
+/// use drama_policy::{Class, IoKind};
+///
+/// let config = AdmissionConfig::new()
+///     .target_delay_ns(500_000)
+///     .refuse_at(Class::Read, 1.2)
+///     .io_depth_limit(IoKind::Read, 64)
+///     .max_in_flight(10_000);
+/// let admission = Admission::new(config)?;
+/// # drop(admission);
+/// # Ok::<(), drama_admission::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdmissionConfig {
+    pub(crate) target_delay_ns: u64,
+    pub(crate) window_ns: u64,
+    pub(crate) refuse_at: [f64; Class::COUNT],
+    pub(crate) within_share_factor: f64,
+    pub(crate) share_slack: f64,
+    pub(crate) min_share_tasks: u32,
+    pub(crate) max_in_flight: u64,
+    pub(crate) max_in_flight_per_tenant: Option<u32>,
+    pub(crate) reserve: f64,
+    pub(crate) io_depth_limits: [Option<u32>; IoKind::COUNT],
+    pub(crate) max_tenants: u32,
+}
+
+impl AdmissionConfig {
+    /// The default queueing-delay target: 1 ms, the delay at which the load
+    /// score is 1. Half of drama's benchmark SLO of 2 ms: a request that
+    /// waited the target still has a millisecond for its own work (100 µs
+    /// on average in the benchmarks). Breakwater's rule, five times the
+    /// service time, gives 500 µs for that work; the same order.
+    pub const DEFAULT_TARGET_DELAY_NS: u64 = 1_000_000;
+    /// The default window: 4 ms. The delay part of the score is the
+    /// smallest delay seen over the window (CoDel's standing queue): a
+    /// burst that drains within 4 ms (40 requests of 100 µs landing at once
+    /// on one worker) does not raise it, a queue that stands for 4 ms does,
+    /// so overload shows within the 5 ms drama's benchmarks ask for.
+    pub const DEFAULT_WINDOW_NS: u64 = 4_000_000;
+    /// The default scores at which new work of each class is refused, by
+    /// `Class::priority` (`Write`, `Compute`, `Read`, `Accept`): writes
+    /// never by score (they finish requests and release resources; only
+    /// the bounds refuse them), compute at 2 (the standing delay is twice
+    /// the target: work admitted now waits the whole SLO), reads at 1.5,
+    /// accepts at 1 (the pool is saturated: the standing delay is at the
+    /// target; busy workers alone bring the score close to 1, not to it).
+    pub const DEFAULT_REFUSE_AT: [f64; Class::COUNT] = [f64::INFINITY, 2.0, 1.5, 1.0];
+    /// The default factor on a class's threshold for a tenant within its
+    /// share: 2, so that while the heavy tenant's refusals bring the delay
+    /// back under the threshold, the light tenants are not refused at all;
+    /// they are refused only if the load doubles past it regardless.
+    pub const DEFAULT_WITHIN_SHARE_FACTOR: f64 = 2.0;
+    /// The default slack of the share test: a tenant is above its share
+    /// when it holds more than 1.25 times its weight's share of the work in
+    /// flight. Shares move with every spawn and finish; without slack a
+    /// tenant exactly at its share would flip between the two sides.
+    pub const DEFAULT_SHARE_SLACK: f64 = 0.25;
+    /// The default number of in-flight tasks a tenant may hold whatever
+    /// its share: 4. A tenant with a handful of tasks cannot be the cause
+    /// of a standing queue on a pool of workers, and a light tenant's
+    /// burst of a few requests must not count it as heavy.
+    pub const DEFAULT_MIN_SHARE_TASKS: u32 = 4;
+    /// The default bound on work in flight (admitted, not finished): 2^20,
+    /// the runtime's default task bound.
+    pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1 << 20;
+    /// The default reserve: the last eighth of the in-flight bound is kept
+    /// for tenants within their share. Past seven eighths, a tenant above
+    /// its share is refused: the room it borrowed is what is reclaimed
+    /// first, and the light tenants still find room.
+    pub const DEFAULT_RESERVE: f64 = 0.125;
+    /// The default tenant bound: 65,536, the runtime's default.
+    pub const DEFAULT_MAX_TENANTS: u32 = 1 << 16;
+    /// The longest target or window accepted: 10 s. A queueing delay of
+    /// seconds is an outage, not a target, and the arithmetic on scripted
+    /// clocks stays far from overflow.
+    pub const MAX_DELAY_NS: u64 = 10_000_000_000;
+    /// The largest tenant bound accepted: 2^24, as for the policy.
+    pub const MAX_TENANTS: u32 = 1 << 24;
+
+    /// The defaults (see the constants).
+    pub const fn new() -> AdmissionConfig {
+        AdmissionConfig {
+            target_delay_ns: Self::DEFAULT_TARGET_DELAY_NS,
+            window_ns: Self::DEFAULT_WINDOW_NS,
+            refuse_at: Self::DEFAULT_REFUSE_AT,
+            within_share_factor: Self::DEFAULT_WITHIN_SHARE_FACTOR,
+            share_slack: Self::DEFAULT_SHARE_SLACK,
+            min_share_tasks: Self::DEFAULT_MIN_SHARE_TASKS,
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_per_tenant: None,
+            reserve: Self::DEFAULT_RESERVE,
+            io_depth_limits: [None; IoKind::COUNT],
+            max_tenants: Self::DEFAULT_MAX_TENANTS,
+        }
+    }
+
+    /// The queueing delay at which the load score is 1, in 1 µs..=10 s.
+    pub const fn target_delay_ns(mut self, target_delay_ns: u64) -> AdmissionConfig {
+        self.target_delay_ns = target_delay_ns;
+        self
+    }
+
+    /// How far back the estimate looks, in 1 µs..=10 s and at least the
+    /// target.
+    pub const fn window_ns(mut self, window_ns: u64) -> AdmissionConfig {
+        self.window_ns = window_ns;
+        self
+    }
+
+    /// The load score at which new work of `class` is refused: positive,
+    /// `f64::INFINITY` for never; lower classes (`Accept` lowest) must not
+    /// be refused later than higher ones.
+    pub const fn refuse_at(mut self, class: Class, score: f64) -> AdmissionConfig {
+        self.refuse_at[class.priority()] = score;
+        self
+    }
+
+    /// How much later (a factor on the class's threshold, at least 1) a
+    /// tenant within its share is refused.
+    pub const fn within_share_factor(mut self, factor: f64) -> AdmissionConfig {
+        self.within_share_factor = factor;
+        self
+    }
+
+    /// The share test's slack, in 0..=10: a tenant is above its share when
+    /// it holds more than `1 + slack` times its weight's share of the work
+    /// in flight.
+    pub const fn share_slack(mut self, slack: f64) -> AdmissionConfig {
+        self.share_slack = slack;
+        self
+    }
+
+    /// How many tasks in flight a tenant may hold whatever its share.
+    pub const fn min_share_tasks(mut self, tasks: u32) -> AdmissionConfig {
+        self.min_share_tasks = tasks;
+        self
+    }
+
+    /// The bound on work in flight over all tenants, at least 1.
+    pub const fn max_in_flight(mut self, max_in_flight: u64) -> AdmissionConfig {
+        self.max_in_flight = max_in_flight;
+        self
+    }
+
+    /// A bound on one tenant's work in flight, at least 1. Default none:
+    /// a tenant may use room the others leave idle, and the reserve takes
+    /// it back first when the pool fills up.
+    pub const fn max_in_flight_per_tenant(mut self, max: u32) -> AdmissionConfig {
+        self.max_in_flight_per_tenant = Some(max);
+        self
+    }
+
+    /// The share of the in-flight bound kept for tenants within their
+    /// share, in 0..1.
+    pub const fn reserve(mut self, reserve: f64) -> AdmissionConfig {
+        self.reserve = reserve;
+        self
+    }
+
+    /// The most IO operations of `kind` in flight before new `Accept` and
+    /// `Read` work is refused (the work that would start more IO), at
+    /// least 1. Default: no limit.
+    pub const fn io_depth_limit(mut self, kind: IoKind, limit: u32) -> AdmissionConfig {
+        self.io_depth_limits[kind.index()] = Some(limit);
+        self
+    }
+
+    /// The tenant ids admitted, `0..max_tenants`; 1..=2^24.
+    pub const fn max_tenants(mut self, max_tenants: u32) -> AdmissionConfig {
+        self.max_tenants = max_tenants;
+        self
+    }
+
+    /// The queueing-delay target.
+    pub const fn get_target_delay_ns(&self) -> u64 {
+        self.target_delay_ns
+    }
+
+    /// The window.
+    pub const fn get_window_ns(&self) -> u64 {
+        self.window_ns
+    }
+
+    /// The score at which `class` is refused.
+    pub const fn get_refuse_at(&self, class: Class) -> f64 {
+        self.refuse_at[class.priority()]
+    }
+
+    /// The bound on work in flight.
+    pub const fn get_max_in_flight(&self) -> u64 {
+        self.max_in_flight
+    }
+
+    /// Checks every setting.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let delay = 1_000..=Self::MAX_DELAY_NS;
+        if !delay.contains(&self.target_delay_ns) {
+            return Err(ConfigError::new("target_delay_ns must be in 1 µs..=10 s"));
+        }
+        if !delay.contains(&self.window_ns) || self.window_ns < self.target_delay_ns {
+            return Err(ConfigError::new(
+                "window_ns must be in 1 µs..=10 s and at least the target",
+            ));
+        }
+        for score in self.refuse_at {
+            if score.is_nan() || score <= 0.0 {
+                return Err(ConfigError::new("refuse_at scores must be positive"));
+            }
+        }
+        if self.refuse_at.windows(2).any(|pair| pair[1] > pair[0]) {
+            return Err(ConfigError::new(
+                "refuse_at must not refuse a lower class later than a higher one",
+            ));
+        }
+        if !(1.0..=1_000.0).contains(&self.within_share_factor) {
+            return Err(ConfigError::new("within_share_factor must be in 1..=1000"));
+        }
+        if !(0.0..=10.0).contains(&self.share_slack) {
+            return Err(ConfigError::new("share_slack must be in 0..=10"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::new("max_in_flight must be at least 1"));
+        }
+        if self.max_in_flight_per_tenant == Some(0) {
+            return Err(ConfigError::new(
+                "max_in_flight_per_tenant must be at least 1",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.reserve) {
+            return Err(ConfigError::new("reserve must be in 0..1"));
+        }
+        if self.io_depth_limits.contains(&Some(0)) {
+            return Err(ConfigError::new("io depth limits must be at least 1"));
+        }
+        if self.max_tenants == 0 || self.max_tenants > Self::MAX_TENANTS {
+            return Err(ConfigError::new("max_tenants must be in 1..=16_777_216"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> AdmissionConfig {
+        AdmissionConfig::new()
+    }
+}
+
+/// A setting [`Admission::new`](crate::Admission::new) refused;
+/// [`reason`](Self::reason) says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    reason: &'static str,
+}
+
+impl ConfigError {
+    const fn new(reason: &'static str) -> ConfigError {
+        ConfigError { reason }
+    }
+
+    /// What was wrong, in words.
+    pub const fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,619 @@
+//! Scripted scenarios: a scripted clock, measurement steps, admissions and
+//! the outcome each one must have.
+
+use drama_admission::{Admission, AdmissionConfig, RefusalKind, Sample};
+use drama_policy::{Class, IoKind, TenantId};
+
+const MS: u64 = 1_000_000;
+const US: u64 = 1_000;
+
+/// What an admission must come to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    Admitted,
+    Refused(RefusalKind),
+}
+use Expect::{Admitted, Refused};
+
+/// One step of a script.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Measurement steps every millisecond over `from_ms..=to_ms`.
+    Load {
+        from_ms: u64,
+        to_ms: u64,
+        delay_us: u64,
+        utilization: f64,
+    },
+    /// `n` admissions of `tenant` in `class`, all admitted.
+    Fill {
+        tenant: u32,
+        class: Class,
+        n: u32,
+    },
+    /// One admission and its outcome.
+    Admit {
+        tenant: u32,
+        class: Class,
+        expect: Expect,
+    },
+    /// One admission by a deadline `in_us` after the last step's time.
+    AdmitBy {
+        tenant: u32,
+        in_us: u64,
+        expect: Expect,
+    },
+    /// `n` of `tenant`'s tasks finish.
+    Finish {
+        tenant: u32,
+        n: u32,
+    },
+    SetWeight {
+        tenant: u32,
+        weight: u32,
+    },
+    IoBegin {
+        tenant: u32,
+        kind: IoKind,
+    },
+    IoEnd {
+        tenant: u32,
+        kind: IoKind,
+    },
+    /// The load score is in `at_least..below`.
+    Score {
+        at_least: f64,
+        below: f64,
+    },
+    /// Whether `tenant` holds more than its share.
+    OverShare {
+        tenant: u32,
+        expect: bool,
+    },
+}
+use Step::*;
+
+/// Runs `script` on an admission with `config`, checking every expectation;
+/// a failure names the step.
+fn check(config: AdmissionConfig, script: &[Step]) {
+    let mut admission = Admission::new(config).expect("a valid config");
+    let mut now_ns = 0;
+    let mut admitted = 0u64;
+    for (i, step) in script.iter().enumerate() {
+        match *step {
+            Load {
+                from_ms,
+                to_ms,
+                delay_us,
+                utilization,
+            } => {
+                for t in from_ms..=to_ms {
+                    now_ns = t * MS;
+                    admission.observe(Sample {
+                        now_ns,
+                        queue_delay_ns: delay_us * US,
+                        utilization,
+                    });
+                }
+            }
+            Fill { tenant, class, n } => {
+                for k in 0..n {
+                    if let Err(refusal) = admission.admit(TenantId::new(tenant), class) {
+                        panic!("step {i} ({step:?}): admission {k} refused: {refusal}");
+                    }
+                    admitted += 1;
+                }
+            }
+            Admit {
+                tenant,
+                class,
+                expect,
+            } => {
+                let got = match admission.admit(TenantId::new(tenant), class) {
+                    Ok(()) => {
+                        admitted += 1;
+                        Admitted
+                    }
+                    Err(refusal) => {
+                        assert_eq!(refusal.class(), class);
+                        assert!(refusal.retry_after_ns() >= admission.config().get_window_ns());
+                        Refused(refusal.kind())
+                    }
+                };
+                assert_eq!(
+                    got,
+                    expect,
+                    "step {i} ({step:?}), load {:?}",
+                    admission.load()
+                );
+            }
+            AdmitBy {
+                tenant,
+                in_us,
+                expect,
+            } => {
+                let deadline = now_ns + in_us * US;
+                let got = match admission.admit_by(
+                    TenantId::new(tenant),
+                    Class::Compute,
+                    now_ns,
+                    deadline,
+                ) {
+                    Ok(()) => {
+                        admitted += 1;
+                        Admitted
+                    }
+                    Err(refusal) => Refused(refusal.kind()),
+                };
+                assert_eq!(
+                    got,
+                    expect,
+                    "step {i} ({step:?}), load {:?}",
+                    admission.load()
+                );
+            }
+            Finish { tenant, n } => {
+                for _ in 0..n {
+                    admission.finish(TenantId::new(tenant));
+                    admitted -= 1;
+                }
+            }
+            SetWeight { tenant, weight } => {
+                admission.set_weight(
+                    TenantId::new(tenant),
+                    drama_policy::Weight::new(weight).unwrap(),
+                );
+            }
+            IoBegin { tenant, kind } => admission.io_begin(TenantId::new(tenant), kind),
+            IoEnd { tenant, kind } => admission.io_end(TenantId::new(tenant), kind),
+            Score { at_least, below } => {
+                let score = admission.load().score;
+                assert!(
+                    score >= at_least && score < below,
+                    "step {i} ({step:?}): score {score}"
+                );
+            }
+            OverShare { tenant, expect } => {
+                assert_eq!(
+                    admission.is_over_share(TenantId::new(tenant)),
+                    expect,
+                    "step {i} ({step:?})"
+                );
+            }
+        }
+        // Nothing admitted is lost from the count.
+        assert_eq!(admission.in_flight(), admitted, "step {i} ({step:?})");
+    }
+}
+
+/// Measurement steps with a standing delay of `delay_us` from `from_ms`
+/// to `to_ms`, workers half busy (so that the score is the delay's).
+fn delay(from_ms: u64, to_ms: u64, delay_us: u64) -> Step {
+    Load {
+        from_ms,
+        to_ms,
+        delay_us,
+        utilization: 0.5,
+    }
+}
+
+fn score(at_least: f64, below: f64) -> Step {
+    Score { at_least, below }
+}
+
+fn admit(tenant: u32, class: Class, expect: Expect) -> Step {
+    Admit {
+        tenant,
+        class,
+        expect,
+    }
+}
+
+#[test]
+fn a_burst_shorter_than_the_window_does_not_raise_the_score() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            delay(0, 1, 100),
+            // 3 ms of 5 ms delays: a burst, shorter than the 4 ms window.
+            delay(2, 4, 5_000),
+            score(0.0, 0.6),
+            delay(5, 20, 100),
+            score(0.0, 0.6),
+            admit(1, Class::Accept, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn a_standing_queue_raises_the_score_after_one_window() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            // From the start: the first window needs 4 ms of evidence.
+            delay(0, 3, 1_500),
+            score(0.0, 0.6),
+            delay(4, 4, 1_500),
+            score(1.49, 1.51),
+            admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
+        ],
+    );
+}
+
+#[test]
+fn the_score_falls_as_soon_as_the_queue_drains() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            delay(0, 10, 3_000),
+            score(2.99, 3.01),
+            // One step with a short delay is evidence the queue is gone.
+            delay(11, 11, 100),
+            score(0.0, 0.6),
+            admit(1, Class::Accept, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn utilization_alone_saturates_at_one() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            Load {
+                from_ms: 0,
+                to_ms: 40,
+                delay_us: 0,
+                utilization: 0.7,
+            },
+            score(0.69, 0.71),
+            admit(1, Class::Accept, Admitted),
+            Load {
+                from_ms: 41,
+                to_ms: 100,
+                delay_us: 0,
+                utilization: 1.0,
+            },
+            score(0.99, 1.0),
+            // Busy but with no queue: nothing refused yet, the score says
+            // how close it is.
+            admit(1, Class::Accept, Admitted),
+            // Busy with the standing delay at the target: saturated,
+            // accepts are refused, the rest goes on.
+            Load {
+                from_ms: 101,
+                to_ms: 110,
+                delay_us: 1_000,
+                utilization: 1.0,
+            },
+            score(1.0, 1.01),
+            admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Read, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn the_ladder_refuses_accept_then_read_then_compute_and_never_write() {
+    use Class::*;
+    let overloaded = Refused(RefusalKind::Overloaded);
+    check(
+        AdmissionConfig::new(),
+        &[
+            delay(0, 10, 1_200),
+            admit(1, Accept, overloaded),
+            admit(1, Read, Admitted),
+            admit(1, Compute, Admitted),
+            admit(1, Write, Admitted),
+            delay(11, 20, 1_700),
+            admit(1, Accept, overloaded),
+            admit(1, Read, overloaded),
+            admit(1, Compute, Admitted),
+            delay(21, 30, 2_500),
+            admit(1, Compute, overloaded),
+            admit(1, Write, Admitted),
+            delay(31, 40, 100_000),
+            admit(1, Write, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn the_tenant_over_its_share_is_refused_first() {
+    use Class::*;
+    let mut script = vec![Fill {
+        tenant: 1,
+        class: Compute,
+        n: 100,
+    }];
+    for light in 2..=10 {
+        script.push(Fill {
+            tenant: light,
+            class: Compute,
+            n: 1,
+        });
+    }
+    script.extend([
+        OverShare {
+            tenant: 1,
+            expect: true,
+        },
+        OverShare {
+            tenant: 2,
+            expect: false,
+        },
+        delay(0, 10, 1_200),
+        // Past the accept threshold: the heavy tenant's accepts go, the
+        // light ones' do not.
+        admit(1, Accept, Refused(RefusalKind::OverShare)),
+        admit(2, Accept, Admitted),
+        admit(3, Accept, Admitted),
+        // Past twice the threshold, everyone's accepts go.
+        delay(11, 20, 2_100),
+        admit(2, Accept, Refused(RefusalKind::Overloaded)),
+        admit(1, Compute, Refused(RefusalKind::OverShare)),
+        admit(2, Compute, Admitted),
+    ]);
+    check(AdmissionConfig::new(), &script);
+}
+
+#[test]
+fn room_others_leave_idle_may_be_used() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            // Alone, a tenant holding everything is within its share.
+            Fill {
+                tenant: 1,
+                class: Class::Compute,
+                n: 1_000,
+            },
+            OverShare {
+                tenant: 1,
+                expect: false,
+            },
+            // A second tenant arrives: the first now holds more than half.
+            Fill {
+                tenant: 2,
+                class: Class::Compute,
+                n: 1,
+            },
+            OverShare {
+                tenant: 1,
+                expect: true,
+            },
+            // And loses that status as the other grows into its share.
+            Fill {
+                tenant: 2,
+                class: Class::Compute,
+                n: 999,
+            },
+            OverShare {
+                tenant: 1,
+                expect: false,
+            },
+        ],
+    );
+}
+
+#[test]
+fn weights_set_the_shares() {
+    let compute = Class::Compute;
+    check(
+        AdmissionConfig::new(),
+        &[
+            SetWeight {
+                tenant: 1,
+                weight: 400,
+            },
+            Fill {
+                tenant: 1,
+                class: compute,
+                n: 40,
+            },
+            Fill {
+                tenant: 2,
+                class: compute,
+                n: 10,
+            },
+            // 80 % and 20 %: each at its share.
+            OverShare {
+                tenant: 1,
+                expect: false,
+            },
+            OverShare {
+                tenant: 2,
+                expect: false,
+            },
+            Fill {
+                tenant: 2,
+                class: compute,
+                n: 20,
+            },
+            // 30 of 70 is more than 1.25 times a fifth.
+            OverShare {
+                tenant: 2,
+                expect: true,
+            },
+            // Equal weights: 40 of 70 is within 1.25 halves.
+            SetWeight {
+                tenant: 1,
+                weight: 100,
+            },
+            OverShare {
+                tenant: 2,
+                expect: false,
+            },
+        ],
+    );
+}
+
+#[test]
+fn past_the_reserve_the_tenant_over_its_share_is_refused_and_at_the_bound_everyone() {
+    use Class::*;
+    let config = AdmissionConfig::new()
+        .max_in_flight(16)
+        .reserve(0.25)
+        .min_share_tasks(1);
+    check(
+        config,
+        &[
+            Fill {
+                tenant: 1,
+                class: Compute,
+                n: 11,
+            },
+            Fill {
+                tenant: 2,
+                class: Compute,
+                n: 1,
+            },
+            // 12 of 16 in flight: past the reserve.
+            admit(1, Write, Refused(RefusalKind::OverShare)),
+            admit(2, Compute, Admitted),
+            admit(2, Compute, Admitted),
+            admit(2, Compute, Admitted),
+            admit(2, Write, Admitted),
+            // 16 of 16: nobody, not even a write.
+            admit(2, Write, Refused(RefusalKind::QueueFull)),
+            admit(3, Write, Refused(RefusalKind::QueueFull)),
+            Finish { tenant: 1, n: 1 },
+            admit(3, Write, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn a_tenant_bound_holds() {
+    check(
+        AdmissionConfig::new().max_in_flight_per_tenant(3),
+        &[
+            Fill {
+                tenant: 1,
+                class: Class::Write,
+                n: 3,
+            },
+            admit(1, Class::Write, Refused(RefusalKind::TenantQueueFull)),
+            admit(2, Class::Write, Admitted),
+            Finish { tenant: 1, n: 1 },
+            admit(1, Class::Write, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn io_at_its_depth_limit_refuses_accepts_and_reads() {
+    use Class::*;
+    let read_io = Refused(RefusalKind::IoDepth(IoKind::Read));
+    check(
+        AdmissionConfig::new().io_depth_limit(IoKind::Read, 2),
+        &[
+            IoBegin {
+                tenant: 1,
+                kind: IoKind::Read,
+            },
+            admit(2, Accept, Admitted),
+            IoBegin {
+                tenant: 2,
+                kind: IoKind::Read,
+            },
+            admit(2, Accept, read_io),
+            admit(3, Read, read_io),
+            admit(3, Compute, Admitted),
+            admit(3, Write, Admitted),
+            // Other kinds have no limit.
+            IoBegin {
+                tenant: 1,
+                kind: IoKind::Write,
+            },
+            IoEnd {
+                tenant: 1,
+                kind: IoKind::Read,
+            },
+            admit(3, Read, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn work_the_standing_delay_would_take_past_its_deadline_is_refused() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            delay(0, 10, 1_500),
+            AdmitBy {
+                tenant: 1,
+                in_us: 1_000,
+                expect: Refused(RefusalKind::DeadlineUnreachable),
+            },
+            AdmitBy {
+                tenant: 1,
+                in_us: 5_000,
+                expect: Admitted,
+            },
+        ],
+    );
+}
+
+#[test]
+fn unknown_tenants_are_refused_and_not_counted() {
+    check(
+        AdmissionConfig::new().max_tenants(4),
+        &[
+            admit(3, Class::Write, Admitted),
+            admit(4, Class::Write, Refused(RefusalKind::UnknownTenant)),
+            admit(u32::MAX, Class::Write, Refused(RefusalKind::UnknownTenant)),
+            IoBegin {
+                tenant: u32::MAX,
+                kind: IoKind::Read,
+            },
+            SetWeight {
+                tenant: u32::MAX,
+                weight: 7,
+            },
+        ],
+    );
+}
+
+#[test]
+fn nonsense_settings_are_refused() {
+    let bad = [
+        AdmissionConfig::new().target_delay_ns(0),
+        AdmissionConfig::new().target_delay_ns(u64::MAX),
+        AdmissionConfig::new().window_ns(0),
+        AdmissionConfig::new().window_ns(MS / 2),
+        AdmissionConfig::new().refuse_at(Class::Accept, 0.0),
+        AdmissionConfig::new().refuse_at(Class::Accept, f64::NAN),
+        AdmissionConfig::new().refuse_at(Class::Accept, 3.0),
+        AdmissionConfig::new().within_share_factor(0.5),
+        AdmissionConfig::new().within_share_factor(f64::INFINITY),
+        AdmissionConfig::new().share_slack(-1.0),
+        AdmissionConfig::new().max_in_flight(0),
+        AdmissionConfig::new().max_in_flight_per_tenant(0),
+        AdmissionConfig::new().reserve(1.0),
+        AdmissionConfig::new().reserve(f64::NAN),
+        AdmissionConfig::new().io_depth_limit(IoKind::Accept, 0),
+        AdmissionConfig::new().max_tenants(0),
+        AdmissionConfig::new().max_tenants(u32::MAX),
+    ];
+    for config in bad {
+        assert!(Admission::new(config).is_err(), "{config:?} was accepted");
+    }
+    let extremes = [
+        AdmissionConfig::new().max_in_flight(u64::MAX),
+        Class::ALL
+            .into_iter()
+            .fold(AdmissionConfig::new(), |config, class| {
+                config.refuse_at(class, 1.0)
+            }),
+        AdmissionConfig::new()
+            .within_share_factor(1.0)
+            .share_slack(0.0)
+            .reserve(0.0),
+        AdmissionConfig::new().max_tenants(1),
+    ];
+    for config in extremes {
+        let mut admission = Admission::new(config).unwrap();
+        admission.admit(TenantId::DEFAULT, Class::Write).unwrap();
+    }
+}
