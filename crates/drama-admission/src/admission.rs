@@ -15,7 +15,7 @@ use crate::estimator::{Estimator, Load, Sample};
 /// values. Memory: a few words per tenant id seen, below `max_tenants`.
 #[derive(Clone, Debug)]
 pub struct Admission {
-    config: AdmissionConfig,
+    rules: Rules,
     estimator: Estimator,
     /// Per tenant id, grown to the largest id seen (below `max_tenants`).
     tenants: Vec<TenantState>,
@@ -27,12 +27,10 @@ pub struct Admission {
     active_weight: u64,
     /// IO operations in flight, per kind, over all tenants.
     io_in_flight: [u32; IoKind::COUNT],
-    /// Past this much work in flight, a tenant above its share is refused
-    /// (`max_in_flight` less the reserve).
-    soft_bound: u64,
-    /// Whether some tenant held more than its share at the last sample: then
-    /// the tenants within theirs are refused later than it.
+    /// Whether some tenant asked for work while over its share during the
+    /// last measurement step, and during this one so far.
     someone_over_share: bool,
+    over_share_seen: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -144,25 +142,66 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-impl Admission {
-    /// Admission with `config`, idle and empty.
+/// What a decision reads: the work's class, its tenant's state and the
+/// runtime's. [`Admission`] fills it from its own counters; a concurrent
+/// runtime fills it from its atomics and calls [`Rules::decide`], so that
+/// both decide by the same rules.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ask {
+    /// The class of the new work.
+    pub class: Class,
+    /// Whether the tenant id is below `max_tenants`.
+    pub known_tenant: bool,
+    /// The tenant's work in flight, before this.
+    pub tenant_in_flight: u32,
+    /// The tenant's weight (shares).
+    pub tenant_weight: u32,
+    /// Work in flight over all tenants, before this.
+    pub in_flight: u64,
+    /// The sum of the weights of the tenants with work in flight.
+    pub active_weight: u64,
+    /// IO operations in flight per kind (`IoKind::index` order).
+    pub io_in_flight: [u32; IoKind::COUNT],
+    /// The load now.
+    pub load: Load,
+    /// Whether some tenant asked for work while over its share during the
+    /// last measurement step: then the tenants within theirs outlast it.
+    pub someone_over_share: bool,
+}
+
+/// A decision: the refusal, if any, and whether the tenant was found over
+/// its share on the way (the caller notes it for
+/// [`Ask::someone_over_share`] of the next step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Why the work is refused; `None` when it is admitted.
+    pub refusal: Option<RefusalKind>,
+    /// Whether the tenant holds more than its share (with this work).
+    pub over_share: bool,
+}
+
+/// The admission rules of a validated [`AdmissionConfig`], as a pure
+/// function of an [`Ask`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rules {
+    config: AdmissionConfig,
+    /// Past this much work in flight, a tenant above its share is refused
+    /// (`max_in_flight` less the reserve).
+    soft_bound: u64,
+}
+
+impl Rules {
+    /// The rules of `config`.
     ///
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first bad setting.
-    pub fn new(config: AdmissionConfig) -> Result<Admission, ConfigError> {
+    pub fn new(config: AdmissionConfig) -> Result<Rules, ConfigError> {
         config.validate()?;
         let soft_bound = ((config.max_in_flight as f64) * (1.0 - config.reserve)).floor() as u64;
-        Ok(Admission {
-            estimator: Estimator::new(config.target_delay_ns, config.window_ns),
-            tenants: Vec::new(),
-            active: Vec::new(),
-            in_flight: 0,
-            active_weight: 0,
-            io_in_flight: [0; IoKind::COUNT],
-            soft_bound: soft_bound.max(1),
-            someone_over_share: false,
+        Ok(Rules {
             config,
+            soft_bound: soft_bound.max(1),
         })
     }
 
@@ -171,14 +210,122 @@ impl Admission {
         &self.config
     }
 
-    /// Takes a measurement step into the estimate, and looks again at who
-    /// holds more than their share.
+    /// Decides on new work; see the crate documentation for the order.
+    pub fn decide(&self, ask: &Ask) -> Verdict {
+        let refuse = |refusal, over_share| Verdict {
+            refusal: Some(refusal),
+            over_share,
+        };
+        if !ask.known_tenant {
+            return refuse(RefusalKind::UnknownTenant, false);
+        }
+        if ask.in_flight >= self.config.max_in_flight {
+            return refuse(RefusalKind::QueueFull, false);
+        }
+        if self
+            .config
+            .max_in_flight_per_tenant
+            .is_some_and(|max| ask.tenant_in_flight >= max)
+        {
+            return refuse(RefusalKind::TenantQueueFull, false);
+        }
+        let over = self.over_share(ask, 1);
+        if over && ask.in_flight >= self.soft_bound {
+            return refuse(RefusalKind::OverShare, over);
+        }
+        if matches!(ask.class, Class::Accept | Class::Read)
+            && let Some(kind) = IoKind::ALL.into_iter().find(|kind| {
+                self.config.io_depth_limits[kind.index()]
+                    .is_some_and(|limit| ask.io_in_flight[kind.index()] >= limit)
+            })
+        {
+            return refuse(RefusalKind::IoDepth(kind), over);
+        }
+        let threshold = self.config.refuse_at[ask.class.priority()];
+        let score = ask.load.score;
+        if score >= threshold {
+            if over {
+                return refuse(RefusalKind::OverShare, over);
+            }
+            // A tenant within its share outlasts the ones above theirs,
+            // when there are any to refuse first.
+            if !ask.someone_over_share || score >= threshold * self.config.within_share_factor {
+                return refuse(RefusalKind::Overloaded, over);
+            }
+        }
+        Verdict {
+            refusal: None,
+            over_share: over,
+        }
+    }
+
+    /// Whether the tenant of `ask`, with `extra` more tasks, holds more
+    /// than its share of the work in flight: more than `1 + share_slack`
+    /// times its weight's share among the tenants with work in flight, and
+    /// more than `min_share_tasks`.
+    pub fn over_share(&self, ask: &Ask, extra: u64) -> bool {
+        let held = u64::from(ask.tenant_in_flight) + extra;
+        if held <= u64::from(self.config.min_share_tasks) {
+            return false;
+        }
+        let active_weight = if ask.tenant_in_flight == 0 {
+            ask.active_weight + u64::from(ask.tenant_weight)
+        } else {
+            ask.active_weight
+        };
+        let total = ask.in_flight + extra;
+        // held / total > (1 + slack) * weight / active_weight, without the
+        // divisions.
+        held as f64 * active_weight as f64
+            > (1.0 + self.config.share_slack) * f64::from(ask.tenant_weight) * total as f64
+    }
+
+    /// The refusal of `kind` for `class` at `load`, with its retry hint:
+    /// the standing queueing delay (a standing queue takes about that long
+    /// to drain once arrivals ease), and at least one window (the estimate
+    /// needs that long to see the queue gone).
+    pub fn refusal(&self, kind: RefusalKind, class: Class, load: Load) -> Refusal {
+        Refusal {
+            kind,
+            class,
+            load,
+            retry_after_ns: load.standing_delay_ns.max(self.config.window_ns),
+        }
+    }
+}
+
+impl Admission {
+    /// Admission with `config`, idle and empty.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first bad setting.
+    pub fn new(config: AdmissionConfig) -> Result<Admission, ConfigError> {
+        let rules = Rules::new(config)?;
+        Ok(Admission {
+            estimator: Estimator::new(config.target_delay_ns, config.window_ns),
+            tenants: Vec::new(),
+            active: Vec::new(),
+            in_flight: 0,
+            active_weight: 0,
+            io_in_flight: [0; IoKind::COUNT],
+            someone_over_share: false,
+            over_share_seen: false,
+            rules,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AdmissionConfig {
+        self.rules.config()
+    }
+
+    /// Takes a measurement step into the estimate; the tenants found over
+    /// their share during the step are what the next step's decisions
+    /// know of.
     pub fn observe(&mut self, sample: Sample) {
         self.estimator.observe(sample);
-        self.someone_over_share = self.active.iter().any(|&id| {
-            let tenant = &self.tenants[id as usize];
-            self.holds_over_share(tenant, 0)
-        });
+        self.someone_over_share = std::mem::take(&mut self.over_share_seen);
     }
 
     /// The load now.
@@ -193,7 +340,7 @@ impl Admission {
     ///
     /// A [`Refusal`] saying why; nothing is counted.
     pub fn admit(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
-        self.check(tenant, class)?;
+        self.decide(tenant, class)?;
         self.count(tenant);
         Ok(())
     }
@@ -213,10 +360,12 @@ impl Admission {
         now_ns: u64,
         deadline_ns: u64,
     ) -> Result<(), Refusal> {
-        self.check(tenant, class)?;
+        self.decide(tenant, class)?;
         let load = self.load();
         if now_ns.saturating_add(load.standing_delay_ns) > deadline_ns {
-            return Err(self.refusal(RefusalKind::DeadlineUnreachable, class));
+            return Err(self
+                .rules
+                .refusal(RefusalKind::DeadlineUnreachable, class, load));
         }
         self.count(tenant);
         Ok(())
@@ -229,45 +378,43 @@ impl Admission {
     ///
     /// As [`admit`](Self::admit).
     pub fn check(&self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
-        let Some(state) = self.tenant(tenant) else {
-            return Err(self.refusal(RefusalKind::UnknownTenant, class));
-        };
-        let state = state.copied().unwrap_or_default();
-        if self.in_flight >= self.config.max_in_flight {
-            return Err(self.refusal(RefusalKind::QueueFull, class));
+        let ask = self.ask(tenant, class);
+        match self.rules.decide(&ask).refusal {
+            Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
+            None => Ok(()),
         }
-        if self
-            .config
-            .max_in_flight_per_tenant
-            .is_some_and(|max| state.in_flight >= max)
-        {
-            return Err(self.refusal(RefusalKind::TenantQueueFull, class));
+    }
+
+    /// As [`check`](Self::check), noting a tenant found over its share.
+    fn decide(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
+        let ask = self.ask(tenant, class);
+        let verdict = self.rules.decide(&ask);
+        self.over_share_seen |= verdict.over_share;
+        match verdict.refusal {
+            Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
+            None => Ok(()),
         }
-        let over_share = self.holds_over_share(&state, 1);
-        if over_share && self.in_flight >= self.soft_bound {
-            return Err(self.refusal(RefusalKind::OverShare, class));
+    }
+
+    /// What a decision on new work of `tenant` in `class` reads.
+    fn ask(&self, tenant: TenantId, class: Class) -> Ask {
+        let known_tenant = tenant.as_u32() < self.rules.config().max_tenants;
+        let state = self
+            .tenants
+            .get(tenant.as_u32() as usize)
+            .copied()
+            .unwrap_or_default();
+        Ask {
+            class,
+            known_tenant,
+            tenant_in_flight: state.in_flight,
+            tenant_weight: state.weight,
+            in_flight: self.in_flight,
+            active_weight: self.active_weight,
+            io_in_flight: self.io_in_flight,
+            load: self.load(),
+            someone_over_share: self.someone_over_share,
         }
-        if matches!(class, Class::Accept | Class::Read)
-            && let Some(kind) = IoKind::ALL.into_iter().find(|kind| {
-                self.config.io_depth_limits[kind.index()]
-                    .is_some_and(|limit| self.io_in_flight[kind.index()] >= limit)
-            })
-        {
-            return Err(self.refusal(RefusalKind::IoDepth(kind), class));
-        }
-        let threshold = self.config.refuse_at[class.priority()];
-        let score = self.load().score;
-        if score >= threshold {
-            if over_share {
-                return Err(self.refusal(RefusalKind::OverShare, class));
-            }
-            // A tenant within its share outlasts the ones above theirs,
-            // when there are any to refuse first.
-            if !self.someone_over_share || score >= threshold * self.config.within_share_factor {
-                return Err(self.refusal(RefusalKind::Overloaded, class));
-            }
-        }
-        Ok(())
     }
 
     /// Counts work of `tenant` as in flight without asking (work the
@@ -369,44 +516,18 @@ impl Admission {
         }
     }
 
-    /// Whether `tenant` holds more than its share of the work in flight
-    /// (with `extra` more tasks of its own), by its weight among the
-    /// tenants with work in flight, past the slack and the minimum.
+    /// Whether `tenant` holds more than its share of the work in flight,
+    /// by its weight among the tenants with work in flight (see
+    /// [`Rules::over_share`]).
     pub fn is_over_share(&self, tenant: TenantId) -> bool {
-        self.tenants
-            .get(tenant.as_u32() as usize)
-            .is_some_and(|state| self.holds_over_share(state, 0))
-    }
-
-    fn holds_over_share(&self, state: &TenantState, extra: u64) -> bool {
-        let held = u64::from(state.in_flight) + extra;
-        if held <= u64::from(self.config.min_share_tasks) {
-            return false;
-        }
-        let active_weight = if state.in_flight == 0 {
-            self.active_weight + u64::from(state.weight)
-        } else {
-            self.active_weight
-        };
-        let total = self.in_flight + extra;
-        // held / total > (1 + slack) * weight / active_weight, without the
-        // divisions.
-        held as f64 * active_weight as f64
-            > (1.0 + self.config.share_slack) * f64::from(state.weight) * total as f64
-    }
-
-    /// The state of `tenant`: `None` for an id past `max_tenants`,
-    /// `Some(None)` for one never seen.
-    fn tenant(&self, tenant: TenantId) -> Option<Option<&TenantState>> {
-        (tenant.as_u32() < self.config.max_tenants)
-            .then(|| self.tenants.get(tenant.as_u32() as usize))
+        self.rules.over_share(&self.ask(tenant, Class::Compute), 0)
     }
 
     /// The index of `tenant`'s state, grown into the table if new; `None`
     /// past `max_tenants`.
     fn index(&mut self, tenant: TenantId) -> Option<usize> {
         let id = tenant.as_u32();
-        if id >= self.config.max_tenants {
+        if id >= self.rules.config().max_tenants {
             return None;
         }
         let index = id as usize;
@@ -414,15 +535,5 @@ impl Admission {
             self.tenants.resize(index + 1, TenantState::default());
         }
         Some(index)
-    }
-
-    fn refusal(&self, kind: RefusalKind, class: Class) -> Refusal {
-        let load = self.load();
-        Refusal {
-            kind,
-            class,
-            load,
-            retry_after_ns: load.standing_delay_ns.max(self.config.window_ns),
-        }
     }
 }

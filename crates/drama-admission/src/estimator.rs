@@ -42,10 +42,13 @@ pub struct Load {
 /// one sample per millisecond or more, never does).
 pub(crate) const MAX_WINDOW_SAMPLES: usize = 256;
 
-/// The standing delay (CoDel's minimum over an interval) and the
-/// utilization (a time-weighted moving average over about a window).
+/// The saturation estimate: the standing delay (CoDel's minimum over an
+/// interval) and the utilization (a time-weighted moving average over about
+/// a window), folded into a [`Load`]. [`Admission`](crate::Admission) holds
+/// one; a concurrent runtime holds one in its monitor and publishes the
+/// load to the threads that decide.
 #[derive(Clone, Debug)]
-pub(crate) struct Estimator {
+pub struct Estimator {
     target_ns: u64,
     window_ns: u64,
     /// The samples that may still become the window's minimum, as
@@ -60,6 +63,11 @@ pub(crate) struct Estimator {
 }
 
 impl Estimator {
+    /// An estimator with `config`'s target and window, before any sample.
+    pub fn with_config(config: &crate::AdmissionConfig) -> Estimator {
+        Estimator::new(config.target_delay_ns, config.window_ns)
+    }
+
     pub(crate) fn new(target_ns: u64, window_ns: u64) -> Estimator {
         Estimator {
             target_ns,
@@ -70,7 +78,8 @@ impl Estimator {
         }
     }
 
-    pub(crate) fn observe(&mut self, sample: Sample) {
+    /// Takes one measurement step in.
+    pub fn observe(&mut self, sample: Sample) {
         let utilization = if sample.utilization.is_nan() {
             0.0
         } else {
@@ -119,7 +128,8 @@ impl Estimator {
         }
     }
 
-    pub(crate) fn load(&self) -> Load {
+    /// The load after the steps so far.
+    pub fn load(&self) -> Load {
         let standing_delay_ns = self.candidates.front().map_or(0, |&(_, d)| d);
         let delay_score = standing_delay_ns as f64 / self.target_ns as f64;
         Load {

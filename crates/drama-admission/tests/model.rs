@@ -78,7 +78,10 @@ struct Model {
     samples: Vec<(u64, u64)>,
     last_ns: Option<u64>,
     utilization: f64,
+    /// Whether an admission found its tenant over its share during the
+    /// last measurement step, and during this one so far.
     someone_over_share: bool,
+    over_share_seen: bool,
 }
 
 impl Model {
@@ -140,11 +143,10 @@ impl Model {
         let weight = 1.0 - (-(span as f64) / WINDOW_NS as f64).exp();
         self.utilization += weight * (utilization - self.utilization);
         self.samples.push((now, delay_ns));
-        self.someone_over_share =
-            (0..MAX_TENANTS).any(|t| self.held(t) > 0 && self.over_share(t, 0));
+        self.someone_over_share = std::mem::take(&mut self.over_share_seen);
     }
 
-    fn decide(&self, t: u32, class: Class) -> Result<(), RefusalKind> {
+    fn decide(&mut self, t: u32, class: Class) -> Result<(), RefusalKind> {
         if t >= MAX_TENANTS {
             return Err(RefusalKind::UnknownTenant);
         }
@@ -156,6 +158,7 @@ impl Model {
             return Err(RefusalKind::TenantQueueFull);
         }
         let over = self.over_share(t, 1);
+        self.over_share_seen |= over;
         let soft = ((MAX_IN_FLIGHT as f64) * (1.0 - RESERVE)).floor() as u64;
         if over && total >= soft.max(1) {
             return Err(RefusalKind::OverShare);

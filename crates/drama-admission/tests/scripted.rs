@@ -343,16 +343,29 @@ fn the_tenant_over_its_share_is_refused_first() {
             expect: false,
         },
         delay(0, 10, 1_200),
-        // Past the accept threshold: the heavy tenant's accepts go, the
-        // light ones' do not.
+        // Past the accept threshold: the heavy tenant's accepts go.
+        admit(1, Accept, Refused(RefusalKind::OverShare)),
+        // Nobody was found over their share in the last step yet: the
+        // light tenants are refused at the threshold too.
+        admit(2, Accept, Refused(RefusalKind::Overloaded)),
+        // From the next step on, the heavy tenant (still asking) absorbs
+        // the refusals and the light ones are admitted.
+        delay(11, 11, 1_200),
         admit(1, Accept, Refused(RefusalKind::OverShare)),
         admit(2, Accept, Admitted),
         admit(3, Accept, Admitted),
         // Past twice the threshold, everyone's accepts go.
-        delay(11, 20, 2_100),
+        delay(12, 20, 2_100),
         admit(2, Accept, Refused(RefusalKind::Overloaded)),
+        // Past the compute threshold, the heavy tenant's compute goes, the
+        // light ones' stays while the heavy one keeps asking.
+        admit(1, Compute, Refused(RefusalKind::OverShare)),
+        delay(21, 21, 2_100),
         admit(1, Compute, Refused(RefusalKind::OverShare)),
         admit(2, Compute, Admitted),
+        // A heavy tenant that stops asking stops shielding the others.
+        delay(22, 30, 1_700),
+        admit(2, Read, Refused(RefusalKind::Overloaded)),
     ]);
     check(AdmissionConfig::new(), &script);
 }
