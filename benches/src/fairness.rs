@@ -258,6 +258,10 @@ impl Started {
             Engine::Drama => Started::Drama(
                 drama::Runtime::builder()
                     .workers(workers)
+                    // The fairness suite keeps the workers saturated on
+                    // purpose and measures the shares: admission must not
+                    // refuse its load (the overload suite measures that).
+                    .admission(drama::admission::AdmissionConfig::off())
                     .build()
                     .expect("a valid runtime configuration"),
             ),

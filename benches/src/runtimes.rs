@@ -70,6 +70,11 @@ impl Drama {
     pub fn new(workers: usize) -> Drama {
         let rt = drama::Runtime::builder()
             .workers(workers)
+            // The micro suite's workloads spawn thousands of tasks at once
+            // and need every one: admission decides on each spawn (its
+            // cost is measured) but never refuses by load, as the peers
+            // have no admission to refuse with.
+            .admission(drama::admission::AdmissionConfig::off())
             .build()
             .expect("a valid runtime configuration");
         let tenant = rt.tenant("bench").expect("one tenant fits");

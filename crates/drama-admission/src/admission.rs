@@ -27,10 +27,10 @@ pub struct Admission {
     active_weight: u64,
     /// IO operations in flight, per kind, over all tenants.
     io_in_flight: [u32; IoKind::COUNT],
-    /// Whether some tenant asked for work while over its share during the
-    /// last measurement step, and during this one so far.
-    someone_over_share: bool,
-    over_share_seen: bool,
+    /// The tenant holding the most work in flight per unit of weight, as
+    /// far as known: recomputed at each measurement step, and taken over
+    /// by a tenant admitted to more than it holds now.
+    heaviest: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -164,14 +164,35 @@ pub struct Ask {
     pub io_in_flight: [u32; IoKind::COUNT],
     /// The load now.
     pub load: Load,
-    /// Whether some tenant asked for work while over its share during the
-    /// last measurement step: then the tenants within theirs outlast it.
-    pub someone_over_share: bool,
+    /// The tenant holding the most work in flight per unit of weight (as
+    /// far as the caller keeps track): when it is over its share (with the
+    /// asking tenant counted among the active ones), a tenant within its
+    /// share outlasts it.
+    pub heaviest: Holding,
+}
+
+/// What one tenant holds: its work in flight and its weight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Holding {
+    /// Work in flight.
+    pub in_flight: u32,
+    /// Weight (shares).
+    pub weight: u32,
+}
+
+impl Holding {
+    /// Whether this holds more work in flight per unit of weight than
+    /// `other`, or as much and more work (so that the heaviest of a set
+    /// does not depend on the order it is searched in).
+    pub fn heavier_than(&self, other: &Holding) -> bool {
+        let mine = u64::from(self.in_flight) * u64::from(other.weight);
+        let theirs = u64::from(other.in_flight) * u64::from(self.weight);
+        mine > theirs || (mine == theirs && self.in_flight > other.in_flight)
+    }
 }
 
 /// A decision: the refusal, if any, and whether the tenant was found over
-/// its share on the way (the caller notes it for
-/// [`Ask::someone_over_share`] of the next step).
+/// its share on the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
     /// Why the work is refused; `None` when it is admitted.
@@ -248,8 +269,21 @@ impl Rules {
                 return refuse(RefusalKind::OverShare, over);
             }
             // A tenant within its share outlasts the ones above theirs,
-            // when there are any to refuse first.
-            if !ask.someone_over_share || score >= threshold * self.config.within_share_factor {
+            // when there are any to refuse first: the heaviest holder, with
+            // the asking tenant counted among the active ones (a light
+            // tenant whose few tasks finish quickly is rarely active when
+            // the heavy one asks, and would let it look entitled to all).
+            let someone_over_share = self.holds_over_share(
+                ask.heaviest,
+                ask.active_weight
+                    + if ask.tenant_in_flight == 0 {
+                        u64::from(ask.tenant_weight)
+                    } else {
+                        0
+                    },
+                ask.in_flight + 1,
+            );
+            if !someone_over_share || score >= threshold * self.config.within_share_factor {
                 return refuse(RefusalKind::Overloaded, over);
             }
         }
@@ -264,20 +298,29 @@ impl Rules {
     /// times its weight's share among the tenants with work in flight, and
     /// more than `min_share_tasks`.
     pub fn over_share(&self, ask: &Ask, extra: u64) -> bool {
-        let held = u64::from(ask.tenant_in_flight) + extra;
-        if held <= u64::from(self.config.min_share_tasks) {
-            return false;
-        }
         let active_weight = if ask.tenant_in_flight == 0 {
             ask.active_weight + u64::from(ask.tenant_weight)
         } else {
             ask.active_weight
         };
-        let total = ask.in_flight + extra;
+        let holding = Holding {
+            in_flight: ask.tenant_in_flight.saturating_add(extra as u32),
+            weight: ask.tenant_weight,
+        };
+        self.holds_over_share(holding, active_weight, ask.in_flight + extra)
+    }
+
+    /// Whether `holding` is more than its share of `total` work in flight,
+    /// among tenants whose weights sum to `active_weight`.
+    fn holds_over_share(&self, holding: Holding, active_weight: u64, total: u64) -> bool {
+        let held = u64::from(holding.in_flight);
+        if held <= u64::from(self.config.min_share_tasks) {
+            return false;
+        }
         // held / total > (1 + slack) * weight / active_weight, without the
         // divisions.
         held as f64 * active_weight as f64
-            > (1.0 + self.config.share_slack) * f64::from(ask.tenant_weight) * total as f64
+            > (1.0 + self.config.share_slack) * f64::from(holding.weight) * total as f64
     }
 
     /// The refusal of `kind` for `class` at `load`, with its retry hint:
@@ -309,8 +352,7 @@ impl Admission {
             in_flight: 0,
             active_weight: 0,
             io_in_flight: [0; IoKind::COUNT],
-            someone_over_share: false,
-            over_share_seen: false,
+            heaviest: None,
             rules,
         })
     }
@@ -320,12 +362,30 @@ impl Admission {
         self.rules.config()
     }
 
-    /// Takes a measurement step into the estimate; the tenants found over
-    /// their share during the step are what the next step's decisions
-    /// know of.
+    /// Takes a measurement step into the estimate, and finds the heaviest
+    /// holder again.
     pub fn observe(&mut self, sample: Sample) {
         self.estimator.observe(sample);
-        self.someone_over_share = std::mem::take(&mut self.over_share_seen);
+        self.heaviest = None;
+        for &id in &self.active {
+            let candidate = self.holding(id);
+            // Equal holdings: the lower id, so that the search order does
+            // not matter.
+            if self.heaviest.is_none_or(|heaviest| {
+                let current = self.holding(heaviest);
+                candidate.heavier_than(&current) || (candidate == current && id < heaviest)
+            }) {
+                self.heaviest = Some(id);
+            }
+        }
+    }
+
+    fn holding(&self, id: u32) -> Holding {
+        let state = &self.tenants[id as usize];
+        Holding {
+            in_flight: state.in_flight,
+            weight: state.weight,
+        }
     }
 
     /// The load now.
@@ -389,7 +449,6 @@ impl Admission {
     fn decide(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
         let ask = self.ask(tenant, class);
         let verdict = self.rules.decide(&ask);
-        self.over_share_seen |= verdict.over_share;
         match verdict.refusal {
             Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
             None => Ok(()),
@@ -413,7 +472,9 @@ impl Admission {
             active_weight: self.active_weight,
             io_in_flight: self.io_in_flight,
             load: self.load(),
-            someone_over_share: self.someone_over_share,
+            heaviest: self
+                .heaviest
+                .map_or(Holding::default(), |id| self.holding(id)),
         }
     }
 
@@ -432,6 +493,13 @@ impl Admission {
         }
         state.in_flight += 1;
         self.in_flight += 1;
+        let id = index as u32;
+        if self
+            .heaviest
+            .is_none_or(|heaviest| self.holding(id).heavier_than(&self.holding(heaviest)))
+        {
+            self.heaviest = Some(id);
+        }
     }
 
     /// Work of `tenant` admitted earlier has finished (or was dropped).

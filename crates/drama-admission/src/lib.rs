@@ -22,10 +22,12 @@
 //! - **Fair refusals.** A tenant holding more than its weight's share of
 //!   the work in flight (among the tenants with work in flight: room that
 //!   others leave idle may be used) is refused at its class's threshold;
-//!   while such a tenant keeps asking (one was found over its share in the
-//!   last measurement step), the tenants within their shares are refused
-//!   only at twice the threshold, so the heavy tenant absorbs the
-//!   refusals. With nobody over their share, everyone is refused at the
+//!   while such a tenant exists (the heaviest holder is over its share,
+//!   counting the asking tenant among the active ones), the tenants within
+//!   their shares are not
+//!   refused by load at all (by default; see
+//!   [`AdmissionConfig::within_share_factor`]), so the heavy tenant absorbs
+//!   the refusals. With nobody over their share, everyone is refused at the
 //!   threshold.
 //! - **Bounds.** A bound on work in flight; past all but a reserve of it
 //!   (an eighth), the tenant over its share is refused, so the room it
@@ -51,11 +53,9 @@
 //! for _ in 0..100 {
 //!     admission.admit(heavy, Class::Accept).unwrap();
 //! }
-//! // A queue that stands: 1.5 ms of delay for 6 ms, past the 4 ms window,
-//! // and the heavy tenant keeps asking for more.
-//! for t in 0..=6 {
+//! // A queue that stands: 1.5 ms of delay for 5 ms, past the 4 ms window.
+//! for t in 0..=5 {
 //!     admission.observe(Sample { now_ns: t * MS, queue_delay_ns: 3 * MS / 2, utilization: 1.0 });
-//!     let _ = admission.admit(heavy, Class::Accept);
 //! }
 //! assert!(admission.load().score > 1.0);
 //! // The heavy tenant's new accepts are refused; the light one's are not.
@@ -73,6 +73,6 @@ mod admission;
 mod config;
 mod estimator;
 
-pub use admission::{Admission, Ask, Refusal, RefusalKind, Rules, Verdict};
+pub use admission::{Admission, Ask, Holding, Refusal, RefusalKind, Rules, Verdict};
 pub use config::{AdmissionConfig, ConfigError};
 pub use estimator::{Estimator, Load, Sample};

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use drama_admission::{Admission, AdmissionConfig, RefusalKind, Sample};
+use drama_admission::{Admission, AdmissionConfig, Holding, RefusalKind, Sample};
 use drama_policy::{Class, IoKind, TenantId, Weight};
 use proptest::prelude::*;
 
@@ -78,10 +78,9 @@ struct Model {
     samples: Vec<(u64, u64)>,
     last_ns: Option<u64>,
     utilization: f64,
-    /// Whether an admission found its tenant over its share during the
-    /// last measurement step, and during this one so far.
-    someone_over_share: bool,
-    over_share_seen: bool,
+    /// The heaviest holder as the rule tracks it: found again at each
+    /// measurement step, taken over by a tenant admitted past it.
+    heaviest: Option<u32>,
 }
 
 impl Model {
@@ -143,10 +142,54 @@ impl Model {
         let weight = 1.0 - (-(span as f64) / WINDOW_NS as f64).exp();
         self.utilization += weight * (utilization - self.utilization);
         self.samples.push((now, delay_ns));
-        self.someone_over_share = std::mem::take(&mut self.over_share_seen);
+        self.heaviest = None;
+        for t in 0..MAX_TENANTS {
+            if self.held(t) > 0
+                && self
+                    .heaviest
+                    .is_none_or(|h| self.holding(t).heavier_than(&self.holding(h)))
+            {
+                self.heaviest = Some(t);
+            }
+        }
     }
 
-    fn decide(&mut self, t: u32, class: Class) -> Result<(), RefusalKind> {
+    fn holding(&self, t: u32) -> Holding {
+        Holding {
+            in_flight: self.held(t),
+            weight: self.weight(t),
+        }
+    }
+
+    fn admitted(&mut self, t: u32) {
+        *self.in_flight.entry(t).or_default() += 1;
+        if self
+            .heaviest
+            .is_none_or(|h| self.holding(t).heavier_than(&self.holding(h)))
+        {
+            self.heaviest = Some(t);
+        }
+    }
+
+    /// Whether the heaviest holder is over its share, with the asking
+    /// tenant `t` counted among the active ones.
+    fn someone_over_share(&self, t: u32) -> bool {
+        let Some(h) = self.heaviest else {
+            return false;
+        };
+        let held = u64::from(self.held(h));
+        if held <= u64::from(MIN_SHARE_TASKS) {
+            return false;
+        }
+        let active: u64 = (0..MAX_TENANTS)
+            .filter(|&u| self.held(u) > 0 || u == t)
+            .map(|u| u64::from(self.weight(u)))
+            .sum();
+        let total = self.total() + 1;
+        held as f64 * active as f64 > (1.0 + SLACK) * f64::from(self.weight(h)) * total as f64
+    }
+
+    fn decide(&self, t: u32, class: Class) -> Result<(), RefusalKind> {
         if t >= MAX_TENANTS {
             return Err(RefusalKind::UnknownTenant);
         }
@@ -158,7 +201,6 @@ impl Model {
             return Err(RefusalKind::TenantQueueFull);
         }
         let over = self.over_share(t, 1);
-        self.over_share_seen |= over;
         let soft = ((MAX_IN_FLIGHT as f64) * (1.0 - RESERVE)).floor() as u64;
         if over && total >= soft.max(1) {
             return Err(RefusalKind::OverShare);
@@ -180,7 +222,7 @@ impl Model {
             if over {
                 return Err(RefusalKind::OverShare);
             }
-            if !self.someone_over_share || score >= threshold * FACTOR {
+            if !self.someone_over_share(t) || score >= threshold * FACTOR {
                 return Err(RefusalKind::Overloaded);
             }
         }
@@ -211,7 +253,7 @@ fn run(ops: &[Op], tenant_cap: Option<u32>) -> Vec<RefusalKind> {
                 match got {
                     Ok(()) => {
                         accepted += 1;
-                        *model.in_flight.entry(t).or_default() += 1;
+                        model.admitted(t);
                     }
                     Err(kind) => {
                         refused += 1;

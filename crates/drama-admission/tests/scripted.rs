@@ -343,29 +343,52 @@ fn the_tenant_over_its_share_is_refused_first() {
             expect: false,
         },
         delay(0, 10, 1_200),
-        // Past the accept threshold: the heavy tenant's accepts go.
-        admit(1, Accept, Refused(RefusalKind::OverShare)),
-        // Nobody was found over their share in the last step yet: the
-        // light tenants are refused at the threshold too.
-        admit(2, Accept, Refused(RefusalKind::Overloaded)),
-        // From the next step on, the heavy tenant (still asking) absorbs
-        // the refusals and the light ones are admitted.
-        delay(11, 11, 1_200),
+        // Past the accept threshold: the heavy tenant's accepts go, the
+        // light ones' do not.
         admit(1, Accept, Refused(RefusalKind::OverShare)),
         admit(2, Accept, Admitted),
         admit(3, Accept, Admitted),
-        // Past twice the threshold, everyone's accepts go.
-        delay(12, 20, 2_100),
+        // Past twice the threshold (this config's factor), everyone's
+        // accepts go.
+        delay(11, 20, 2_100),
         admit(2, Accept, Refused(RefusalKind::Overloaded)),
         // Past the compute threshold, the heavy tenant's compute goes, the
-        // light ones' stays while the heavy one keeps asking.
-        admit(1, Compute, Refused(RefusalKind::OverShare)),
-        delay(21, 21, 2_100),
+        // light ones' stays.
         admit(1, Compute, Refused(RefusalKind::OverShare)),
         admit(2, Compute, Admitted),
-        // A heavy tenant that stops asking stops shielding the others.
-        delay(22, 30, 1_700),
+        // Once the heavy tenant's work is done, nobody is over their share
+        // and the ladder applies to all.
+        Finish { tenant: 1, n: 100 },
+        delay(21, 30, 1_700),
         admit(2, Read, Refused(RefusalKind::Overloaded)),
+    ]);
+    check(AdmissionConfig::new().within_share_factor(2.0), &script);
+}
+
+#[test]
+fn by_default_a_tenant_within_its_share_outlasts_any_load_while_another_is_over_its_share() {
+    use Class::*;
+    let mut script = vec![
+        Fill {
+            tenant: 1,
+            class: Compute,
+            n: 100,
+        },
+        Fill {
+            tenant: 2,
+            class: Compute,
+            n: 1,
+        },
+    ];
+    script.extend([
+        delay(0, 10, 50_000),
+        admit(1, Compute, Refused(RefusalKind::OverShare)),
+        // Fifty times the target: the light tenant is still admitted, as
+        // the fair queue will serve it its share.
+        admit(2, Accept, Admitted),
+        // Once the heavy tenant's work is done, the ladder applies to all.
+        Finish { tenant: 1, n: 100 },
+        admit(2, Accept, Refused(RefusalKind::Overloaded)),
     ]);
     check(AdmissionConfig::new(), &script);
 }
@@ -599,7 +622,7 @@ fn nonsense_settings_are_refused() {
         AdmissionConfig::new().refuse_at(Class::Accept, f64::NAN),
         AdmissionConfig::new().refuse_at(Class::Accept, 3.0),
         AdmissionConfig::new().within_share_factor(0.5),
-        AdmissionConfig::new().within_share_factor(f64::INFINITY),
+        AdmissionConfig::new().within_share_factor(f64::NAN),
         AdmissionConfig::new().share_slack(-1.0),
         AdmissionConfig::new().max_in_flight(0),
         AdmissionConfig::new().max_in_flight_per_tenant(0),

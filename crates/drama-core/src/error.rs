@@ -1,6 +1,7 @@
 //! Refused spawns: [`Rejected`] hands the future back with a reason.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A spawn that was refused. Nothing is lost: the future (or closure) comes
 /// back through [`into_inner`](Self::into_inner), unpolled, and
@@ -21,6 +22,11 @@ use std::fmt;
 pub struct Rejected<F> {
     inner: F,
     reason: RejectReason,
+    /// The executor's load score when it refused (0 when it does not
+    /// measure one).
+    load: f64,
+    /// When a retry may find room; `None` when retrying cannot help.
+    retry_after: Option<Duration>,
 }
 
 /// Why a spawn was refused.
@@ -34,6 +40,17 @@ pub enum RejectReason {
     /// A spawn that needs a current runtime (a free `spawn` function) was
     /// called outside any.
     NoRuntime,
+    /// The executor is overloaded for work of this class: its load score
+    /// is past the class's threshold (new `Accept` work is refused first,
+    /// then `Read`, then `Compute`; `Write` only at the bounds).
+    Overloaded,
+    /// The task's tenant holds more than its share of the work in flight
+    /// while the executor is loaded: the heavy tenant is refused before the
+    /// others.
+    OverShare,
+    /// IO of some kind is at its depth limit, and the work is of a class
+    /// that would start more (`Accept`, `Read`).
+    IoDepth,
     /// The task names a tenant the executor cannot keep apart from the
     /// others: an id at or above its tenant bound (`max_tenants`). Such a
     /// task would share its fair queue with nobody's weight and be counted
@@ -47,6 +64,9 @@ impl fmt::Display for RejectReason {
             RejectReason::QueueFull => "the executor is at its task bound",
             RejectReason::ShuttingDown => "the executor is shutting down",
             RejectReason::NoRuntime => "called outside a runtime",
+            RejectReason::Overloaded => "the executor is overloaded for this class of work",
+            RejectReason::OverShare => "the tenant is over its share of a loaded executor",
+            RejectReason::IoDepth => "IO is at its depth limit",
             RejectReason::InvalidTenant => "the tenant id is not below the executor's max_tenants",
         })
     }
@@ -55,7 +75,42 @@ impl fmt::Display for RejectReason {
 impl<F> Rejected<F> {
     /// Makes a refusal that hands `inner` back for `reason`.
     pub fn new(inner: F, reason: RejectReason) -> Rejected<F> {
-        Rejected { inner, reason }
+        Rejected {
+            inner,
+            reason,
+            load: 0.0,
+            retry_after: None,
+        }
+    }
+
+    /// A refusal by an executor that measures its load: `load` is its load
+    /// score when it refused, `retry_after` when a retry may find room.
+    pub fn with_load(
+        inner: F,
+        reason: RejectReason,
+        load: f64,
+        retry_after: Option<Duration>,
+    ) -> Rejected<F> {
+        Rejected {
+            inner,
+            reason,
+            load,
+            retry_after,
+        }
+    }
+
+    /// The executor's load score when it refused: 0 idle, 1 saturated,
+    /// above 1 overloaded (0 from an executor that does not measure it).
+    pub fn load(&self) -> f64 {
+        self.load
+    }
+
+    /// A hint for a caller that retries: after about this long the load
+    /// that caused the refusal may have drained. `None` when retrying
+    /// cannot help (shutting down, no runtime, an invalid tenant) or the
+    /// executor gives no hint.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Why the spawn was refused.
@@ -73,6 +128,8 @@ impl<F> fmt::Debug for Rejected<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejected")
             .field("reason", &self.reason)
+            .field("load", &self.load)
+            .field("retry_after", &self.retry_after)
             .finish_non_exhaustive()
     }
 }

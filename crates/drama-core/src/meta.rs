@@ -171,6 +171,13 @@ impl Spawn {
         self.tenant
     }
 
+    /// The class this spec names, if it names one (a spec without one
+    /// inherits; see [`inherit`](Self::inherit)).
+    #[inline]
+    pub fn get_class(&self) -> Option<Class> {
+        self.class
+    }
+
     /// Fills the tenant and class left unset from the current task (or the
     /// defaults), as spawning would, so that an executor can check the
     /// tenant a task will be charged to before it creates the task.

@@ -129,6 +129,14 @@ impl Pool {
         self.handle.shared.shutdown(timeout)
     }
 
+    /// The load as admission sees it: the score new work is admitted by,
+    /// the utilization and the standing queueing delay, as the monitor
+    /// last estimated them (every couple of milliseconds while the pool is
+    /// busy), and the spawns refused so far.
+    pub fn load(&self) -> LoadReport {
+        self.handle.load()
+    }
+
     /// Live tasks: spawned and not yet finished or cancelled.
     pub fn n_tasks(&self) -> usize {
         self.handle.shared.live.load(Ordering::Relaxed)
@@ -255,6 +263,18 @@ impl Handle {
         self.shared.tenants.name(tenant)
     }
 
+    /// The load; see [`Pool::load`].
+    pub fn load(&self) -> LoadReport {
+        let gate = &self.shared.gate;
+        let load = gate.load();
+        LoadReport {
+            score: load.score,
+            utilization: load.utilization,
+            queue_delay: Duration::from_nanos(load.standing_delay_ns),
+            n_refused: gate.n_refused(),
+        }
+    }
+
     /// Sets `tenant`'s weight; see [`Pool::set_weight`].
     ///
     /// # Errors
@@ -325,5 +345,49 @@ impl Wake for ThreadSignal {
         if !self.notified.swap(true, Ordering::Release) {
             self.thread.unpark();
         }
+    }
+}
+
+/// How loaded a pool is, as its admission control sees it.
+///
+/// ```
+/// let pool = drama_pool::Pool::builder().workers(1).build()?;
+/// let load = pool.load();
+/// assert!(load.score() < 1.0, "an idle pool is not saturated");
+/// # Ok::<(), drama_pool::BuildError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoadReport {
+    score: f64,
+    utilization: f64,
+    queue_delay: Duration,
+    n_refused: u64,
+}
+
+impl LoadReport {
+    /// The load score: 0 idle, close to 1 with every worker busy, 1 when the
+    /// standing queueing delay reaches its target (saturated), above 1
+    /// overloaded. New `Accept` work is refused from 1 by default, `Read`
+    /// from 1.5, `Compute` from 2; `Write` only at the task bound.
+    pub fn score(&self) -> f64 {
+        self.score
+    }
+
+    /// The share of the workers' time spent polling, averaged over a few
+    /// milliseconds.
+    pub fn utilization(&self) -> f64 {
+        self.utilization
+    }
+
+    /// The standing queueing delay: the shortest wait of a runnable task
+    /// for its poll over the last window (a few milliseconds), which a
+    /// burst that drains does not raise.
+    pub fn queue_delay(&self) -> Duration {
+        self.queue_delay
+    }
+
+    /// Spawns refused by admission so far (not counting shutdown).
+    pub fn n_refused(&self) -> u64 {
+        self.n_refused
     }
 }

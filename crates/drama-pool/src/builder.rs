@@ -4,12 +4,14 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use drama_admission::{AdmissionConfig, Rules};
 use drama_core::Runnable;
 use drama_policy::{Class, Drr, DrrConfig, Policy};
 
 use crate::api::Pool;
 use crate::blocking::BlockingLimits;
-use crate::pool::{MAX_WORKERS, MONITOR_MIN_INTERVAL, PolicyFactory, Shared, Start};
+use crate::monitor::MONITOR_MIN_INTERVAL;
+use crate::pool::{MAX_WORKERS, PolicyFactory, Shared, Start};
 use crate::sync::Arc;
 
 /// The validated configuration the pool runs with.
@@ -28,6 +30,9 @@ pub(crate) struct Config {
     /// balancer needs to know each class's share: the `Drr` config's, or
     /// `Drr`'s defaults for a user's policy (whose own are unknown).
     pub(crate) class_weights: [u32; Class::COUNT],
+    /// The admission rules (their bounds set to `max_tasks` and
+    /// `max_tenants`).
+    pub(crate) admission: Rules,
 }
 
 /// Builds a [`Pool`]: worker count, bounds, thresholds and the policy.
@@ -62,6 +67,7 @@ pub struct Builder {
     max_tenants: u32,
     blocking: BlockingLimits,
     policy: PolicyChoice,
+    admission: AdmissionConfig,
 }
 
 /// Which policy each worker runs.
@@ -204,6 +210,7 @@ impl Builder {
                 thread_name: Self::DEFAULT_THREAD_NAME.into(),
             },
             policy: PolicyChoice::Drr(DrrConfig::new()),
+            admission: AdmissionConfig::new(),
         }
     }
 
@@ -317,6 +324,16 @@ impl Builder {
     /// live task.
     pub fn drr(mut self, config: DrrConfig) -> Builder {
         self.policy = PolicyChoice::Drr(config);
+        self
+    }
+
+    /// Admission control: the load score's target and window, the class
+    /// thresholds, the share test, the reserve and the IO depth limits (see
+    /// `drama_admission`). Its bounds on work in flight and on tenant ids
+    /// are the pool's: `max_tasks` and `max_tenants`. Default
+    /// `AdmissionConfig::new()`.
+    pub fn admission(mut self, config: AdmissionConfig) -> Builder {
+        self.admission = config;
         self
     }
 
@@ -452,7 +469,14 @@ impl Builder {
         drama_core::clock::calibrate();
         let mut blocking = self.blocking;
         blocking.thread_name = self.thread_name.clone();
+        let admission = Rules::new(
+            self.admission
+                .max_in_flight(self.max_tasks as u64)
+                .max_tenants(self.max_tenants),
+        )
+        .map_err(|e| BuildError::new(BuildErrorKind::Admission, e.reason()))?;
         let config = Config {
+            admission,
             workers,
             max_threads,
             max_tasks: self.max_tasks,
@@ -572,6 +596,8 @@ pub enum BuildErrorKind {
     BlockingKeepAlive,
     /// The policy's configuration ([`Builder::drr`]).
     Policy,
+    /// The admission configuration ([`Builder::admission`]).
+    Admission,
     /// The OS refused to start one of the pool's threads; the error's
     /// [`source`](std::error::Error::source) says why.
     ThreadStart,

@@ -82,10 +82,14 @@ mod balance;
 mod blocking;
 #[cfg(not(loom))]
 mod builder;
+#[cfg(not(loom))]
+mod gate;
 mod handover;
 mod inbox;
 #[cfg(all(test, loom))]
 mod loom;
+#[cfg(not(loom))]
+mod monitor;
 mod outbox;
 mod park;
 #[cfg(not(loom))]
@@ -103,7 +107,7 @@ mod tenants;
 mod worker;
 
 #[cfg(not(loom))]
-pub use api::{Handle, Pool};
+pub use api::{Handle, LoadReport, Pool};
 #[cfg(not(loom))]
 pub use builder::{BuildError, BuildErrorKind, Builder};
 #[cfg(not(loom))]

@@ -17,9 +17,10 @@ use drama_core::{
 };
 use drama_policy::{Policy, TenantId, Weight};
 
-use crate::balance::{Balancer, Homes};
+use crate::balance::Homes;
 use crate::blocking::BlockingLanes;
 use crate::builder::Config;
+use crate::gate::{self, Gate};
 use crate::handover::PollState;
 use crate::inbox::Inbox;
 use crate::park::Parking;
@@ -27,7 +28,7 @@ use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
 use crate::tenants::{TenantError, Tenants};
-use crate::worker::{self, Core};
+use crate::worker::{self, Core, WorkerStats};
 
 /// The pool takes spawns and runs tasks.
 pub(crate) const OPEN: u8 = 0;
@@ -40,17 +41,6 @@ pub(crate) const CLOSED: u8 = 2;
 
 /// The most workers a pool may have: the idle mask is one `u64`.
 pub const MAX_WORKERS: usize = 64;
-
-/// How often the monitor may run when nothing is stuck, at most.
-pub(crate) const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
-
-/// The balancer (which runs on the monitor's beat) runs at least this
-/// often while the pool is busy.
-const BALANCE_MAX_INTERVAL: Duration = Duration::from_millis(2);
-
-/// How long the whole pool must stay idle before the monitor stops its
-/// timed naps and sleeps until a worker wakes it.
-const MONITOR_SLEEP_AFTER: Duration = Duration::from_millis(50);
 
 /// How far off a deadline given as `Duration::MAX` (or any timeout too
 /// long to add to an `Instant`) lies: a century is "never" for a process,
@@ -182,6 +172,9 @@ pub(crate) struct Shared {
     pub(crate) tenants: Tenants,
     /// Where tenants live, by the balancer's last plan.
     pub(crate) homes: Homes,
+    /// Admission: the rules, the load they decide by, the tenants' work in
+    /// flight.
+    pub(crate) gate: Gate,
 }
 
 /// How many of the latest weight changes the table remembers: 1,024.
@@ -293,6 +286,8 @@ pub(crate) struct Slot {
     pub(crate) load: AtomicUsize,
     /// Set by the owner when it leaves its loop at shutdown.
     pub(crate) exited: AtomicBool,
+    /// The owner's load counters, for the monitor's estimate.
+    pub(crate) stats: WorkerStats,
     /// The runnable tasks of each (tenant, class) the owner holds, and the
     /// share of a core its thread gets, as it last published them for the
     /// balancer (when `publish` asked).
@@ -334,6 +329,7 @@ impl Shared {
                     poll: PollState::new(),
                     load: AtomicUsize::new(0),
                     exited: AtomicBool::new(false),
+                    stats: WorkerStats::new(),
                     presence: Mutex::new(WorkerView {
                         groups: Vec::new(),
                         capacity: 1.0,
@@ -371,6 +367,7 @@ impl Shared {
             next_thread: AtomicUsize::new(0),
             tenants: Tenants::new(config.max_tenants),
             homes: Homes::new(),
+            gate: Gate::new(config.admission),
             config,
         })
     }
@@ -408,7 +405,7 @@ impl Shared {
         let shared = self.clone();
         let handle = std::thread::Builder::new()
             .name(format!("{}-monitor", self.config.thread_name))
-            .spawn(move || monitor(shared))?;
+            .spawn(move || crate::monitor::run(shared))?;
         lock(&self.handles).push(handle);
         Ok(())
     }
@@ -430,19 +427,41 @@ impl Shared {
         // policy's spill list, counted by no view): refuse it. `inherit`
         // resolves an unset tenant now instead of inside `new_task`.
         let spec = spec.inherit();
-        if spec.get_tenant().unwrap_or_default().as_u32() >= self.config.max_tenants {
+        let tenant = spec.get_tenant().unwrap_or_default();
+        if tenant.as_u32() >= self.config.max_tenants {
             return Err(Rejected::new(future, RejectReason::InvalidTenant));
+        }
+        // Admission: new work only (a wake never comes this way), decided
+        // by drama-admission's rules on the load the monitor estimates; a
+        // refusal costs a few loads and hands the future back.
+        let class = spec.get_class().unwrap_or_default();
+        let in_flight = self.live.load(Ordering::Relaxed) as u64;
+        if let Err(refusal) = self.gate.admit(tenant, class, in_flight) {
+            return Err(Rejected::with_load(
+                future,
+                gate::reject_reason(refusal.kind()),
+                refusal.load().score,
+                gate::retry_after(&refusal),
+            ));
         }
         // Reserve one of `max_tasks` places before creating anything, so a
         // refusal hands the future back untouched.
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.config.max_tasks {
             self.live.fetch_sub(1, Ordering::Relaxed);
-            return Err(Rejected::new(future, RejectReason::QueueFull));
+            self.gate.finish(tenant);
+            let load = self.gate.load();
+            return Err(Rejected::with_load(
+                future,
+                RejectReason::QueueFull,
+                load.score,
+                Some(Duration::from_nanos(load.standing_delay_ns)),
+            ));
         }
         let local = worker::local_slot(self);
         let guard = Registration {
             shared: self.clone(),
             key: None,
+            tenant,
         };
         let shared = self.clone();
         let (runnable, handle) = new_task(
@@ -575,6 +594,7 @@ impl Shared {
         self.weights_version
             .store(weights.version(), Ordering::Release);
         drop(weights);
+        self.gate.set_weight(tenant, weight);
         for slot in self.slots.iter() {
             slot.parking.notify();
         }
@@ -679,6 +699,8 @@ struct Registration {
     shared: Arc<Shared>,
     /// The task's entry in the registry, once it has waited.
     key: Option<Key>,
+    /// Whose work in flight it counts as (for admission).
+    tenant: TenantId,
 }
 
 impl TaskGuard for Registration {
@@ -705,91 +727,8 @@ impl Drop for Registration {
         if let Some(key) = self.key {
             self.shared.registry.remove(key);
         }
+        self.shared.gate.finish(self.tenant);
         self.shared.live.fetch_sub(1, Ordering::Release);
-    }
-}
-
-/// The monitor thread: notices workers stuck inside one poll and gives
-/// their slot to a fresh thread.
-///
-/// It samples every slot's poll word every `stuck_threshold / 4` (1 to
-/// 2 ms). A slot whose word stayed the same odd value (the same poll still
-/// running) for the threshold is stuck. While the whole pool is idle the
-/// monitor parks, so an idle pool burns no CPU; the first worker to leave
-/// the idle state wakes it.
-fn monitor(shared: Arc<Shared>) {
-    shared.monitor.set_owner();
-    let threshold_ns = shared.config.stuck_threshold.as_nanos() as u64;
-    // Sampling every quarter threshold (at most every 2 ms) finds a stuck
-    // poll within the threshold plus two intervals at worst (first seen up
-    // to an interval after it began, found stuck up to an interval after
-    // the threshold): 10 to 14 ms at the default 10 ms, about 11.8 ms
-    // measured; the work the stuck poll created runs right after (see
-    // `outbox.rs`). The balancer runs on the same beat, at least every
-    // 2 ms. (Sampling every eighth gained nothing measurable on the stuck
-    // case and cost a burst of spawns from outside about 10 %.)
-    let interval =
-        (shared.config.stuck_threshold / 4).clamp(MONITOR_MIN_INTERVAL, BALANCE_MAX_INTERVAL);
-    // Per slot: the word last seen, and since when (clock ns).
-    let mut seen: Vec<(u64, u64)> = vec![(0, 0); shared.slots.len()];
-    let mut balancer = Balancer::new(shared.slots.len(), shared.config.class_weights);
-    let mut idle_since = Instant::now();
-    loop {
-        if shared.state.load(Ordering::Acquire) == CLOSED {
-            return;
-        }
-        if shared.idle.load(Ordering::Acquire) == shared.all_idle {
-            // A pool that idles between short bursts (a request every
-            // 100 µs) would otherwise pay a monitor wake per burst; a
-            // timed nap costs one wake per interval, and only a pool idle
-            // for `MONITOR_SLEEP_AFTER` puts the monitor to sleep for good
-            // (the first worker to leave the idle state wakes it).
-            if idle_since.elapsed() < MONITOR_SLEEP_AFTER {
-                std::thread::park_timeout(interval);
-                continue;
-            }
-            shared.monitor.prepare();
-            if shared.idle.load(Ordering::Acquire) == shared.all_idle
-                && shared.state.load(Ordering::Acquire) != CLOSED
-            {
-                shared.monitor.park();
-            } else {
-                shared.monitor.cancel();
-            }
-            idle_since = Instant::now();
-            continue;
-        }
-        idle_since = Instant::now();
-        // Sample first, nap after: a monitor woken from its sleep by a
-        // worker that left the idle state sees that worker's poll at once,
-        // and a stuck one is found a threshold after its start, not an
-        // interval later.
-        let now = drama_core::clock::now_ns();
-        for (index, slot) in shared.slots.iter().enumerate() {
-            let word = slot.poll.load();
-            let (last, since) = seen[index];
-            if word & 1 == 0 || word != last {
-                seen[index] = (word, now);
-                continue;
-            }
-            if now.saturating_sub(since) < threshold_ns {
-                continue;
-            }
-            // Stuck. Replace it if the thread bound allows; the new thread
-            // steals the slot (or exits if the poll returned meanwhile).
-            if shared.threads.load(Ordering::Acquire) >= shared.config.max_threads
-                || shared.start_worker(index, Start::Steal(word)).is_err()
-            {
-                shared.unreplaced.fetch_add(1, Ordering::Relaxed);
-            }
-            seen[index] = (word, now);
-        }
-        std::thread::park_timeout(interval);
-        // After the nap: a burst that just woke the monitor is not
-        // rebalanced before it has had an interval to settle (balancing at
-        // once measurably slowed the micro suite's 10,000 spawns from
-        // outside).
-        balancer.run(&shared, interval.as_nanos() as u64);
     }
 }
 

@@ -41,7 +41,7 @@ use crate::outbox::Outbox;
 use crate::plan::{GroupCount, Move};
 use crate::pool::{CLOSED, Shared, Start, cancel};
 use crate::run_delay::{self, RunDelay};
-use crate::sync::{Arc, Ordering, lock};
+use crate::sync::{Arc, AtomicU64, Ordering, lock};
 
 /// How many tasks in a row may run from the hand-off slot before the
 /// policy is asked again. The slot skips the fair queue to make
@@ -137,6 +137,41 @@ pub(crate) enum Origin {
     Woken,
     /// Woken while it was running (it yielded): queued behind the others.
     Yielded,
+}
+
+/// A worker's load counters as the monitor reads them: written only by
+/// the slot's owner (plain stores of its own running totals), read by the
+/// monitor once per step.
+pub(crate) struct WorkerStats {
+    delay_sum_ns: AtomicU64,
+    delayed_polls: AtomicU64,
+    busy_ns: AtomicU64,
+}
+
+impl WorkerStats {
+    pub(crate) fn new() -> WorkerStats {
+        WorkerStats {
+            delay_sum_ns: AtomicU64::new(0),
+            delayed_polls: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+        }
+    }
+
+    fn publish(&self, delay_sum_ns: u64, delayed_polls: u64, busy_ns: u64) {
+        self.delay_sum_ns.store(delay_sum_ns, Ordering::Relaxed);
+        self.delayed_polls.store(delayed_polls, Ordering::Relaxed);
+        self.busy_ns.store(busy_ns, Ordering::Relaxed);
+    }
+
+    /// The queueing delay of the polls started from the policy, those
+    /// polls, and the time spent polling, all cumulative.
+    pub(crate) fn read(&self) -> (u64, u64, u64) {
+        (
+            self.delay_sum_ns.load(Ordering::Relaxed),
+            self.delayed_polls.load(Ordering::Relaxed),
+            self.busy_ns.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// A task in an outbox, with how it got there.
@@ -274,6 +309,13 @@ pub(crate) struct Core {
     /// A moving average of the poll time here (1/8 weight to the newest):
     /// with the queue length, the work a shed would move.
     avg_poll_ns: u64,
+    /// Cumulative, for the monitor's load estimate (published to
+    /// `Slot::stats`): the queueing delay of the polls started from the
+    /// policy, those polls, and the time spent polling. Kept here, with the
+    /// slot, so that a thread taking a stuck slot over carries them on.
+    delay_sum_ns: u64,
+    delayed_polls: u64,
+    busy_ns: u64,
 }
 
 impl Core {
@@ -298,6 +340,9 @@ impl Core {
             // Until measured, assume polls long enough that two queued
             // tasks are worth moving.
             avg_poll_ns: SHED_MIN_WORK_NS / SHED_MIN as u64,
+            delay_sum_ns: 0,
+            delayed_polls: 0,
+            busy_ns: 0,
         }
     }
 
@@ -636,6 +681,10 @@ struct Next {
     /// Whether it came from the core (counted in `Presence` until its poll
     /// ends), rather than from the hand-off slot.
     counted: bool,
+    /// How long it waited in the policy's queue, for a task the policy
+    /// picked (the queueing delay admission measures); `None` for the
+    /// hand-off slot's and the spill list's.
+    queued_ns: Option<u64>,
 }
 
 /// The state of the worker loop, on the worker thread's stack.
@@ -1008,6 +1057,7 @@ impl Worker<'_> {
                     tenant,
                     class,
                     counted: false,
+                    queued_ns: None,
                 });
             }
             // The streak is over: the slot's task queues like any other.
@@ -1039,6 +1089,7 @@ impl Worker<'_> {
                 tenant,
                 class,
                 counted: true,
+                queued_ns: None,
             });
         }
         core.policy.pick(now).map(|picked| Next {
@@ -1046,6 +1097,7 @@ impl Worker<'_> {
             tenant: picked.tenant,
             class: picked.class,
             counted: true,
+            queued_ns: Some(now.saturating_sub(picked.enqueued_at_ns)),
         })
     }
 
@@ -1130,6 +1182,15 @@ impl Worker<'_> {
         if next.counted {
             core.presence.remove(next.tenant, next.class);
         }
+        // The monitor's load sample: three stores to a line it reads once
+        // per step.
+        core.busy_ns = core.busy_ns.wrapping_add(cost);
+        if let Some(queued_ns) = next.queued_ns {
+            core.delay_sum_ns = core.delay_sum_ns.wrapping_add(queued_ns);
+            core.delayed_polls = core.delayed_polls.wrapping_add(1);
+        }
+        let stats = &self.shared.slots[self.index].stats;
+        stats.publish(core.delay_sum_ns, core.delayed_polls, core.busy_ns);
         Ok(())
     }
 

@@ -47,11 +47,20 @@ pub use drama_core::{
     Class, JoinError, JoinHandle, LocalExecutor, RejectReason, Rejected, Runnable, Spawn, Spawner,
     TaskId, TaskMeta, TenantId, YieldNow, current, yield_now,
 };
+pub use drama_policy::IoKind;
+pub use drama_pool::LoadReport;
 pub use nursery::{Nursery, nursery};
 pub use runtime::{
     BuildError, BuildErrorKind, Builder, Handle, MAX_TENANT_NAME_LEN, Runtime, TenantError,
     TenantErrorKind, spawn, spawn_with,
 };
+
+/// Admission control's configuration: the load score's target and window,
+/// the class thresholds, the share test, the reserve, IO depth limits
+/// (see [`Builder::admission`]).
+pub mod admission {
+    pub use drama_admission::{AdmissionConfig, ConfigError};
+}
 
 /// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom
 /// policy implements, and drama's default, [`Drr`](policy::Drr).

@@ -8,6 +8,9 @@ use std::time::Duration;
 use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
 use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
+use drama_admission::AdmissionConfig;
+use drama_pool::LoadReport;
+
 pub use drama_pool::{
     BuildError, BuildErrorKind, MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind,
 };
@@ -201,6 +204,15 @@ impl Runtime {
         self.pool.shutdown_timeout(timeout)
     }
 
+    /// How loaded the runtime is, as its admission control sees it: the
+    /// load score (0 idle, 1 saturated, above 1 overloaded), the workers'
+    /// utilization, the standing queueing delay, the spawns refused so far.
+    /// A load balancer in front of the service can act on the score before
+    /// anything is refused.
+    pub fn load(&self) -> LoadReport {
+        self.pool.load()
+    }
+
     /// Live tasks: spawned and not yet finished or cancelled.
     pub fn n_tasks(&self) -> usize {
         self.pool.n_tasks()
@@ -298,6 +310,11 @@ impl Handle {
     /// [`Runtime::block_on`].
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.pool.block_on(future)
+    }
+
+    /// The load; see [`Runtime::load`].
+    pub fn load(&self) -> LoadReport {
+        self.pool.load()
     }
 }
 
@@ -445,6 +462,15 @@ impl Builder {
     /// Its tenant bound is raised to `max_tenants` if smaller.
     pub fn drr(mut self, config: DrrConfig) -> Builder {
         self.pool = self.pool.drr(config);
+        self
+    }
+
+    /// Admission control (see [`crate::admission`]): which new work is
+    /// refused as the load rises, `Accept` first and `Write` last, and the
+    /// tenant over its share before the others. Its bounds are the
+    /// runtime's `max_tasks` and `max_tenants`.
+    pub fn admission(mut self, config: AdmissionConfig) -> Builder {
+        self.pool = self.pool.admission(config);
         self
     }
 

@@ -42,7 +42,7 @@ fn destructors_at_shutdown() {
     const PENDING: usize = 100_000;
     const BUSY: usize = 100;
     let drops = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = flood_runtime();
     let mut handles = Vec::new();
     for _ in 0..PENDING {
         let counted = Counted {
@@ -76,7 +76,7 @@ fn destructors_at_shutdown() {
 #[test]
 fn drop_runtime_cancels_everything() {
     let drops = Arc::new(AtomicUsize::new(0));
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = flood_runtime();
     let handles: Vec<_> = (0..1000)
         .map(|_| {
             let counted = Counted {
@@ -103,7 +103,7 @@ fn drop_runtime_cancels_everything() {
 
 #[test]
 fn shutdown_lets_running_work_finish() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = flood_runtime();
     let handles: Vec<_> = (0..100)
         .map(|i| {
             rt.spawn(async move {
@@ -137,7 +137,7 @@ fn shutdown_drops_a_million_chained_tasks_on_a_small_stack() {
     /// A stack a chain of nested drops would overflow within a few
     /// thousand tasks.
     const SMALL_STACK: usize = 256 * 1024;
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = flood_runtime();
     let polled = Arc::new(AtomicUsize::new(0));
     let drops = Arc::new(AtomicUsize::new(0));
     let (first_send, mut receive) = futures::channel::oneshot::channel::<()>();
@@ -169,4 +169,15 @@ fn shutdown_drops_a_million_chained_tasks_on_a_small_stack() {
         .expect("the thread dropping the runtime died");
     assert_eq!(drops.load(Ordering::SeqCst), TASKS);
     drop((first_send, receive));
+}
+
+/// A runtime this file floods on purpose: admission never refuses by load
+/// (only the task bound would), so that every spawn of the flood is taken
+/// and the behaviour under test is not admission's.
+fn flood_runtime() -> Runtime {
+    Runtime::builder()
+        .workers(2)
+        .admission(drama::admission::AdmissionConfig::off())
+        .build()
+        .unwrap()
 }

@@ -1,0 +1,227 @@
+//! The admission gate: drama-admission's rules, decided on the spawn path
+//! from atomics, with the load the monitor estimates.
+//!
+//! `drama_admission::Rules::decide` is a pure function of an `Ask` (the
+//! tenant's work in flight and weight, the totals, IO in flight, the load).
+//! Here every spawning thread fills the `Ask` from shared counters and
+//! decides by itself, with no lock: the load comes from the monitor, which
+//! runs the estimator on its beat and publishes the result; the counters
+//! move with each admission and each task's end. The counters are read
+//! and moved separately, so two spawns racing for the last room may both
+//! get it: the shares and thresholds are soft, and the hard bound on tasks
+//! is the pool's `live` reservation, which never overshoots.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use drama_admission::{Ask, Estimator, Holding, Load, Refusal, RefusalKind, Rules, Sample};
+use drama_core::RejectReason;
+use drama_policy::{Class, IoKind, TenantId, Weight};
+
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+
+/// Tenants per page of the counters: a page (32 KiB) is allocated when a
+/// tenant of its range first shows up, so that `max_tenants` of 2^24 costs
+/// memory only for the ranges in use.
+const PAGE: usize = 4096;
+
+/// No tenant: `heaviest` before any admission. Past every valid id
+/// (`max_tenants` is at most 2^24).
+const NO_TENANT: u32 = u32::MAX;
+
+/// One tenant's counters.
+struct TenantCell {
+    in_flight: AtomicU32,
+    weight: AtomicU32,
+}
+
+/// The shared side of admission for one pool.
+pub(crate) struct Gate {
+    rules: Rules,
+    pages: Box<[OnceLock<Box<[TenantCell]>>]>,
+    /// The sum of the weights of the tenants with work in flight.
+    active_weight: AtomicU64,
+    io_in_flight: [AtomicU32; IoKind::COUNT],
+    /// The last load the monitor estimated: the score and utilization as
+    /// `f64` bits, the standing delay in ns.
+    score_bits: AtomicU64,
+    utilization_bits: AtomicU64,
+    standing_delay_ns: AtomicU64,
+    /// The tenant holding the most work in flight per unit of weight, as
+    /// far as known (`NO_TENANT` before any): taken over by a tenant
+    /// admitted past what it holds now. Kept up by the admissions alone,
+    /// so a heavy tenant that stops asking may be missed until it asks
+    /// again; the shield it gives the light tenants then waits for that.
+    heaviest: AtomicU32,
+    /// Spawns refused by the rules so far.
+    refused: AtomicU64,
+}
+
+impl Gate {
+    pub(crate) fn new(rules: Rules) -> Gate {
+        let max_tenants = rules.config().get_max_tenants() as usize;
+        let pages = (0..max_tenants.div_ceil(PAGE))
+            .map(|_| OnceLock::new())
+            .collect();
+        Gate {
+            rules,
+            pages,
+            active_weight: AtomicU64::new(0),
+            io_in_flight: std::array::from_fn(|_| AtomicU32::new(0)),
+            score_bits: AtomicU64::new(0f64.to_bits()),
+            utilization_bits: AtomicU64::new(0f64.to_bits()),
+            standing_delay_ns: AtomicU64::new(0),
+            heaviest: AtomicU32::new(NO_TENANT),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    fn cell(&self, tenant: TenantId) -> Option<&TenantCell> {
+        let id = tenant.as_u32() as usize;
+        let page = self.pages.get(id / PAGE)?;
+        let cells = page.get_or_init(|| {
+            (0..PAGE)
+                .map(|_| TenantCell {
+                    in_flight: AtomicU32::new(0),
+                    weight: AtomicU32::new(Weight::DEFAULT.get()),
+                })
+                .collect()
+        });
+        Some(&cells[id % PAGE])
+    }
+
+    /// The load the monitor last published.
+    pub(crate) fn load(&self) -> Load {
+        Load {
+            score: f64::from_bits(self.score_bits.load(Ordering::Relaxed)),
+            standing_delay_ns: self.standing_delay_ns.load(Ordering::Relaxed),
+            utilization: f64::from_bits(self.utilization_bits.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Decides on new work of `tenant` in `class`, with `in_flight` tasks
+    /// alive in the pool; admitted work is counted for its tenant until
+    /// [`finish`](Self::finish).
+    pub(crate) fn admit(
+        &self,
+        tenant: TenantId,
+        class: Class,
+        in_flight: u64,
+    ) -> Result<(), Refusal> {
+        let cell = self.cell(tenant);
+        let ask = Ask {
+            class,
+            known_tenant: cell.is_some(),
+            tenant_in_flight: cell.map_or(0, |c| c.in_flight.load(Ordering::Relaxed)),
+            tenant_weight: cell.map_or(Weight::DEFAULT.get(), |c| c.weight.load(Ordering::Relaxed)),
+            in_flight,
+            active_weight: self.active_weight.load(Ordering::Relaxed),
+            io_in_flight: std::array::from_fn(|k| self.io_in_flight[k].load(Ordering::Relaxed)),
+            load: self.load(),
+            heaviest: self.holding(self.heaviest.load(Ordering::Relaxed)),
+        };
+        let verdict = self.rules.decide(&ask);
+        if let Some(kind) = verdict.refusal {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(self.rules.refusal(kind, class, ask.load));
+        }
+        if let Some(cell) = cell {
+            if cell.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+                self.active_weight.fetch_add(
+                    u64::from(cell.weight.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+            }
+            // Take the heaviest's place if this tenant now holds more. A
+            // race between two admissions may keep the lighter one for a
+            // moment; the next admission of the heavier one corrects it.
+            let heaviest = self.heaviest.load(Ordering::Relaxed);
+            if heaviest != tenant.as_u32()
+                && self
+                    .holding(tenant.as_u32())
+                    .heavier_than(&self.holding(heaviest))
+            {
+                self.heaviest.store(tenant.as_u32(), Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// What tenant `id` holds now (nothing for `NO_TENANT`).
+    fn holding(&self, id: u32) -> Holding {
+        match self.cell(TenantId::new(id)) {
+            Some(cell) if id != NO_TENANT => Holding {
+                in_flight: cell.in_flight.load(Ordering::Relaxed),
+                weight: cell.weight.load(Ordering::Relaxed),
+            },
+            _ => Holding::default(),
+        }
+    }
+
+    /// Work of `tenant` admitted earlier ended (its future was dropped).
+    pub(crate) fn finish(&self, tenant: TenantId) {
+        let Some(cell) = self.cell(tenant) else {
+            return;
+        };
+        if cell.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.active_weight.fetch_sub(
+                u64::from(cell.weight.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// `tenant`'s weight changed.
+    pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
+        let Some(cell) = self.cell(tenant) else {
+            return;
+        };
+        let old = cell.weight.swap(weight.get(), Ordering::Relaxed);
+        if cell.in_flight.load(Ordering::Relaxed) > 0 {
+            // Approximate under a race with the tenant's first or last
+            // task: the sum is a soft input of the share test.
+            self.active_weight
+                .fetch_add(u64::from(weight.get()), Ordering::Relaxed);
+            self.active_weight
+                .fetch_sub(u64::from(old), Ordering::Relaxed);
+        }
+    }
+
+    /// Spawns refused by the rules so far.
+    pub(crate) fn n_refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// The monitor's step: the estimate is published.
+    pub(crate) fn step(&self, estimator: &mut Estimator, sample: Sample) {
+        estimator.observe(sample);
+        let load = estimator.load();
+        self.score_bits
+            .store(load.score.to_bits(), Ordering::Relaxed);
+        self.utilization_bits
+            .store(load.utilization.to_bits(), Ordering::Relaxed);
+        self.standing_delay_ns
+            .store(load.standing_delay_ns, Ordering::Relaxed);
+    }
+}
+
+/// The reason a refusal of the rules gives a spawner.
+pub(crate) fn reject_reason(kind: RefusalKind) -> RejectReason {
+    match kind {
+        RefusalKind::Overloaded => RejectReason::Overloaded,
+        RefusalKind::OverShare => RejectReason::OverShare,
+        RefusalKind::IoDepth(_) => RejectReason::IoDepth,
+        RefusalKind::UnknownTenant => RejectReason::InvalidTenant,
+        // The bounds, and a deadline the queue would miss (nothing spawns
+        // with one yet): the executor is full for this work.
+        _ => RejectReason::QueueFull,
+    }
+}
+
+/// The retry hint of a refusal, as a `Duration`.
+pub(crate) fn retry_after(refusal: &Refusal) -> Option<Duration> {
+    match refusal.kind() {
+        RefusalKind::UnknownTenant => None,
+        _ => Some(Duration::from_nanos(refusal.retry_after_ns())),
+    }
+}

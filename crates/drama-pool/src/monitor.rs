@@ -1,0 +1,180 @@
+//! The monitor thread: stuck workers, the balancer's beat, and the load
+//! estimate admission decides by.
+//!
+//! One thread per pool, waking every couple of milliseconds while the pool
+//! is busy (and sleeping while it is idle). At each step it samples every
+//! slot's poll word (a poll that has run for the stuck threshold gets its
+//! slot handed to a fresh thread, `handover.rs`), runs the balancer
+//! (`balance.rs`), and folds the workers' queueing delays and busy time
+//! into the admission estimate (`gate.rs`).
+
+use std::time::{Duration, Instant};
+
+use drama_admission::{Estimator, Sample};
+
+use crate::balance::Balancer;
+use crate::pool::{CLOSED, Shared, Start};
+use crate::sync::{Arc, Ordering};
+
+/// How often the monitor may run when nothing is stuck, at most.
+pub(crate) const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The balancer (which runs on the monitor's beat) runs at least this
+/// often while the pool is busy.
+const BALANCE_MAX_INTERVAL: Duration = Duration::from_millis(2);
+
+/// How long the whole pool must stay idle before the monitor stops its
+/// timed naps and sleeps until a worker wakes it.
+const MONITOR_SLEEP_AFTER: Duration = Duration::from_millis(50);
+
+/// The monitor thread: notices workers stuck inside one poll and gives
+/// their slot to a fresh thread.
+///
+/// It samples every slot's poll word every `stuck_threshold / 4` (1 to
+/// 2 ms). A slot whose word stayed the same odd value (the same poll still
+/// running) for the threshold is stuck. While the whole pool is idle the
+/// monitor parks, so an idle pool burns no CPU; the first worker to leave
+/// the idle state wakes it.
+pub(crate) fn run(shared: Arc<Shared>) {
+    shared.monitor.set_owner();
+    let threshold_ns = shared.config.stuck_threshold.as_nanos() as u64;
+    // Sampling every quarter threshold (at most every 2 ms) finds a stuck
+    // poll within the threshold plus two intervals at worst (first seen up
+    // to an interval after it began, found stuck up to an interval after
+    // the threshold): 10 to 14 ms at the default 10 ms, about 11.8 ms
+    // measured; the work the stuck poll created runs right after (see
+    // `outbox.rs`). The balancer runs on the same beat, at least every
+    // 2 ms. (Sampling every eighth gained nothing measurable on the stuck
+    // case and cost a burst of spawns from outside about 10 %.)
+    let interval =
+        (shared.config.stuck_threshold / 4).clamp(MONITOR_MIN_INTERVAL, BALANCE_MAX_INTERVAL);
+    // Per slot: the word last seen, and since when (clock ns).
+    let mut seen: Vec<(u64, u64)> = vec![(0, 0); shared.slots.len()];
+    let mut balancer = Balancer::new(shared.slots.len(), shared.config.class_weights);
+    let mut load = LoadSampler::new(&shared);
+    let mut idle_since = Instant::now();
+    loop {
+        if shared.state.load(Ordering::Acquire) == CLOSED {
+            return;
+        }
+        if shared.idle.load(Ordering::Acquire) == shared.all_idle {
+            // A pool that idles between short bursts (a request every
+            // 100 µs) would otherwise pay a monitor wake per burst; a
+            // timed nap costs one wake per interval, and only a pool idle
+            // for `MONITOR_SLEEP_AFTER` puts the monitor to sleep for good
+            // (the first worker to leave the idle state wakes it).
+            // Idle steps too: the load falls to nothing while the pool
+            // idles, so that work after a quiet spell is not refused by
+            // the load of the last busy one.
+            load.step(&shared);
+            if idle_since.elapsed() < MONITOR_SLEEP_AFTER {
+                std::thread::park_timeout(interval);
+                continue;
+            }
+            shared.monitor.prepare();
+            if shared.idle.load(Ordering::Acquire) == shared.all_idle
+                && shared.state.load(Ordering::Acquire) != CLOSED
+            {
+                shared.monitor.park();
+            } else {
+                shared.monitor.cancel();
+            }
+            idle_since = Instant::now();
+            continue;
+        }
+        idle_since = Instant::now();
+        // Sample first, nap after: a monitor woken from its sleep by a
+        // worker that left the idle state sees that worker's poll at once,
+        // and a stuck one is found a threshold after its start, not an
+        // interval later.
+        let now = drama_core::clock::now_ns();
+        for (index, slot) in shared.slots.iter().enumerate() {
+            let word = slot.poll.load();
+            let (last, since) = seen[index];
+            if word & 1 == 0 || word != last {
+                seen[index] = (word, now);
+                continue;
+            }
+            if now.saturating_sub(since) < threshold_ns {
+                continue;
+            }
+            // Stuck. Replace it if the thread bound allows; the new thread
+            // steals the slot (or exits if the poll returned meanwhile).
+            if shared.threads.load(Ordering::Acquire) >= shared.config.max_threads
+                || shared.start_worker(index, Start::Steal(word)).is_err()
+            {
+                shared.unreplaced.fetch_add(1, Ordering::Relaxed);
+            }
+            seen[index] = (word, now);
+        }
+        load.step(&shared);
+        std::thread::park_timeout(interval);
+        // After the nap: a burst that just woke the monitor is not
+        // rebalanced before it has had an interval to settle (balancing at
+        // once measurably slowed the micro suite's 10,000 spawns from
+        // outside).
+        balancer.run(&shared, interval.as_nanos() as u64);
+    }
+}
+
+/// Folds the workers' counters into the admission estimate, one step per
+/// monitor beat: the mean queueing delay of the polls the step started
+/// (time from entering a worker's queue to the start of the poll) and the
+/// share of the workers' time spent polling.
+struct LoadSampler {
+    estimator: Estimator,
+    /// The clock at the last step, and the workers' cumulative counters
+    /// then: delay sum, polls, busy time.
+    last_ns: u64,
+    last: (u64, u64, u64),
+}
+
+impl LoadSampler {
+    fn new(shared: &Shared) -> LoadSampler {
+        LoadSampler {
+            estimator: Estimator::with_config(shared.config.admission.config()),
+            last_ns: drama_core::clock::now_ns(),
+            last: totals(shared),
+        }
+    }
+
+    fn step(&mut self, shared: &Shared) {
+        let now_ns = drama_core::clock::now_ns();
+        let elapsed_ns = now_ns.saturating_sub(self.last_ns);
+        if elapsed_ns == 0 {
+            return;
+        }
+        let (delay_sum, polls, busy) = totals(shared);
+        let (last_delay_sum, last_polls, last_busy) = self.last;
+        let polls_started = polls.wrapping_sub(last_polls);
+        let queue_delay_ns = delay_sum
+            .wrapping_sub(last_delay_sum)
+            .checked_div(polls_started)
+            .unwrap_or(0);
+        let capacity_ns = elapsed_ns as f64 * shared.slots.len() as f64;
+        let utilization = busy.wrapping_sub(last_busy) as f64 / capacity_ns;
+        shared.gate.step(
+            &mut self.estimator,
+            Sample {
+                now_ns,
+                queue_delay_ns,
+                utilization,
+            },
+        );
+        self.last_ns = now_ns;
+        self.last = (delay_sum, polls, busy);
+    }
+}
+
+/// The workers' cumulative counters, summed: queueing delay of the polls
+/// started from the queue, those polls, time spent polling.
+fn totals(shared: &Shared) -> (u64, u64, u64) {
+    shared.slots.iter().fold((0, 0, 0), |(d, n, b), slot| {
+        let (delay_sum_ns, polls, busy_ns) = slot.stats.read();
+        (
+            d.wrapping_add(delay_sum_ns),
+            n.wrapping_add(polls),
+            b.wrapping_add(busy_ns),
+        )
+    })
+}
