@@ -94,15 +94,45 @@ pub fn now_ns() -> u64 {
     origin.instant.elapsed().as_nanos() as u64
 }
 
-/// The [`Instant`] of a [`now_ns`] reading, to within the calibration's
-/// error: about 5e-5 of the time since the clock's origin at worst (50 us
-/// per second of the process's life), plus however much NTP slews
-/// `Instant` (Linux's monotonic clock follows NTP's rate corrections, up to
-/// 5e-4; the TSC does not). So the difference of two converted readings is
-/// accurate, but a reading converted hours after the origin may be off by
-/// seconds: convert between the two clocks across short spans only.
+/// The [`Instant`] of a [`now_ns`] reading, converted across the span from
+/// now (one `Instant` read and one clock read).
+///
+/// Not across the span from the clock's origin: the two clocks drift apart
+/// by the calibration's error, about 5e-5 (50 us per second), plus however
+/// much NTP slews `Instant` (Linux's monotonic clock follows NTP's rate
+/// corrections, up to 5e-4; the TSC does not). Over the life of a process
+/// that adds up to seconds; over the span between a reading and now (a
+/// task's age, the time left to its deadline) it stays in microseconds. The
+/// difference of two converted readings is off by the drift over the span
+/// between them, and by the time between the two conversions.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use drama_core::clock;
+///
+/// let before = Instant::now();
+/// let then = clock::to_instant(clock::now_ns());
+/// let slack = Duration::from_millis(1);
+/// assert!(before - slack <= then && then <= Instant::now() + slack);
+/// ```
+///
+/// # Panics
+///
+/// When `ns` lies so far from now that `Instant` cannot represent it
+/// (centuries); never for a reading of [`now_ns`].
 pub fn to_instant(ns: u64) -> Instant {
-    origin().instant + Duration::from_nanos(ns)
+    checked_to_instant(ns).expect("a clock reading that Instant can represent")
+}
+
+/// As [`to_instant`], or `None` when `Instant` cannot represent the result.
+pub(crate) fn checked_to_instant(ns: u64) -> Option<Instant> {
+    let instant = Instant::now();
+    let now = now_ns();
+    if ns <= now {
+        instant.checked_sub(Duration::from_nanos(now - ns))
+    } else {
+        instant.checked_add(Duration::from_nanos(ns - now))
+    }
 }
 
 /// Makes sure the clock is calibrated, so that the first [`now_ns`] on a
