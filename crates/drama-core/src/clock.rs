@@ -20,10 +20,26 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// How long the TSC is calibrated against `Instant`. The relative error of
-/// the factor is about (two clock reads) / window = 50 ns / 1 ms = 5e-5,
-/// far below anything a scheduling decision could notice.
+/// How long the TSC is calibrated against `Instant`. Each end of the window
+/// is a TSC read bracketed by two `Instant` reads (see
+/// [`PAIR_BRACKET`]), so the relative error of the factor is about
+/// (error of the two ends) / window = 50 ns / 1 ms = 5e-5, far below
+/// anything a scheduling decision could notice, and the process pays 1 ms
+/// once.
 const CALIBRATION_WINDOW: Duration = Duration::from_millis(1);
+
+/// How wide a bracket of two `Instant` reads around a TSC read may be before
+/// the pair is taken again. Two undisturbed `Instant` reads take 40 to
+/// 100 ns; a bracket wider than this one was interrupted (preempted, or a
+/// vCPU descheduled by the hypervisor), and would put the TSC read
+/// anywhere inside a span of microseconds: one such end skewed the factor
+/// by 1 % on a loaded VM.
+const PAIR_BRACKET: Duration = Duration::from_nanos(250);
+
+/// How many times a bracketed pair is taken at most; the narrowest is kept.
+/// Bounds the calibration where `Instant::now` is itself slow (a clock
+/// source without a vDSO path), at well under a millisecond.
+const PAIR_TRIES: usize = 100;
 
 /// The clock's origin and, where the TSC is usable, its calibration.
 struct Origin {
@@ -44,11 +60,17 @@ static ORIGIN: OnceLock<Origin> = OnceLock::new();
 
 fn origin() -> &'static Origin {
     ORIGIN.get_or_init(|| {
-        let instant = Instant::now();
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        if let Some((instant, tsc)) = tsc::calibrate() {
+            return Origin {
+                instant,
+                tsc: Some(tsc),
+            };
+        }
         Origin {
-            instant,
+            instant: Instant::now(),
             #[cfg(all(target_arch = "x86_64", not(miri)))]
-            tsc: tsc::calibrate(instant),
+            tsc: None,
         }
     })
 }
@@ -72,10 +94,45 @@ pub fn now_ns() -> u64 {
     origin.instant.elapsed().as_nanos() as u64
 }
 
-/// The [`Instant`] of a [`now_ns`] reading (to within the calibration's
-/// error, well under a microsecond per second).
+/// The [`Instant`] of a [`now_ns`] reading, converted across the span from
+/// now (one `Instant` read and one clock read).
+///
+/// Not across the span from the clock's origin: the two clocks drift apart
+/// by the calibration's error, about 5e-5 (50 us per second), plus however
+/// much NTP slews `Instant` (Linux's monotonic clock follows NTP's rate
+/// corrections, up to 5e-4; the TSC does not). Over the life of a process
+/// that adds up to seconds; over the span between a reading and now (a
+/// task's age, the time left to its deadline) it stays in microseconds. The
+/// difference of two converted readings is off by the drift over the span
+/// between them, and by the time between the two conversions.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use drama_core::clock;
+///
+/// let before = Instant::now();
+/// let then = clock::to_instant(clock::now_ns());
+/// let slack = Duration::from_millis(1);
+/// assert!(before - slack <= then && then <= Instant::now() + slack);
+/// ```
+///
+/// # Panics
+///
+/// When `ns` lies so far from now that `Instant` cannot represent it
+/// (centuries); never for a reading of [`now_ns`].
 pub fn to_instant(ns: u64) -> Instant {
-    origin().instant + Duration::from_nanos(ns)
+    checked_to_instant(ns).expect("a clock reading that Instant can represent")
+}
+
+/// As [`to_instant`], or `None` when `Instant` cannot represent the result.
+pub(crate) fn checked_to_instant(ns: u64) -> Option<Instant> {
+    let instant = Instant::now();
+    let now = now_ns();
+    if ns <= now {
+        instant.checked_sub(Duration::from_nanos(now - ns))
+    } else {
+        instant.checked_add(Duration::from_nanos(ns - now))
+    }
 }
 
 /// Makes sure the clock is calibrated, so that the first [`now_ns`] on a
@@ -87,9 +144,9 @@ pub fn calibrate() {
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod tsc {
     use std::arch::x86_64::{__cpuid, _rdtsc};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
-    use super::{CALIBRATION_WINDOW, Tsc};
+    use super::{CALIBRATION_WINDOW, PAIR_BRACKET, PAIR_TRIES, Tsc};
 
     /// Reads the time-stamp counter.
     #[inline]
@@ -118,20 +175,44 @@ mod tsc {
         edx & (1 << 8) != 0
     }
 
-    /// Calibrates ticks against `Instant` over [`CALIBRATION_WINDOW`], or
-    /// returns `None` when the TSC is not usable as a clock.
-    pub(super) fn calibrate(start: Instant) -> Option<Tsc> {
+    /// A point on both clocks: an `Instant` and the TSC read at the same
+    /// moment, to within half of [`PAIR_BRACKET`] (the narrowest of up to
+    /// [`PAIR_TRIES`] brackets, where none is that narrow).
+    fn pair() -> (Instant, u64) {
+        let mut narrowest: Option<(Duration, Instant, u64)> = None;
+        for _ in 0..PAIR_TRIES {
+            let before = Instant::now();
+            let ticks = read();
+            let after = Instant::now();
+            let width = after - before;
+            if narrowest.is_none_or(|(w, _, _)| width < w) {
+                narrowest = Some((width, before + width / 2, ticks));
+            }
+            if width <= PAIR_BRACKET {
+                break;
+            }
+        }
+        let (_, instant, ticks) = narrowest.expect("PAIR_TRIES is not zero");
+        (instant, ticks)
+    }
+
+    /// Calibrates ticks against `Instant` over [`CALIBRATION_WINDOW`];
+    /// returns the origin (the instant of the calibration's first pair) and
+    /// the calibration, or `None` when the TSC is not usable as a clock.
+    pub(super) fn calibrate() -> Option<(Instant, Tsc)> {
+        // CPUID comes before the first pair, never between two reads that
+        // are paired: it traps to the hypervisor in a VM (two calls took 10
+        // to 14 us on a KVM guest, 1 % of the window). The first
+        // `Instant::now()` of a process may fault in the vDSO page; the
+        // retries of `pair` absorb that.
         if !invariant() {
             return None;
         }
-        let base = read();
-        let mut end = Instant::now();
-        let mut ticks = read();
-        while end.duration_since(start) < CALIBRATION_WINDOW {
+        let (start, base) = pair();
+        while start.elapsed() < CALIBRATION_WINDOW {
             std::hint::spin_loop();
-            end = Instant::now();
-            ticks = read();
         }
+        let (end, ticks) = pair();
         let ns = end.duration_since(start).as_nanos() as u64;
         let ticks = ticks.checked_sub(base)?;
         // A TSC slower than 1 tick per 4 ns (250 MHz) or one that did not
@@ -140,7 +221,7 @@ mod tsc {
             return None;
         }
         let mult = ((u128::from(ns) << 32) / u128::from(ticks)) as u64;
-        Some(Tsc { base, mult })
+        Some((start, Tsc { base, mult }))
     }
 }
 
@@ -160,6 +241,56 @@ mod tests {
         assert!(
             dt.abs_diff(di) < di / 10 + 2_000_000,
             "clock {dt} ns vs Instant {di} ns"
+        );
+    }
+
+    /// The rate, not only the order of magnitude: a deadline converted
+    /// from an `Instant` is compared with this clock, so a clock that runs
+    /// 1 % fast would expire a one-second deadline 10 ms early. Each end of
+    /// the span is a clock read bracketed by two `Instant` reads, retried
+    /// until the bracket is narrow, so preemption cannot blur it.
+    #[test]
+    fn rate_matches_instant() {
+        /// A bracket this narrow pins a clock read to 5 us.
+        const MAX_BRACKET: Duration = Duration::from_micros(5);
+        /// 5 us at each end of 100 ms is 1e-4, ten times below the bound.
+        const SPAN: Duration = Duration::from_millis(100);
+        /// The calibration's own error is about 5e-5; the bug this test
+        /// guards against (CPUID inside the window, on a VM) was 1.2e-2.
+        const MAX_RATE_ERROR: f64 = 1e-3;
+
+        /// Tries enough that a busy machine still yields a narrow bracket,
+        /// and bounds the loop where `Instant::now` itself is slow.
+        const MAX_TRIES: usize = 1_000;
+
+        fn bracketed() -> (Instant, u64) {
+            let mut narrowest = None;
+            for _ in 0..MAX_TRIES {
+                let before = Instant::now();
+                let ns = now_ns();
+                let after = Instant::now();
+                let width = after - before;
+                if narrowest.is_none_or(|(w, _, _)| width < w) {
+                    narrowest = Some((width, before + width / 2, ns));
+                }
+                if width <= MAX_BRACKET {
+                    break;
+                }
+            }
+            let (_, instant, ns) = narrowest.expect("MAX_TRIES > 0");
+            (instant, ns)
+        }
+
+        calibrate();
+        let (i0, c0) = bracketed();
+        std::thread::sleep(SPAN);
+        let (i1, c1) = bracketed();
+        let di = (i1 - i0).as_nanos() as f64;
+        let dc = (c1 - c0) as f64;
+        let error = (dc - di).abs() / di;
+        assert!(
+            error < MAX_RATE_ERROR,
+            "clock {dc} ns vs Instant {di} ns: rate off by {error:e}"
         );
     }
 

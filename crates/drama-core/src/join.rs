@@ -18,8 +18,9 @@ type RawFallible<T> = async_task::FallibleTask<Result<T, JoinError>, Header>;
 /// An owned permission to await a task's output, and to abort the task.
 ///
 /// A `JoinHandle<T>` is a future that resolves to `Ok(T)` when the task
-/// completes, or to a [`JoinError`] when it panicked or was cancelled
-/// (aborted, or dropped by an executor that shut down).
+/// completes, or to a [`JoinError`] when it panicked, was cancelled
+/// (aborted, or dropped by an executor that shut down), or expired (its
+/// [deadline](crate::Spawn::deadline) passed before it started).
 ///
 /// **Dropping the handle detaches the task**: it keeps running to completion
 /// and its output is dropped. This is tokio's convention; use
@@ -89,7 +90,11 @@ impl<T> JoinHandle<T> {
     /// handle then resolves to `Err(JoinError)` with
     /// [`is_cancelled`](JoinError::is_cancelled). A task that is running
     /// right now finishes its current poll first. Aborting a task that has
-    /// already finished does nothing: the handle still returns its output.
+    /// already finished does nothing: the handle still returns its output
+    /// (or its error: a task that expired stays expired). A task aborted
+    /// before its first poll is cancelled even when its deadline has passed
+    /// too: the abort is the caller's own word, and an expiry counted
+    /// against the tenant would blame the scheduler for it.
     pub fn abort(&self) {
         self.header().abort();
         // Idle tasks must be scheduled to see the flag; a task that is
@@ -97,8 +102,8 @@ impl<T> JoinHandle<T> {
         self.waker.wake_by_ref();
     }
 
-    /// Whether the task has finished (completed, panicked or been
-    /// cancelled). The answer may be stale as soon as it is returned.
+    /// Whether the task has finished (completed, panicked, been cancelled or
+    /// expired). The answer may be stale as soon as it is returned.
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
@@ -143,7 +148,11 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a task did not return its output: it was cancelled, or it panicked.
+/// Why a task did not return its output: it was cancelled, it panicked, or
+/// it expired (its deadline passed before its first poll, so it never ran).
+/// Exactly one of [`is_cancelled`](Self::is_cancelled),
+/// [`is_panic`](Self::is_panic) and [`is_expired`](Self::is_expired) is
+/// true.
 ///
 /// ```
 /// use drama_core::LocalExecutor;
@@ -162,6 +171,9 @@ pub struct JoinError {
 
 enum Repr {
     Cancelled,
+    /// The deadline passed before the first poll; the future was dropped
+    /// unpolled.
+    Expired,
     /// The payload sits behind a mutex only so that `JoinError` is `Sync`,
     /// as errors are expected to be; it is locked on cold paths alone.
     Panic(Mutex<Box<dyn Any + Send + 'static>>),
@@ -172,6 +184,13 @@ impl JoinError {
         JoinError {
             id,
             repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn expired(id: TaskId) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Expired,
         }
     }
 
@@ -197,24 +216,45 @@ impl JoinError {
         matches!(self.repr, Repr::Panic(_))
     }
 
+    /// Whether the task expired: its [deadline](crate::Spawn::deadline) had
+    /// passed when it was due to be polled for the first time, so it was
+    /// never polled and its future was dropped. Not a cancellation: nobody
+    /// asked for it, the scheduler was late (or the deadline was in the
+    /// past already).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use drama_core::{LocalExecutor, Spawn};
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let handle = ex.spawn_with(Spawn::new().deadline(Instant::now()), async { 1 })?;
+    /// let err = ex.block_on(handle).unwrap_err();
+    /// assert!(err.is_expired() && !err.is_cancelled() && !err.is_panic());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_expired(&self) -> bool {
+        matches!(self.repr, Repr::Expired)
+    }
+
     /// The panic's payload, to inspect it or to resume the panic with
     /// [`std::panic::resume_unwind`].
     ///
     /// # Panics
     ///
-    /// When the task was cancelled rather than panicked; see
+    /// When the task was cancelled or expired rather than panicked; see
     /// [`try_into_panic`](Self::try_into_panic).
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         self.try_into_panic()
-            .expect("JoinError::into_panic called on a cancelled task")
+            .expect("JoinError::into_panic called on a task that did not panic")
     }
 
-    /// The panic's payload, or the error back when the task was cancelled.
+    /// The panic's payload, or the error back when the task was cancelled
+    /// or expired.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panic(payload) => Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner())),
-            Repr::Cancelled => Err(self),
+            Repr::Cancelled | Repr::Expired => Err(self),
         }
     }
 }
@@ -231,6 +271,11 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
+            Repr::Expired => write!(
+                f,
+                "task {} expired: its deadline passed before it started",
+                self.id
+            ),
             Repr::Panic(payload) => {
                 let payload = payload.lock().unwrap_or_else(|e| e.into_inner());
                 match panic_message(&**payload) {
@@ -246,6 +291,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Expired => write!(f, "JoinError::Expired({:?})", self.id),
             Repr::Panic(payload) => {
                 let payload = payload.lock().unwrap_or_else(|e| e.into_inner());
                 match panic_message(&**payload) {

@@ -1,6 +1,6 @@
-//! What every task carries: its id, tenant, class, spawn instant and name;
-//! how a spawn asks for them ([`Spawn`]); and how a task finds its own
-//! ([`current`]).
+//! What every task carries: its id, tenant, class, spawn instant, deadline
+//! and name; how a spawn asks for them ([`Spawn`]); and how a task finds its
+//! own ([`current`]).
 
 use std::cell::Cell;
 use std::fmt;
@@ -8,7 +8,7 @@ use std::num::NonZeroU64;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use drama_policy::{Class, TenantId};
 
@@ -77,8 +77,28 @@ pub struct TaskMeta {
     /// On [`clock::now_ns`](crate::clock::now_ns): a TSC read where there
     /// is one, not a system call per spawn.
     spawned_at_ns: u64,
+    /// On the same clock: the first reading at which the task may no
+    /// longer start. [`NO_DEADLINE`] for none, [`PASSED_AT_SPAWN`] for one
+    /// that had passed when the task was spawned. A plain `u64` rather than
+    /// an `Option<Instant>` (16 bytes, and a clock conversion at every
+    /// check) because it sits in every task's header.
+    deadline_ns: u64,
     name: Option<Arc<str>>,
 }
+
+/// The `deadline_ns` of a task without a deadline. `u64::MAX` rather than
+/// 0 because it needs no case of its own when a timeout saturates: a
+/// deadline 584 years after the clock's origin is none, and no clock
+/// reading ever reaches it, so even a check that forgot to test for it
+/// would never expire the task.
+pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+
+/// The `deadline_ns` of a task whose deadline had passed when it was
+/// spawned (an `Instant` in the past, or a zero timeout). The clock's origin
+/// precedes every reading on every core, whereas the spawn's own reading
+/// could be ahead of the reading of a core whose TSC lags by a few ns, and
+/// so such a task is expired wherever its first poll runs.
+const PASSED_AT_SPAWN: u64 = 0;
 
 impl TaskMeta {
     /// The task's unique id.
@@ -101,6 +121,28 @@ impl TaskMeta {
         crate::clock::to_instant(self.spawned_at_ns)
     }
 
+    /// The instant after which the task is not started, if it has a
+    /// deadline (see [`Spawn::deadline`]).
+    ///
+    /// A deadline that had already passed when the task was spawned reads as
+    /// the clock's origin (the first instant drama's clock knows of, before
+    /// any task was spawned); one so far off that `Instant` cannot hold it
+    /// reads as none.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.deadline_ns == NO_DEADLINE {
+            return None;
+        }
+        crate::clock::checked_to_instant(self.deadline_ns)
+    }
+
+    /// Whether the task has a deadline and it has passed: a comparison, and
+    /// a clock read only when there is a deadline, so that tasks without one
+    /// pay nothing for the feature.
+    #[inline]
+    pub(crate) fn deadline_passed(&self) -> bool {
+        self.deadline_ns != NO_DEADLINE && crate::clock::now_ns() >= self.deadline_ns
+    }
+
     /// The task's name, if it was given one.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -118,18 +160,24 @@ impl fmt::Debug for TaskMeta {
     }
 }
 
-/// How to spawn a task: its tenant, class and name.
+/// How to spawn a task: its tenant, class, deadline and name.
 ///
-/// A field left unset is inherited from the task that spawns (so a child
-/// stays with its parent's tenant and class), and outside any task it takes
-/// the default: [`TenantId::DEFAULT`] and [`Class::Compute`]. The name is
-/// never inherited.
+/// A tenant or class left unset is inherited from the task that spawns (so
+/// a child stays with its parent's tenant and class), and outside any task
+/// it takes the default: [`TenantId::DEFAULT`] and [`Class::Compute`]. The
+/// deadline and the name are never inherited (see
+/// [`deadline`](Self::deadline) for why).
 ///
 /// ```
+/// use std::time::Duration;
 /// use drama_core::Spawn;
 /// use drama_policy::{Class, TenantId};
 ///
-/// let spec = Spawn::new().tenant(TenantId::new(3)).class(Class::Read).name("get");
+/// let spec = Spawn::new()
+///     .tenant(TenantId::new(3))
+///     .class(Class::Read)
+///     .timeout(Duration::from_millis(50))
+///     .name("get");
 /// # let _ = spec;
 /// ```
 #[derive(Clone, Default, Debug)]
@@ -137,11 +185,48 @@ impl fmt::Debug for TaskMeta {
 pub struct Spawn {
     tenant: Option<TenantId>,
     class: Option<Class>,
+    deadline: Deadline,
     name: Option<Arc<str>>,
 }
 
+/// A deadline as a spec states it; resolved into the task's `deadline_ns`
+/// when the task is created.
+#[derive(Clone, Copy, Default, Debug)]
+enum Deadline {
+    #[default]
+    None,
+    At(Instant),
+    /// Relative to the spawn.
+    After(Duration),
+}
+
+impl Deadline {
+    /// The `deadline_ns` of a task spawned at the clock reading
+    /// `spawned_at_ns`.
+    fn resolve_ns(self, spawned_at_ns: u64) -> u64 {
+        let timeout = match self {
+            Deadline::None => return NO_DEADLINE,
+            Deadline::After(timeout) => timeout,
+            // Converted across the span from now to the deadline, not
+            // through the clock's origin: drama's clock and `Instant` drift
+            // apart over a process's life, not over a request's (see
+            // `clock::to_instant`). The `Instant` is read only here, for
+            // tasks given a deadline as an instant.
+            Deadline::At(at) => at.saturating_duration_since(Instant::now()),
+        };
+        if timeout.is_zero() {
+            return PASSED_AT_SPAWN;
+        }
+        // Saturating at both steps: a timeout beyond the clock's range
+        // (`Duration::MAX`, or 584 years) lands on `NO_DEADLINE`.
+        let timeout_ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        spawned_at_ns.saturating_add(timeout_ns)
+    }
+}
+
 impl Spawn {
-    /// A spec that inherits tenant and class and has no name.
+    /// A spec that inherits tenant and class and has no deadline and no
+    /// name.
     pub fn new() -> Spawn {
         Spawn::default()
     }
@@ -155,6 +240,76 @@ impl Spawn {
     /// Gives the task the class `class`.
     pub fn class(mut self, class: Class) -> Spawn {
         self.class = Some(class);
+        self
+    }
+
+    /// Gives the task a deadline: if `at` has passed when the task is first
+    /// polled, the task is not polled at all. Its future is dropped instead
+    /// and its [`JoinHandle`](crate::JoinHandle) resolves to a
+    /// [`JoinError`](crate::JoinError) that
+    /// [`is_expired`](crate::JoinError::is_expired). Under overload this is
+    /// what turns work whose caller has given up into capacity for work
+    /// that can still be useful.
+    ///
+    /// Only the first poll looks at the deadline: once a task has started
+    /// it runs to completion, however late, because stopping it halfway
+    /// would leave half-done work behind (use
+    /// [`JoinHandle::abort`](crate::JoinHandle::abort), or a timeout inside
+    /// the task, to stop a task that started). An `at` that has already
+    /// passed when the task is spawned means the task never runs. The last
+    /// of `deadline` and [`timeout`](Self::timeout) called on a spec wins.
+    ///
+    /// The deadline is **not inherited**: a task spawned from inside a task
+    /// with a deadline has none unless its spec gives it one. A request's
+    /// handler often spawns work that must run even after the request's
+    /// caller has given up (finishing a write, releasing a lock, cleaning
+    /// up), and only the spawner knows which children serve the caller. A
+    /// child that should share its parent's deadline is given it:
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use drama_core::{current, LocalExecutor, Spawn};
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let spawner = ex.spawner();
+    /// let at = Instant::now() + Duration::from_secs(60);
+    /// let parent = ex.spawn_with(Spawn::new().deadline(at), async move {
+    ///     let mut spec = Spawn::new();
+    ///     if let Some(at) = current().and_then(|me| me.deadline()) {
+    ///         spec = spec.deadline(at);
+    ///     }
+    ///     let child = spawner.spawn_with(spec, async { current().and_then(|me| me.deadline()) })?;
+    ///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(child.await?)
+    /// })?;
+    /// let inherited = ex.block_on(parent)??.expect("the child has a deadline");
+    /// assert!(inherited.duration_since(at) < Duration::from_millis(1));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn deadline(mut self, at: Instant) -> Spawn {
+        self.deadline = Deadline::At(at);
+        self
+    }
+
+    /// Gives the task a deadline `timeout` after its spawn: the deadline of
+    /// [`deadline`](Self::deadline), resolved when the task is created (so
+    /// a spec can be built once and used for many spawns). Saturating:
+    /// [`Duration::MAX`] (or any timeout beyond the clock's 584 years)
+    /// means no deadline, and so removes one set before on the spec;
+    /// [`Duration::ZERO`] means the task never runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use drama_core::{LocalExecutor, Spawn};
+    ///
+    /// let ex = LocalExecutor::new();
+    /// let late = ex.spawn_with(Spawn::new().timeout(Duration::ZERO), async { 1 })?;
+    /// assert!(ex.block_on(late).unwrap_err().is_expired());
+    /// let on_time = ex.spawn_with(Spawn::new().timeout(Duration::from_secs(60)), async { 2 })?;
+    /// assert_eq!(ex.block_on(on_time)?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Spawn {
+        self.deadline = Deadline::After(timeout);
         self
     }
 
@@ -202,24 +357,30 @@ impl Spawn {
         Spawn {
             tenant: Some(self.tenant.unwrap_or(parent_tenant)),
             class: Some(self.class.unwrap_or(parent_class)),
+            // Not inherited (see `deadline`); a timeout stays relative to
+            // the spawn, which has not happened yet.
+            deadline: self.deadline,
             name: self.name,
         }
     }
 
-    /// Fills the unset fields from the current task (or the defaults) and
-    /// takes a fresh id and the spawn instant.
+    /// Fills the unset fields from the current task (or the defaults), takes
+    /// a fresh id and the spawn instant, and resolves the deadline.
     pub(crate) fn resolve(self) -> TaskMeta {
         // `inherit` sets both fields; the defaults below are never used.
         let Spawn {
             tenant,
             class,
+            deadline,
             name,
         } = self.inherit();
+        let spawned_at_ns = crate::clock::now_ns();
         TaskMeta {
             id: TaskId::next(),
             tenant: tenant.unwrap_or_default(),
             class: class.unwrap_or_default(),
-            spawned_at_ns: crate::clock::now_ns(),
+            spawned_at_ns,
+            deadline_ns: deadline.resolve_ns(spawned_at_ns),
             name,
         }
     }

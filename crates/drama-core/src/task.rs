@@ -9,6 +9,12 @@
 //!   executor's thread;
 //! - an aborted task's future is dropped, not polled, by the next poll, which
 //!   runs on the executor; the output is `Err(JoinError::cancelled)`;
+//! - a task whose [deadline](crate::Spawn::deadline) has passed by its first
+//!   poll is not polled either: its future is dropped, the [`TaskGuard`] is
+//!   told ([`TaskGuard::on_expired`]), and the output is
+//!   `Err(JoinError::expired)`. Only the first poll looks: a task that has
+//!   started runs to completion, because cutting it off halfway would leave
+//!   half-done work. (An abort before the first poll wins over an expiry.)
 //! - the future is dropped exactly once: when it completes, panics, is
 //!   aborted, or when async-task closes the task (its `Runnable` was dropped
 //!   by a shutting-down executor), whichever comes first;
@@ -89,7 +95,8 @@ impl ScheduleInfo {
 }
 
 /// What an executor keeps inside each task: told when the task's future
-/// first waits, and dropped right after the future is dropped.
+/// waits and when the task expires, and dropped right after the future is
+/// dropped.
 ///
 /// Executors use it to find idle tasks at shutdown. A task that is queued is
 /// in the executor's queues; one that is running is on a worker; only a
@@ -103,6 +110,18 @@ pub trait TaskGuard: Send + 'static {
     /// default does nothing.)
     fn on_pending(&mut self, waker: &Waker) {
         let _ = waker;
+    }
+
+    /// Called on the polling thread, at most once, when the task expired:
+    /// its [deadline](crate::Spawn::deadline) had passed at its first poll,
+    /// so its future was dropped unpolled (it has been dropped by the time
+    /// this is called) and its handle will say
+    /// [`is_expired`](crate::JoinError::is_expired). `meta` is the task's,
+    /// so that an executor can count expiries per tenant and class without
+    /// keeping them in the guard. The guard is dropped right after. (The
+    /// default does nothing.)
+    fn on_expired(&mut self, meta: &TaskMeta) {
+        let _ = meta;
     }
 }
 
@@ -156,8 +175,8 @@ where
     };
     let (raw, task) = async_task::Builder::new().metadata(header).spawn(
         move |header: &Header| TaskFuture {
-            header: NonNull::from(header),
-            state: State::Pending,
+            header: HeaderRef(NonNull::from(header)),
+            state: State::Unpolled,
             future: ManuallyDrop::new(future),
             guard,
         },
@@ -167,18 +186,41 @@ where
     (Runnable { raw }, handle)
 }
 
-/// Whether `TaskFuture::future` still holds a live value.
+/// Whether `TaskFuture::future` still holds a live value, and whether it
+/// has been polled.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
-    Pending,
+    /// Live and never polled: the next poll is the first, which checks the
+    /// deadline.
+    Unpolled,
+    /// Live and polled at least once.
+    Started,
     /// The inner future has been dropped (or is being dropped right now).
     Dropped,
+}
+
+/// A pointer to the task's own header, which lives in the same async-task
+/// allocation as the `TaskFuture` holding it. A field of its own (rather
+/// than a method of `TaskFuture`) so that the header can be read while
+/// another field (the guard) is borrowed mutably.
+struct HeaderRef(NonNull<Header>);
+
+impl HeaderRef {
+    fn get(&self) -> &Header {
+        // SAFETY: a `HeaderRef` is only made by `new_task`, for the future
+        // async-task stores in the same allocation as the header (our
+        // metadata), and async-task frees that allocation only after the
+        // future, and so this field, has been dropped; the header is never
+        // moved or mutated through anything but its atomics. So the pointer
+        // is valid for as long as `self` exists.
+        unsafe { self.0.as_ref() }
+    }
 }
 
 /// The future async-task runs: the user's future plus drama's semantics.
 struct TaskFuture<F, G> {
     /// This task's header, inside the same async-task allocation.
-    header: NonNull<Header>,
+    header: HeaderRef,
     /// Set to `Dropped` *before* `future` is dropped, so a destructor that
     /// panics can never cause a second drop.
     state: State,
@@ -190,17 +232,14 @@ struct TaskFuture<F, G> {
 }
 
 // SAFETY: the only field that is not `Send` by itself is `header`, a pointer
-// to a `Header`, which is `Sync` (immutable metadata and an atomic flag).
+// to a `Header`, which is `Sync` (immutable metadata, the deadline included,
+// and an atomic flag).
 // Sharing it across threads is therefore as safe as sending `&Header`.
 unsafe impl<F: Send, G: Send> Send for TaskFuture<F, G> {}
 
 impl<F, G> TaskFuture<F, G> {
     fn header(&self) -> &Header {
-        // SAFETY: async-task stores the metadata (our Header) and this future
-        // in one allocation, and frees it only after the future has been
-        // dropped; the header is never moved or mutated through anything but
-        // its atomics. So the pointer is valid for as long as `self` exists.
-        unsafe { self.header.as_ref() }
+        self.header.get()
     }
 
     /// Drops the inner future, in place, catching a panic of its destructor.
@@ -213,14 +252,51 @@ impl<F, G> TaskFuture<F, G> {
             return None;
         }
         this.state = State::Dropped;
-        // SAFETY: `state` was `Pending`, so `future` holds a live value that
-        // has not been dropped; we set `state` to `Dropped` first, so even if
-        // the destructor panics no path drops it again. Dropping in place
-        // keeps the pinning promise.
+        // SAFETY: `state` was not `Dropped`, so `future` holds a live value
+        // that has not been dropped; we set `state` to `Dropped` first, so
+        // even if the destructor panics no path drops it again. Dropping in
+        // place keeps the pinning promise.
         catch_unwind(AssertUnwindSafe(|| unsafe {
             ManuallyDrop::drop(&mut this.future)
         }))
         .err()
+    }
+}
+
+impl<F, G: TaskGuard> TaskFuture<F, G> {
+    /// Marks the task as started, and returns `true` when this was its first
+    /// poll and its deadline has passed (the task should expire instead).
+    ///
+    /// The cost for a task without a deadline, on its first poll: a load
+    /// and a comparison of its `deadline_ns`, in the header it just read its
+    /// id and abort flag from; on every later poll, the comparison of
+    /// `state`. No clock read, no atomic.
+    #[inline]
+    fn start(self: Pin<&mut Self>) -> bool {
+        if self.state != State::Unpolled {
+            return false;
+        }
+        // SAFETY: only `state`, plain data that is not structurally pinned,
+        // is written; the pinned `future` is neither moved nor touched.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.state = State::Started;
+        this.header().meta.deadline_passed()
+    }
+
+    /// Drops the inner future of a task whose deadline passed before its
+    /// first poll, tells the guard, and returns the task's error.
+    #[cold]
+    fn expire(mut self: Pin<&mut Self>) -> JoinError {
+        // A panic while dropping an expired future is dropped with it, as
+        // for an aborted one: the task expired, and the handle says so.
+        let _ = self.as_mut().drop_future();
+        // SAFETY: `guard` is not structurally pinned (nothing relies on its
+        // address) and `header` is only read, so plain references to them
+        // are fine; the pinned `future` (already dropped) is not touched.
+        let this = unsafe { self.get_unchecked_mut() };
+        let meta = &this.header.get().meta;
+        this.guard.on_expired(meta);
+        JoinError::expired(meta.id())
     }
 }
 
@@ -230,13 +306,16 @@ impl<F: Future, G: TaskGuard> Future for TaskFuture<F, G> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let id = self.header().meta.id();
         // async-task never polls a future again once it returned Ready, so
-        // `state` is `Pending` here.
-        debug_assert!(self.state == State::Pending);
+        // the future is live here.
+        debug_assert!(self.state != State::Dropped);
         if self.header().is_aborted() {
             // A panic while dropping an aborted future is dropped with it: the
             // task was cancelled, and the handle says so.
             let _ = self.as_mut().drop_future();
             return Poll::Ready(Err(JoinError::cancelled(id)));
+        }
+        if self.as_mut().start() {
+            return Poll::Ready(Err(self.expire()));
         }
 
         let polled = {
@@ -245,7 +324,7 @@ impl<F: Future, G: TaskGuard> Future for TaskFuture<F, G> {
             let _budget = budget::Budget::enter(budget::DEFAULT_BUDGET);
             // SAFETY: `future` is structurally pinned: it is never moved while
             // `self` is pinned (it is dropped in place by `drop_future`), and
-            // `state` is `Pending`, so it holds a live value.
+            // `state` is `Started`, so it holds a live value.
             let future = unsafe { self.as_mut().map_unchecked_mut(|this| &mut *this.future) };
             catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         };

@@ -7,7 +7,12 @@
 //! workers share CPU between tenants by deficit round robin with weights
 //! ([`Runtime::set_weight`]), classes weakly prioritized
 //! `Write > Compute > Read > Accept`. Every queue is bounded: a spawn the
-//! runtime cannot take comes back in a [`Rejected`], future included.
+//! runtime cannot take comes back in a [`Rejected`], future included. A
+//! task given a deadline ([`Spawn::deadline`], or [`Spawn::timeout`] from
+//! its spawn) that has passed before the task first runs is not run at
+//! all: its future is dropped and its handle resolves to a [`JoinError`]
+//! that [`is_expired`](JoinError::is_expired), so that under overload the
+//! workers spend no time on requests whose callers have given up.
 //!
 //! ```
 //! use drama::{Class, Runtime, Spawn};
