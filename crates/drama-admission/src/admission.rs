@@ -169,6 +169,9 @@ pub struct Ask {
     /// asking tenant counted among the active ones), a tenant within its
     /// share outlasts it.
     pub heaviest: Holding,
+    /// How long the work has until its deadline, if it has one: refused
+    /// when the standing queueing delay alone is longer.
+    pub time_left_ns: Option<u64>,
 }
 
 /// What one tenant holds: its work in flight and its weight.
@@ -287,6 +290,12 @@ impl Rules {
                 return refuse(RefusalKind::Overloaded, over);
             }
         }
+        if ask
+            .time_left_ns
+            .is_some_and(|left| ask.load.standing_delay_ns > left)
+        {
+            return refuse(RefusalKind::DeadlineUnreachable, over);
+        }
         Verdict {
             refusal: None,
             over_share: over,
@@ -400,7 +409,7 @@ impl Admission {
     ///
     /// A [`Refusal`] saying why; nothing is counted.
     pub fn admit(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
-        self.decide(tenant, class)?;
+        self.decide(tenant, class, None)?;
         self.count(tenant);
         Ok(())
     }
@@ -420,13 +429,7 @@ impl Admission {
         now_ns: u64,
         deadline_ns: u64,
     ) -> Result<(), Refusal> {
-        self.decide(tenant, class)?;
-        let load = self.load();
-        if now_ns.saturating_add(load.standing_delay_ns) > deadline_ns {
-            return Err(self
-                .rules
-                .refusal(RefusalKind::DeadlineUnreachable, class, load));
-        }
+        self.decide(tenant, class, Some(deadline_ns.saturating_sub(now_ns)))?;
         self.count(tenant);
         Ok(())
     }
@@ -438,7 +441,7 @@ impl Admission {
     ///
     /// As [`admit`](Self::admit).
     pub fn check(&self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
-        let ask = self.ask(tenant, class);
+        let ask = self.ask(tenant, class, None);
         match self.rules.decide(&ask).refusal {
             Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
             None => Ok(()),
@@ -446,8 +449,13 @@ impl Admission {
     }
 
     /// As [`check`](Self::check), noting a tenant found over its share.
-    fn decide(&mut self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
-        let ask = self.ask(tenant, class);
+    fn decide(
+        &mut self,
+        tenant: TenantId,
+        class: Class,
+        time_left_ns: Option<u64>,
+    ) -> Result<(), Refusal> {
+        let ask = self.ask(tenant, class, time_left_ns);
         let verdict = self.rules.decide(&ask);
         match verdict.refusal {
             Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
@@ -456,7 +464,7 @@ impl Admission {
     }
 
     /// What a decision on new work of `tenant` in `class` reads.
-    fn ask(&self, tenant: TenantId, class: Class) -> Ask {
+    fn ask(&self, tenant: TenantId, class: Class, time_left_ns: Option<u64>) -> Ask {
         let known_tenant = tenant.as_u32() < self.rules.config().max_tenants;
         let state = self
             .tenants
@@ -475,6 +483,7 @@ impl Admission {
             heaviest: self
                 .heaviest
                 .map_or(Holding::default(), |id| self.holding(id)),
+            time_left_ns,
         }
     }
 
@@ -588,7 +597,8 @@ impl Admission {
     /// by its weight among the tenants with work in flight (see
     /// [`Rules::over_share`]).
     pub fn is_over_share(&self, tenant: TenantId) -> bool {
-        self.rules.over_share(&self.ask(tenant, Class::Compute), 0)
+        self.rules
+            .over_share(&self.ask(tenant, Class::Compute, None), 0)
     }
 
     /// The index of `tenant`'s state, grown into the table if new; `None`

@@ -51,6 +51,9 @@ pub enum RejectReason {
     /// IO of some kind is at its depth limit, and the work is of a class
     /// that would start more (`Accept`, `Read`).
     IoDepth,
+    /// The task's deadline would pass before its first poll: the queueing
+    /// delay alone is longer than the time it has left.
+    DeadlineUnreachable,
     /// The task names a tenant the executor cannot keep apart from the
     /// others: an id at or above its tenant bound (`max_tenants`). Such a
     /// task would share its fair queue with nobody's weight and be counted
@@ -67,6 +70,9 @@ impl fmt::Display for RejectReason {
             RejectReason::Overloaded => "the executor is overloaded for this class of work",
             RejectReason::OverShare => "the tenant is over its share of a loaded executor",
             RejectReason::IoDepth => "IO is at its depth limit",
+            RejectReason::DeadlineUnreachable => {
+                "the queue alone would take the task past its deadline"
+            }
             RejectReason::InvalidTenant => "the tenant id is not below the executor's max_tenants",
         })
     }

@@ -333,6 +333,18 @@ impl Spawn {
         self.class
     }
 
+    /// How long the task has from now until its deadline, if the spec
+    /// gives it one ([`deadline`](Self::deadline) or
+    /// [`timeout`](Self::timeout)), so that an executor can refuse work the
+    /// queue would make miss it. Zero for a deadline already passed.
+    pub fn time_left(&self) -> Option<Duration> {
+        match self.deadline {
+            Deadline::None => None,
+            Deadline::At(at) => Some(at.saturating_duration_since(Instant::now())),
+            Deadline::After(after) => Some(after),
+        }
+    }
+
     /// Fills the tenant and class left unset from the current task (or the
     /// defaults), as spawning would, so that an executor can check the
     /// tenant a task will be charged to before it creates the task.

@@ -272,6 +272,7 @@ impl Handle {
             utilization: load.utilization,
             queue_delay: Duration::from_nanos(load.standing_delay_ns),
             n_refused: gate.n_refused(),
+            n_expired: gate.n_expired(),
         }
     }
 
@@ -362,6 +363,7 @@ pub struct LoadReport {
     utilization: f64,
     queue_delay: Duration,
     n_refused: u64,
+    n_expired: u64,
 }
 
 impl LoadReport {
@@ -389,5 +391,11 @@ impl LoadReport {
     /// Spawns refused by admission so far (not counting shutdown).
     pub fn n_refused(&self) -> u64 {
         self.n_refused
+    }
+
+    /// Tasks whose deadline passed before their first poll so far: dropped
+    /// unpolled, their handles resolved as expired.
+    pub fn n_expired(&self) -> u64 {
+        self.n_expired
     }
 }

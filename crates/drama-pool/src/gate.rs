@@ -33,6 +33,8 @@ const NO_TENANT: u32 = u32::MAX;
 struct TenantCell {
     in_flight: AtomicU32,
     weight: AtomicU32,
+    /// Tasks whose deadline passed before their first poll.
+    expired: AtomicU32,
 }
 
 /// The shared side of admission for one pool.
@@ -55,6 +57,8 @@ pub(crate) struct Gate {
     heaviest: AtomicU32,
     /// Spawns refused by the rules so far.
     refused: AtomicU64,
+    /// Tasks expired before their first poll so far.
+    expired: AtomicU64,
 }
 
 impl Gate {
@@ -73,6 +77,7 @@ impl Gate {
             standing_delay_ns: AtomicU64::new(0),
             heaviest: AtomicU32::new(NO_TENANT),
             refused: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
         }
     }
 
@@ -84,6 +89,7 @@ impl Gate {
                 .map(|_| TenantCell {
                     in_flight: AtomicU32::new(0),
                     weight: AtomicU32::new(Weight::DEFAULT.get()),
+                    expired: AtomicU32::new(0),
                 })
                 .collect()
         });
@@ -107,6 +113,7 @@ impl Gate {
         tenant: TenantId,
         class: Class,
         in_flight: u64,
+        time_left: Option<Duration>,
     ) -> Result<(), Refusal> {
         let cell = self.cell(tenant);
         let ask = Ask {
@@ -119,6 +126,7 @@ impl Gate {
             io_in_flight: std::array::from_fn(|k| self.io_in_flight[k].load(Ordering::Relaxed)),
             load: self.load(),
             heaviest: self.holding(self.heaviest.load(Ordering::Relaxed)),
+            time_left_ns: time_left.map(|left| u64::try_from(left.as_nanos()).unwrap_or(u64::MAX)),
         };
         let verdict = self.rules.decide(&ask);
         if let Some(kind) = verdict.refusal {
@@ -187,6 +195,20 @@ impl Gate {
         }
     }
 
+    /// A task of `tenant` expired before its first poll (it was dropped
+    /// unpolled).
+    pub(crate) fn expired(&self, tenant: TenantId) {
+        if let Some(cell) = self.cell(tenant) {
+            cell.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tasks expired before their first poll so far.
+    pub(crate) fn n_expired(&self) -> u64 {
+        self.expired.load(Ordering::Relaxed)
+    }
+
     /// Spawns refused by the rules so far.
     pub(crate) fn n_refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
@@ -212,8 +234,8 @@ pub(crate) fn reject_reason(kind: RefusalKind) -> RejectReason {
         RefusalKind::OverShare => RejectReason::OverShare,
         RefusalKind::IoDepth(_) => RejectReason::IoDepth,
         RefusalKind::UnknownTenant => RejectReason::InvalidTenant,
-        // The bounds, and a deadline the queue would miss (nothing spawns
-        // with one yet): the executor is full for this work.
+        RefusalKind::DeadlineUnreachable => RejectReason::DeadlineUnreachable,
+        // The bounds: the executor is full for this work.
         _ => RejectReason::QueueFull,
     }
 }

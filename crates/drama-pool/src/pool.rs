@@ -436,7 +436,7 @@ impl Shared {
         // refusal costs a few loads and hands the future back.
         let class = spec.get_class().unwrap_or_default();
         let in_flight = self.live.load(Ordering::Relaxed) as u64;
-        if let Err(refusal) = self.gate.admit(tenant, class, in_flight) {
+        if let Err(refusal) = self.gate.admit(tenant, class, in_flight, spec.time_left()) {
             return Err(Rejected::with_load(
                 future,
                 gate::reject_reason(refusal.kind()),
@@ -704,6 +704,10 @@ struct Registration {
 }
 
 impl TaskGuard for Registration {
+    fn on_expired(&mut self, _meta: &drama_core::TaskMeta) {
+        self.shared.gate.expired(self.tenant);
+    }
+
     fn on_pending(&mut self, waker: &Waker) {
         if self.key.is_some() {
             return;

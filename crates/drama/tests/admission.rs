@@ -249,3 +249,46 @@ fn the_load_report_rises_under_load_and_falls_when_idle() {
     }
     assert_eq!(rt.load().n_refused(), 0, "admission off refuses nothing");
 }
+
+#[test]
+fn a_task_past_its_deadline_is_dropped_unpolled_and_counted() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = Counted(drops.clone());
+    let expired = rt
+        .spawn_with(Spawn::new().timeout(Duration::ZERO), async move {
+            let _counted = counted;
+            panic!("polled past its deadline");
+        })
+        .unwrap();
+    assert!(rt.block_on(expired).unwrap_err().is_expired());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(rt.load().n_expired(), 1);
+}
+
+#[test]
+fn work_the_queue_would_make_miss_its_deadline_is_refused() {
+    // Admission off for the load, so that only the deadline check refuses.
+    let rt = Runtime::builder()
+        .workers(1)
+        .admission(AdmissionConfig::off())
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..200)
+        .map(|_| rt.spawn(async { spin(Duration::from_millis(1)) }).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.load().queue_delay() < Duration::from_millis(2) {
+        assert!(Instant::now() < deadline, "the queue never stood");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let hurried = Spawn::new().timeout(Duration::from_micros(100));
+    let refused = rt.spawn_with(hurried, async { 1 }).unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::DeadlineUnreachable);
+    let patient = Spawn::new().timeout(Duration::from_secs(60));
+    let admitted = rt.spawn_with(patient, async { 2 }).unwrap();
+    for handle in handles {
+        rt.block_on(handle).unwrap();
+    }
+    assert_eq!(rt.block_on(admitted).unwrap(), 2);
+}
