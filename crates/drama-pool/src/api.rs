@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
-use drama_policy::{TenantId, Weight};
+use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::builder::Builder;
 use crate::pool::{self, Shared};
@@ -263,6 +263,61 @@ impl Handle {
         self.shared.tenants.name(tenant)
     }
 
+    /// Admission for work that is not a task: asks, as a spawn of
+    /// `tenant`'s work in `class` would, whether the pool takes more now,
+    /// and holds the place until the [`Permit`] is dropped. What an accept
+    /// loop calls before it accepts a connection (with `Class::Accept`,
+    /// the first class refused as the load rises). Never waits.
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejected`] with the reason, the load and a retry hint, when the
+    /// pool is loaded past the class's threshold (and the tenant is over
+    /// its share, or nobody is), at its bound, or shutting down.
+    pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
+        let shared = &self.shared;
+        if shared.state.load(Ordering::Acquire) != pool::OPEN {
+            return Err(Rejected::new((), RejectReason::ShuttingDown));
+        }
+        let in_flight = shared.live.load(Ordering::Relaxed) as u64
+            + shared.permits.load(Ordering::Relaxed) as u64;
+        match shared.gate.admit(tenant, class, in_flight, None) {
+            Ok(()) => {
+                shared.permits.fetch_add(1, Ordering::Relaxed);
+                Ok(Permit {
+                    shared: shared.clone(),
+                    tenant,
+                })
+            }
+            Err(refusal) => Err(Rejected::with_load(
+                (),
+                crate::gate::reject_reason(refusal.kind()),
+                refusal.load().score,
+                crate::gate::retry_after(&refusal),
+            )),
+        }
+    }
+
+    /// Counts an IO operation of `kind` in flight for `tenant` until the
+    /// guard is dropped: admission refuses new `Accept` and `Read` work
+    /// while a kind is at its depth limit (`AdmissionConfig::io_depth_limit`),
+    /// and the counts are part of the scheduler's view. Ids past
+    /// `max_tenants` count in the totals only.
+    pub fn io(&self, tenant: TenantId, kind: IoKind) -> IoGuard {
+        self.shared.gate.io_begin(tenant, kind);
+        IoGuard {
+            shared: self.shared.clone(),
+            tenant,
+            kind,
+        }
+    }
+
+    /// IO operations of `kind` in flight: `tenant`'s, or everyone's for
+    /// `None`.
+    pub fn n_io(&self, tenant: Option<TenantId>, kind: IoKind) -> u32 {
+        self.shared.gate.io_in_flight(tenant, kind)
+    }
+
     /// The load; see [`Pool::load`].
     pub fn load(&self) -> LoadReport {
         let gate = &self.shared.gate;
@@ -397,5 +452,60 @@ impl LoadReport {
     /// unpolled, their handles resolved as expired.
     pub fn n_expired(&self) -> u64 {
         self.n_expired
+    }
+}
+
+/// A place in the pool for work that is not a task (a connection being
+/// accepted, a request handled inline), from [`Handle::try_admit`]: it
+/// counts as its tenant's work in flight until dropped.
+#[must_use = "the place is given back when the permit is dropped"]
+pub struct Permit {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+}
+
+impl Permit {
+    /// The tenant the place is held for.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.shared.gate.finish(self.tenant);
+        self.shared.permits.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+/// An IO operation in flight, counted for its tenant and kind until
+/// dropped; from [`Handle::io`].
+#[must_use = "the operation counts as in flight until the guard is dropped"]
+pub struct IoGuard {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    kind: IoKind,
+}
+
+impl Drop for IoGuard {
+    fn drop(&mut self) {
+        self.shared.gate.io_end(self.tenant, self.kind);
+    }
+}
+
+impl fmt::Debug for IoGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoGuard")
+            .field("tenant", &self.tenant)
+            .field("kind", &self.kind)
+            .finish()
     }
 }

@@ -33,6 +33,8 @@ const NO_TENANT: u32 = u32::MAX;
 struct TenantCell {
     in_flight: AtomicU32,
     weight: AtomicU32,
+    /// IO operations in flight, per kind.
+    io: [AtomicU32; IoKind::COUNT],
     /// Tasks whose deadline passed before their first poll.
     expired: AtomicU32,
 }
@@ -89,6 +91,7 @@ impl Gate {
                 .map(|_| TenantCell {
                     in_flight: AtomicU32::new(0),
                     weight: AtomicU32::new(Weight::DEFAULT.get()),
+                    io: std::array::from_fn(|_| AtomicU32::new(0)),
                     expired: AtomicU32::new(0),
                 })
                 .collect()
@@ -192,6 +195,32 @@ impl Gate {
                 .fetch_add(u64::from(weight.get()), Ordering::Relaxed);
             self.active_weight
                 .fetch_sub(u64::from(old), Ordering::Relaxed);
+        }
+    }
+
+    /// An IO operation of `kind` began for `tenant`.
+    pub(crate) fn io_begin(&self, tenant: TenantId, kind: IoKind) {
+        if let Some(cell) = self.cell(tenant) {
+            cell.io[kind.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        self.io_in_flight[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An IO operation of `kind` that began for `tenant` ended.
+    pub(crate) fn io_end(&self, tenant: TenantId, kind: IoKind) {
+        if let Some(cell) = self.cell(tenant) {
+            cell.io[kind.index()].fetch_sub(1, Ordering::Relaxed);
+        }
+        self.io_in_flight[kind.index()].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// IO operations of `kind` in flight: `tenant`'s, or everyone's.
+    pub(crate) fn io_in_flight(&self, tenant: Option<TenantId>, kind: IoKind) -> u32 {
+        match tenant {
+            None => self.io_in_flight[kind.index()].load(Ordering::Relaxed),
+            Some(tenant) => self
+                .cell(tenant)
+                .map_or(0, |cell| cell.io[kind.index()].load(Ordering::Relaxed)),
         }
     }
 

@@ -107,7 +107,7 @@ mod tenants;
 mod worker;
 
 #[cfg(not(loom))]
-pub use api::{Handle, LoadReport, Pool};
+pub use api::{Handle, IoGuard, LoadReport, Permit, Pool};
 #[cfg(not(loom))]
 pub use builder::{BuildError, BuildErrorKind, Builder};
 #[cfg(not(loom))]

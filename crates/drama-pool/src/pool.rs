@@ -175,6 +175,9 @@ pub(crate) struct Shared {
     /// Admission: the rules, the load they decide by, the tenants' work in
     /// flight.
     pub(crate) gate: Gate,
+    /// Permits held (`Handle::try_admit`): work in flight that is not a
+    /// task, counted with `live` in admission's total.
+    pub(crate) permits: AtomicUsize,
 }
 
 /// How many of the latest weight changes the table remembers: 1,024.
@@ -368,6 +371,7 @@ impl Shared {
             tenants: Tenants::new(config.max_tenants),
             homes: Homes::new(),
             gate: Gate::new(config.admission),
+            permits: AtomicUsize::new(0),
             config,
         })
     }
@@ -435,7 +439,8 @@ impl Shared {
         // by drama-admission's rules on the load the monitor estimates; a
         // refusal costs a few loads and hands the future back.
         let class = spec.get_class().unwrap_or_default();
-        let in_flight = self.live.load(Ordering::Relaxed) as u64;
+        let in_flight =
+            self.live.load(Ordering::Relaxed) as u64 + self.permits.load(Ordering::Relaxed) as u64;
         if let Err(refusal) = self.gate.admit(tenant, class, in_flight, spec.time_left()) {
             return Err(Rejected::with_load(
                 future,

@@ -9,7 +9,8 @@ use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
 use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
 use drama_admission::AdmissionConfig;
-use drama_pool::LoadReport;
+use drama_policy::{Class, IoKind};
+use drama_pool::{IoGuard, LoadReport, Permit};
 
 pub use drama_pool::{
     BuildError, BuildErrorKind, MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind,
@@ -204,6 +205,37 @@ impl Runtime {
         self.pool.shutdown_timeout(timeout)
     }
 
+    /// Admission for work that is not a task, such as a connection an
+    /// accept loop is about to accept: whether the runtime takes more of
+    /// `tenant`'s work in `class` now (as a spawn would be decided), with
+    /// the place held until the [`Permit`] is dropped. Never waits.
+    ///
+    /// ```
+    /// use drama::{Class, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// match rt.try_admit(acme, Class::Accept) {
+    ///     Ok(permit) => drop(permit), // accept the connection, serve it, then drop
+    ///     Err(refused) => eprintln!("busy, retry in {:?}", refused.retry_after()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejected`] with the reason, the load and a retry hint.
+    pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
+        self.handle.try_admit(tenant, class)
+    }
+
+    /// Counts an IO operation of `kind` in flight for `tenant` until the
+    /// guard is dropped; admission refuses new `Accept` and `Read` work
+    /// while a kind is at its depth limit.
+    pub fn io(&self, tenant: TenantId, kind: IoKind) -> IoGuard {
+        self.handle.io(tenant, kind)
+    }
+
     /// How loaded the runtime is, as its admission control sees it: the
     /// load score (0 idle, 1 saturated, above 1 overloaded), the workers'
     /// utilization, the standing queueing delay, the spawns refused so far.
@@ -315,6 +347,20 @@ impl Handle {
     /// The load; see [`Runtime::load`].
     pub fn load(&self) -> LoadReport {
         self.pool.load()
+    }
+
+    /// Admission for work that is not a task; see [`Runtime::try_admit`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::try_admit`].
+    pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
+        self.pool.try_admit(tenant, class)
+    }
+
+    /// Counts an IO operation in flight; see [`Runtime::io`].
+    pub fn io(&self, tenant: TenantId, kind: IoKind) -> IoGuard {
+        self.pool.io(tenant, kind)
     }
 }
 

@@ -292,3 +292,45 @@ fn work_the_queue_would_make_miss_its_deadline_is_refused() {
     }
     assert_eq!(rt.block_on(admitted).unwrap(), 2);
 }
+
+#[test]
+fn io_at_its_depth_limit_refuses_accepts_and_reads_on_the_runtime() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .admission(AdmissionConfig::new().io_depth_limit(drama::IoKind::Read, 1))
+        .build()
+        .unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let reading = rt.io(tenant, drama::IoKind::Read);
+    let accept = Spawn::new().tenant(tenant).class(Class::Accept);
+    let refused = rt.spawn_with(accept.clone(), async {}).unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::IoDepth);
+    assert_eq!(
+        rt.try_admit(tenant, Class::Read).unwrap_err().reason(),
+        RejectReason::IoDepth
+    );
+    // Compute and writes are not held back by IO depth.
+    let compute = rt
+        .spawn_with(Spawn::new().tenant(tenant), async { 1 })
+        .unwrap();
+    assert_eq!(rt.block_on(compute).unwrap(), 1);
+    drop(reading);
+    let accepted = rt.spawn_with(accept, async { 2 }).unwrap();
+    assert_eq!(rt.block_on(accepted).unwrap(), 2);
+}
+
+#[test]
+fn a_permit_holds_a_place_until_dropped() {
+    let rt = Runtime::builder().workers(1).max_tasks(2).build().unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let first = rt.try_admit(tenant, Class::Accept).unwrap();
+    let second = rt.try_admit(tenant, Class::Accept).unwrap();
+    assert_eq!(first.tenant(), tenant);
+    // Two places of two are held: a third, even a write, is refused.
+    let refused = rt.try_admit(tenant, Class::Write).unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::QueueFull);
+    drop((first, second));
+    let task = rt.spawn(async { 3 }).unwrap();
+    assert_eq!(rt.block_on(task).unwrap(), 3);
+    drop(rt);
+}
