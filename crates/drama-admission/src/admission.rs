@@ -302,6 +302,31 @@ impl Rules {
         }
     }
 
+    /// Whether [`decide`](Self::decide) surely admits new work of `class`
+    /// with no deadline, for a known tenant holding `tenant_in_flight`,
+    /// `in_flight` in all, at load `score`: below the reserve, under the
+    /// tenant's bound, under the class's threshold, and of a class no IO
+    /// limit holds back. The common case on a runtime's spawn path, which
+    /// then skips filling the rest of the [`Ask`] (the IO counts, the
+    /// heaviest holder, the share test's arithmetic).
+    pub fn surely_admits(
+        &self,
+        class: Class,
+        tenant_in_flight: u32,
+        in_flight: u64,
+        score: f64,
+    ) -> bool {
+        in_flight < self.soft_bound
+            && in_flight < self.config.max_in_flight
+            && self
+                .config
+                .max_in_flight_per_tenant
+                .is_none_or(|max| tenant_in_flight < max)
+            && score < self.config.refuse_at[class.priority()]
+            && (!matches!(class, Class::Accept | Class::Read)
+                || self.config.io_depth_limits.iter().all(Option::is_none))
+    }
+
     /// Whether the tenant of `ask`, with `extra` more tasks, holds more
     /// than its share of the work in flight: more than `1 + share_slack`
     /// times its weight's share among the tenants with work in flight, and

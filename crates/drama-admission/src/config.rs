@@ -229,6 +229,11 @@ impl AdmissionConfig {
         self.max_tenants
     }
 
+    /// The tasks a tenant may hold whatever its share.
+    pub const fn get_min_share_tasks(&self) -> u32 {
+        self.min_share_tasks
+    }
+
     /// Checks every setting.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let delay = 1_000..=Self::MAX_DELAY_NS;

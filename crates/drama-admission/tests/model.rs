@@ -367,3 +367,51 @@ proptest! {
         run(&ops, Some(6));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 2048 }))]
+
+    /// The fast path never admits what `decide` would refuse.
+    #[test]
+    fn surely_admits_only_what_decide_admits(
+        class in 0..Class::COUNT,
+        tenant_in_flight in 0u32..30,
+        in_flight in 0u64..40,
+        active_weight in 0u64..2_000,
+        tenant_weight in 1u32..500,
+        heaviest_in_flight in 0u32..30,
+        heaviest_weight in 1u32..500,
+        score in 0.0f64..5.0,
+        standing_delay_ns in 0u64..5_000_000,
+        cap in prop::option::of(1u32..10),
+        io_limited in any::<bool>(),
+    ) {
+        let mut config = config(cap);
+        if !io_limited {
+            config = AdmissionConfig::new()
+                .max_in_flight(MAX_IN_FLIGHT)
+                .reserve(RESERVE)
+                .min_share_tasks(MIN_SHARE_TASKS);
+            if let Some(cap) = cap {
+                config = config.max_in_flight_per_tenant(cap);
+            }
+        }
+        let rules = drama_admission::Rules::new(config).unwrap();
+        let class = Class::ALL[class];
+        let ask = drama_admission::Ask {
+            class,
+            known_tenant: true,
+            tenant_in_flight,
+            tenant_weight,
+            in_flight: in_flight.max(u64::from(tenant_in_flight)),
+            active_weight,
+            io_in_flight: [READ_IO_LIMIT; IoKind::COUNT],
+            load: drama_admission::Load { score, standing_delay_ns, utilization: 0.5 },
+            heaviest: Holding { in_flight: heaviest_in_flight, weight: heaviest_weight },
+            time_left_ns: None,
+        };
+        if rules.surely_admits(class, ask.tenant_in_flight, ask.in_flight, score) {
+            prop_assert_eq!(rules.decide(&ask).refusal, None);
+        }
+    }
+}

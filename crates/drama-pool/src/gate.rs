@@ -42,6 +42,8 @@ struct TenantCell {
 /// The shared side of admission for one pool.
 pub(crate) struct Gate {
     rules: Rules,
+    /// `rules`' `min_share_tasks`, at hand for the spawn path.
+    min_share_tasks: u32,
     pages: Box<[OnceLock<Box<[TenantCell]>>]>,
     /// The sum of the weights of the tenants with work in flight.
     active_weight: AtomicU64,
@@ -70,6 +72,7 @@ impl Gate {
             .map(|_| OnceLock::new())
             .collect();
         Gate {
+            min_share_tasks: rules.config().get_min_share_tasks(),
             rules,
             pages,
             active_weight: AtomicU64::new(0),
@@ -119,6 +122,18 @@ impl Gate {
         time_left: Option<Duration>,
     ) -> Result<(), Refusal> {
         let cell = self.cell(tenant);
+        // The common case, a pool below its thresholds: decided from four
+        // loads, without the rest of the `Ask`.
+        if let Some(cell) = cell
+            && time_left.is_none()
+        {
+            let held = cell.in_flight.load(Ordering::Relaxed);
+            let score = f64::from_bits(self.score_bits.load(Ordering::Relaxed));
+            if self.rules.surely_admits(class, held, in_flight, score) {
+                self.count(tenant, cell);
+                return Ok(());
+            }
+        }
         let ask = Ask {
             class,
             known_tenant: cell.is_some(),
@@ -137,25 +152,35 @@ impl Gate {
             return Err(self.rules.refusal(kind, class, ask.load));
         }
         if let Some(cell) = cell {
-            if cell.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
-                self.active_weight.fetch_add(
-                    u64::from(cell.weight.load(Ordering::Relaxed)),
-                    Ordering::Relaxed,
-                );
-            }
-            // Take the heaviest's place if this tenant now holds more. A
-            // race between two admissions may keep the lighter one for a
-            // moment; the next admission of the heavier one corrects it.
+            self.count(tenant, cell);
+        }
+        Ok(())
+    }
+
+    /// Counts admitted work of `tenant` (whose counters are `cell`).
+    fn count(&self, tenant: TenantId, cell: &TenantCell) {
+        let held = cell.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        if held == 1 {
+            self.active_weight.fetch_add(
+                u64::from(cell.weight.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+        }
+        // Take the heaviest's place if this tenant now holds more (only a
+        // tenant past the minimum can be over its share, so lighter ones
+        // skip the look). A race between two admissions may keep the
+        // lighter one for a moment; the next admission of the heavier one
+        // corrects it.
+        if held > self.min_share_tasks {
             let heaviest = self.heaviest.load(Ordering::Relaxed);
-            if heaviest != tenant.as_u32()
-                && self
-                    .holding(tenant.as_u32())
-                    .heavier_than(&self.holding(heaviest))
-            {
+            let holding = Holding {
+                in_flight: held,
+                weight: cell.weight.load(Ordering::Relaxed),
+            };
+            if heaviest != tenant.as_u32() && holding.heavier_than(&self.holding(heaviest)) {
                 self.heaviest.store(tenant.as_u32(), Ordering::Relaxed);
             }
         }
-        Ok(())
     }
 
     /// What tenant `id` holds now (nothing for `NO_TENANT`).
