@@ -644,7 +644,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         }
         for stream in 0..self.streams.len() {
             match *self.streams[stream].spec.arrival() {
-                Arrival::Poisson { .. } | Arrival::Bursty { .. } => {
+                Arrival::Poisson { .. } | Arrival::Bursty { .. } | Arrival::Ramp { .. } => {
                     self.schedule_next_arrival(stream);
                 }
                 Arrival::ClosedLoop { in_flight } => {
@@ -690,16 +690,20 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
     }
 
     /// Schedules an open-loop stream's next arrival, unless it would fall
-    /// after the end of the run.
+    /// after the end of the run or of the stream's window.
     fn schedule_next_arrival(&mut self, stream: usize) {
-        let per_s = match *self.streams[stream].spec.arrival() {
-            Arrival::Poisson { rate_per_s } => rate_per_s,
-            Arrival::Bursty { bursts_per_s, .. } => bursts_per_s,
-            Arrival::ClosedLoop { .. } => return,
+        let state = &mut self.streams[stream];
+        let (from_ns, until_ns) = state.spec.window_ns();
+        let since_ns = self.now_ns.max(from_ns);
+        let Some(gap_ns) = state
+            .spec
+            .arrival()
+            .gap_ns(since_ns - from_ns, &mut state.arrival_rng)
+        else {
+            return;
         };
-        let gap_ns = round_ns(self.streams[stream].arrival_rng.exponential(1e9 / per_s));
-        let at_ns = self.now_ns.saturating_add(gap_ns);
-        if at_ns < self.config.duration_ns {
+        let at_ns = since_ns.saturating_add(round_ns(gap_ns));
+        if at_ns < self.config.duration_ns && at_ns < until_ns {
             self.schedule(at_ns, Event::Arrival { stream });
         }
     }
