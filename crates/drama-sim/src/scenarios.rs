@@ -914,7 +914,7 @@ pub fn t3c_workload(tenants: u32) -> Workload {
 
 /// T3c's run configuration for `tenants` tenants, with [`T3C_NOISE`] or
 /// without: one virtual worker (the runtime's case: each worker drives its
-/// own policy), 20 µs polls, [`T3C_ROUNDS`] rounds of the default quantum
+/// own policy), 20 µs polls, `T3C_ROUNDS` (100) rounds of the default quantum
 /// (at least 1 s), the first 5 % as warm-up.
 pub fn t3c_config(tenants: u32, noise: bool, seed: u64) -> SimConfig {
     let duration_ns =
