@@ -26,7 +26,7 @@ commands:
   ci      run what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace
   miri    run drama-core's tests under Miri (needs nightly with the miri component)
   demo    run the quick-start example
-  sim     run the simulated fairness scenarios (T2, T3a, T3b, T4), DRR vs FIFO;
+  sim     run the simulated overload scenarios (T1-T5: DRR vs FIFO, admission for T1, T5);
           `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)
   loom    run the pool's loom models (park/unpark, inbox, hand-over)
   bench   [micro|fairness|all] [--quick]: drama beside tokio, async-executor,

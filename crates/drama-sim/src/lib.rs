@@ -13,15 +13,21 @@
 //!   requests: an [`Arrival`] process (Poisson, bursty, closed loop), a
 //!   [`Service`] time distribution and a class or class mix.
 //! - [`SimConfig`]: seed, workers, duration and warm-up, poll slice, retry
-//!   back-off, an optional bound on queue wait, and optional
-//!   [`ChargeNoise`] (polls charged more than they ran).
+//!   back-off, an optional bound on queue wait, optional [`ChargeNoise`]
+//!   (polls charged more than they ran), and optional admission control:
+//!   drama-admission's `Admission` asked for every arrival and fed by a
+//!   monitor step every millisecond of virtual time, as the runtime will.
 //! - [`run`]: the event loop. It checks the policy protocol as it goes
-//!   (`len` exact, no item lost, duplicated or altered, the wait bound) and
-//!   returns a [`SimError`] at the first broken invariant.
-//! - [`Report`]: per tenant and class completions, refusals, CPU, polls,
-//!   latency and queue-wait percentiles, the longest wait of a task between
-//!   two polls; `Display` prints it as a table. [`jain`]
-//!   computes Jain's fairness index.
+//!   (`len` exact, no item lost, duplicated or altered, the wait bound;
+//!   with admission control, that it counts exactly the admitted work not
+//!   yet finished) and returns a [`SimError`] at the first broken
+//!   invariant.
+//! - [`Report`]: per tenant and class completions, refusals (by
+//!   admission control's [`Refusals`] kinds too), CPU, polls, latency and
+//!   queue-wait percentiles, the longest wait of a task between two polls,
+//!   and with admission control the load score over time ([`LoadPoint`]);
+//!   `Display` prints it as a table. [`jain`] computes Jain's fairness
+//!   index.
 //! - [`scenarios`]: the overload and fairness scenarios of the benchmark
 //!   specification, with their targets, run by the `drama-sim` binary
 //!   (`cargo xtask sim`).
@@ -57,6 +63,6 @@ mod trace;
 mod workload;
 
 pub use error::{SimError, SimErrorKind};
-pub use report::{ClassReport, Report, Samples, TenantReport, Totals, jain};
-pub use sim::{ChargeNoise, MAX_WORKERS, RequestId, SimConfig, run};
+pub use report::{ClassReport, LoadPoint, Refusals, Report, Samples, TenantReport, Totals, jain};
+pub use sim::{ChargeNoise, MAX_MONITOR_STEPS, MAX_WORKERS, RequestId, SimConfig, run};
 pub use workload::{Arrival, MAX_IN_FLIGHT, MAX_RATE_PER_S, Service, Stream, Tenant, Workload};

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use drama_admission::{Load, RefusalKind};
 use drama_policy::{Class, TenantId, Weight};
 
 /// A sorted list of measurements in nanoseconds, with exact percentiles.
@@ -99,6 +100,110 @@ pub fn jain(values: &[f64]) -> f64 {
     sum * sum / (values.len() as f64 * sum_sq)
 }
 
+/// Requests refused by admission control, counted by [`RefusalKind`].
+///
+/// The kinds are kept in the order they first occurred (a run is
+/// deterministic, so the order is too); there are a handful at most.
+///
+/// ```
+/// use drama_admission::RefusalKind;
+/// use drama_sim::Refusals;
+///
+/// let none = Refusals::default();
+/// assert_eq!(none.total(), 0);
+/// assert_eq!(none.get(RefusalKind::Overloaded), 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusals {
+    counts: Vec<(RefusalKind, u64)>,
+}
+
+impl Refusals {
+    /// Refusals of `kind`.
+    pub fn get(&self, kind: RefusalKind) -> u64 {
+        self.counts
+            .iter()
+            .find(|&&(k, _)| k == kind)
+            .map_or(0, |&(_, n)| n)
+    }
+
+    /// Refusals of every kind.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|&(_, n)| n).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Each kind that occurred, with its count, in the order first seen.
+    pub fn iter(&self) -> impl Iterator<Item = (RefusalKind, u64)> + '_ {
+        self.counts.iter().copied()
+    }
+
+    pub(crate) fn add(&mut self, kind: RefusalKind, n: u64) {
+        match self.counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, count)) => *count += n,
+            None => self.counts.push((kind, n)),
+        }
+    }
+
+    fn add_all(&mut self, other: &Refusals) {
+        for (kind, n) in other.iter() {
+            self.add(kind, n);
+        }
+    }
+}
+
+impl fmt::Display for Refusals {
+    /// `Overloaded 12, OverShare 3`, or `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.counts.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, (kind, n)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{kind:?} {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One monitor step of a run with admission control: what the simulator
+/// measured over the step, the load the admission computed from it, and
+/// what it decided during the step.
+///
+/// The series of them ([`Report::load`]) is what T5 reads: when the score
+/// rose, when refusals began and when they stopped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct LoadPoint {
+    /// The end of the step, when the sample was taken.
+    pub at_ns: u64,
+    /// The sample's queueing delay: the mean wait, from arrival to the
+    /// start of its first poll, of the requests first polled during the
+    /// step, or the age of the oldest request still waiting for its first
+    /// poll when that is more.
+    pub queue_delay_ns: u64,
+    /// The sample's utilization: the workers' busy time over the step,
+    /// divided by the workers' time.
+    pub utilization: f64,
+    /// The admission's load once it took the sample: what the decisions
+    /// of the next step are made from.
+    pub load: Load,
+    /// New requests admitted during the step (since the previous point).
+    pub admitted: u64,
+    /// New requests refused by admission control during the step.
+    pub refused: u64,
+    /// When the step's first refusal happened; `None` without refusals.
+    pub first_refusal_ns: Option<u64>,
+    /// When the step's last refusal happened; `None` without refusals.
+    pub last_refusal_ns: Option<u64>,
+}
+
 /// What a run measured for one tenant in one class (or, from
 /// [`TenantReport::total`], over all its classes).
 ///
@@ -111,8 +216,17 @@ pub struct ClassReport {
     pub generated: u64,
     /// Of those, the ones that completed before the end.
     pub completed: u64,
-    /// Of those, the ones the policy refused (dropped by the client).
+    /// Of those, the ones refused (dropped by the client, or retried as a
+    /// new request by a closed loop): by admission control on arrival, or
+    /// by the policy's queue bound on an enqueue or a requeue.
     pub refused: u64,
+    /// Of those, the ones admission control admitted (all of them in a run
+    /// without admission control). A request is asked once, on arrival;
+    /// once admitted it is never refused by admission again.
+    pub admitted: u64,
+    /// The part of `refused` that admission control refused, by kind; the
+    /// rest was refused by the policy.
+    pub refused_by_admission: Refusals,
     /// CPU charged, counting only poll time after the warm-up.
     pub cpu_ns: u64,
     /// Polls that ended after the warm-up.
@@ -134,6 +248,9 @@ impl ClassReport {
         self.generated += other.generated;
         self.completed += other.completed;
         self.refused += other.refused;
+        self.admitted += other.admitted;
+        self.refused_by_admission
+            .add_all(&other.refused_by_admission);
         self.cpu_ns += other.cpu_ns;
         self.polls += other.polls;
         self.max_poll_gap_ns = match (self.max_poll_gap_ns, other.max_poll_gap_ns) {
@@ -142,8 +259,8 @@ impl ClassReport {
         };
     }
 
-    /// The fraction of generated requests that the policy accepted (1.0
-    /// when none were generated).
+    /// The fraction of generated requests that were not refused, by
+    /// admission control or the policy (1.0 when none were generated).
     pub fn admitted_fraction(&self) -> f64 {
         if self.generated == 0 {
             1.0
@@ -216,9 +333,15 @@ pub struct Totals {
     pub generated: u64,
     /// Requests whose last poll finished.
     pub completed: u64,
-    /// Requests the policy refused (on arrival, or when a yielding request
-    /// was re-enqueued).
+    /// Requests refused: by admission control on arrival, or by the policy
+    /// (on arrival, or when a yielding request was re-enqueued).
     pub refused: u64,
+    /// Requests admission control admitted: every request issued, in a run
+    /// without it.
+    pub admitted: u64,
+    /// Requests admission control refused (part of `refused`): `generated
+    /// == admitted + admission_refused`.
+    pub admission_refused: u64,
     /// Requests in the policy's queue at the end.
     pub queued: u64,
     /// Requests in a poll on a worker at the end.
@@ -255,9 +378,15 @@ pub struct Report {
     /// Whole-run counts.
     pub totals: Totals,
     /// FNV-1a hash of every enqueue, refusal and pick (time, worker,
-    /// tenant, class, request id): equal seeds and configurations give
-    /// equal hashes.
+    /// tenant, class, request id), and with admission control of every
+    /// monitor sample and admission refusal (with its kind): equal seeds
+    /// and configurations give equal hashes.
     pub trace_hash: u64,
+    /// With admission control, one point per monitor step, in time order,
+    /// over the whole run (warm-up included: T5 reads the onset of
+    /// overload from it); empty without. Bounded by
+    /// [`MAX_MONITOR_STEPS`](crate::MAX_MONITOR_STEPS).
+    pub load: Vec<LoadPoint>,
 }
 
 impl Report {
@@ -393,7 +522,26 @@ impl fmt::Display for Report {
             f,
             "run totals: generated {}, completed {}, refused {}, queued {}, in service {}",
             t.generated, t.completed, t.refused, t.queued, t.in_service
-        )
+        )?;
+        if let Some(peak) = self
+            .load
+            .iter()
+            .max_by(|a, b| a.load.score.total_cmp(&b.load.score))
+        {
+            let mut by_kind = Refusals::default();
+            for tenant in &self.tenants {
+                by_kind.add_all(&tenant.total().refused_by_admission);
+            }
+            write!(
+                f,
+                "\nadmission: admitted {}, refused {} (run totals); after the warm-up refused by kind: {by_kind}; load score peak {:.2} at {:.1} ms",
+                t.admitted,
+                t.admission_refused,
+                peak.load.score,
+                peak.at_ns as f64 / 1e6
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -1,10 +1,13 @@
-//! The overload and fairness scenarios of `BENCHMARKS.md` part B (T2, T3a,
-//! T3b, T3c, T4), in virtual time, with their targets.
+//! The overload and fairness scenarios of `BENCHMARKS.md` part B (T1, T2,
+//! T3a, T3b, T3c, T4, T5), in virtual time, with their targets.
 //!
-//! Each scenario runs the same workload and seed against [`Drr`] (default
+//! T2 to T4 run the same workload and seed against [`Drr`] (default
 //! configuration) and, for comparison, against the FIFO baseline
 //! ([`Fifo`]). The targets judge DRR only; FIFO's figures show what a plain
-//! runtime queue does under the same load.
+//! runtime queue does under the same load. T1 (goodput vs offered load) and
+//! T5 (signal and reaction) put drama-admission in front of DRR, fed by a
+//! monitor step every millisecond of virtual time, and judge the
+//! admission columns (see [`t1`] and [`t5`]).
 //!
 //! All scenarios but T3c use 2 virtual workers sharing one policy. Work is
 //! exponentially distributed, as in the benchmark harness (a calibrated
@@ -26,6 +29,13 @@ use std::fmt;
 
 use drama_policy::{Class, Drr, DrrConfig, Policy, Weight};
 use drama_policy_fifo::Fifo;
+
+mod admission;
+
+pub use admission::{
+    SLO_NS, T1_AGE_BOUND_NS, T1_DRAIN_NS, T1_LOADS, T1_MAX_IN_FLIGHT, T1_STEP_NS, T1_WARMUP_NS,
+    T5_PHASE_NS, T5_RAMP_NS, t1, t5,
+};
 
 use crate::error::SimError;
 use crate::report::{Report, Samples, jain};
@@ -60,6 +70,9 @@ const US: u64 = 1_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Scenario {
+    /// T1: goodput vs offered load, 0.5 to 10 × C_ref, with and without
+    /// admission control.
+    T1Goodput,
     /// T2: 9 light tenants and one heavy tenant at 10× its fair share.
     T2NoisyNeighbour,
     /// T3a: 8 equal tenants with 1 to 128 requests in flight.
@@ -72,21 +85,28 @@ pub enum Scenario {
     /// T4: one tenant with saturated writes, compute and reads, and an
     /// accept probe.
     T4Priorities,
+    /// T5: the load score and the refusals as the load steps up and down,
+    /// and ramps up.
+    T5Signal,
 }
 
 impl Scenario {
     /// Every scenario, in the order of `BENCHMARKS.md`.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
+        Scenario::T1Goodput,
         Scenario::T2NoisyNeighbour,
         Scenario::T3aInFlight,
         Scenario::T3bWeights,
         Scenario::T3cManyTenants,
         Scenario::T4Priorities,
+        Scenario::T5Signal,
     ];
 
-    /// The short name: `T2`, `T3a`, `T3b`, `T3c`, `T4`.
+    /// The short name: `T1`, `T2`, `T3a`, `T3b`, `T3c`, `T4`, `T5`.
     pub const fn name(self) -> &'static str {
         match self {
+            Scenario::T1Goodput => "T1",
+            Scenario::T5Signal => "T5",
             Scenario::T2NoisyNeighbour => "T2",
             Scenario::T3aInFlight => "T3a",
             Scenario::T3bWeights => "T3b",
@@ -105,6 +125,17 @@ impl Scenario {
     /// What the scenario offers, in one line.
     pub const fn description(self) -> &'static str {
         match self {
+            Scenario::T1Goodput => {
+                "goodput vs offered load: one tenant, Poisson arrivals at 0.5, 1, 2, 4, \
+                 10 × C_ref (C_ref = 20,000/s: 2 workers at 100 µs, no overheads in the \
+                 simulator), exponential work, SLO 2 ms; goodput = completions within \
+                 the SLO per second / C_ref"
+            }
+            Scenario::T5Signal => {
+                "signal & reaction: one tenant, a step 0.5× → 3× → 0.5× C_ref, a ramp \
+                 0.5× → 1.5×, and a steady 0.7×; Poisson arrivals, exponential 100 µs \
+                 work; times from the onset (or the step down) of the load"
+            }
             Scenario::T2NoisyNeighbour => {
                 "noisy neighbour: 9 light tenants at 0.05·C (Poisson, 50 µs), \
                  1 heavy at 1.0·C = 10× its fair share (Poisson, 100 µs)"
@@ -131,8 +162,13 @@ impl Scenario {
 
     /// The scenario's workload (for T2, with the heavy tenant; for T3c,
     /// with 10,000 tenants).
+    ///
+    /// For T1, the load of 10 × C_ref in `Compute`; for T5, the step in
+    /// `Compute`.
     pub fn workload(self) -> Workload {
         match self {
+            Scenario::T1Goodput => admission::t1_workload(10.0, Class::Compute, T1_STEP_NS),
+            Scenario::T5Signal => admission::t5_step_workload(Class::Compute, T5_PHASE_NS),
             Scenario::T2NoisyNeighbour => t2_workload(true),
             Scenario::T3aInFlight => t3a_workload(),
             Scenario::T3bWeights => t3b_workload(),
@@ -149,7 +185,10 @@ impl Scenario {
     /// queue that holds at most a few hundred requests); T2 declares none,
     /// because its heavy tenant is overloaded by design and its queue grows
     /// for the whole run. T3c's is that of its 10,000 tenants with charge
-    /// noise; it checks its own bound, on the gaps between polls.
+    /// noise; it checks its own bound, on the gaps between polls. T1's and
+    /// T5's are those of their judged columns (T1's at one load, T5's of
+    /// the step): default admission control, added by
+    /// [`SimConfig::admission`].
     pub fn config(self, seed: u64) -> SimConfig {
         let base = SimConfig::new(seed)
             .workers(WORKERS)
@@ -157,6 +196,12 @@ impl Scenario {
             .warmup_ns(500 * MS)
             .poll_slice_ns(Some(POLL_BUDGET_NS));
         match self {
+            Scenario::T1Goodput => admission::t1_config(seed, T1_STEP_NS)
+                .admission(Some(drama_admission::AdmissionConfig::new())),
+            Scenario::T5Signal => base
+                .duration_ns(3 * T5_PHASE_NS)
+                .warmup_ns(0)
+                .admission(Some(drama_admission::AdmissionConfig::new())),
             Scenario::T2NoisyNeighbour => base,
             // The slowest queue (128 requests of 500 µs at 1/8 of 2
             // workers) turns over in about 256 ms.
@@ -167,12 +212,21 @@ impl Scenario {
     }
 
     /// Runs the scenario with `seed` against DRR and, when `baseline` is
-    /// set, against FIFO, and judges DRR against the targets.
+    /// set, against FIFO, and judges DRR against the targets. T1 runs its
+    /// admission columns, and with `baseline` DRR and FIFO without
+    /// admission control beside them ([`t1`]); T5 runs its admission
+    /// columns ([`t5`]).
     ///
     /// # Errors
     ///
-    /// A broken invariant in either run, with the policy that broke it.
+    /// A broken invariant in any run, with the policy (or column) under
+    /// which it broke.
     pub fn run(self, seed: u64, baseline: bool) -> Result<Outcome, ScenarioError> {
+        match self {
+            Scenario::T1Goodput => return t1(seed, baseline, T1_STEP_NS),
+            Scenario::T5Signal => return t5(seed, T5_PHASE_NS, T5_RAMP_NS),
+            _ => {}
+        }
         let drr = Policies::Drr.measure(self, seed)?;
         let fifo = if baseline {
             Some(Policies::Fifo.measure(self, seed)?)
@@ -185,13 +239,27 @@ impl Scenario {
             Scenario::T3bWeights => t3b_rows(&drr, fifo.as_ref()),
             Scenario::T3cManyTenants => t3c_rows(&drr, fifo.as_ref()),
             Scenario::T4Priorities => t4_rows(&drr, fifo.as_ref()),
+            Scenario::T1Goodput | Scenario::T5Signal => unreachable!("run above"),
         };
+        let d = &drr.report;
+        let setup = format!(
+            "{} workers, {:.1} s ({:.1} s warm-up)",
+            d.workers,
+            d.duration_ns as f64 / 1e9,
+            d.warmup_ns as f64 / 1e9
+        );
+        let mut reports = vec![("DRR".to_string(), drr.report)];
+        if let Some(fifo) = fifo {
+            reports.push(("FIFO".to_string(), fifo.report));
+        }
         Ok(Outcome {
             scenario: self,
             seed,
+            setup,
+            legend: Vec::new(),
+            columns: vec!["DRR".to_string(), "FIFO".to_string()],
             rows,
-            drr: drr.report,
-            fifo: fifo.map(|m| m.report),
+            reports,
         })
     }
 }
@@ -303,7 +371,8 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    /// The policy under which it happened: `"DRR"` or `"FIFO"`.
+    /// The policy under which it happened: `"DRR"` or `"FIFO"`; for T1
+    /// and T5, the column's name.
     pub fn policy(&self) -> &'static str {
         self.policy
     }
@@ -327,21 +396,33 @@ impl std::error::Error for ScenarioError {
 }
 
 /// One line of a scenario's table: a target (or a figure shown for
-/// context), DRR's figure, FIFO's, and DRR's verdict.
+/// context), and per column of the table its figure and, where the column
+/// is judged, its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Row {
     /// The target, in words.
     pub target: String,
-    /// DRR's figure.
-    pub drr: String,
-    /// FIFO's figure, or `-` when FIFO was not run.
-    pub fifo: String,
-    /// Whether DRR meets the target; `None` for a row shown for context.
-    pub verdict: Option<bool>,
+    /// One figure per column of the [`Outcome`], `-` for a run not made.
+    pub figures: Vec<String>,
+    /// Per column, whether its figure meets the target; `None` for a
+    /// column shown for comparison, or a row shown for context.
+    pub verdicts: Vec<Option<bool>>,
 }
 
-/// The result of a scenario: its table and the DRR and FIFO reports.
+/// A target a column misses: which, and with what figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Miss<'a> {
+    /// The column's name.
+    pub column: &'a str,
+    /// The target, in words.
+    pub target: &'a str,
+    /// The column's figure.
+    pub figure: &'a str,
+}
+
+/// The result of a scenario: its table and every run's report.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Outcome {
@@ -349,61 +430,91 @@ pub struct Outcome {
     pub scenario: Scenario,
     /// The seed.
     pub seed: u64,
+    /// How the runs were set up, in a few words (workers, durations).
+    pub setup: String,
+    /// What each column is, when its name alone does not say; printed
+    /// under the title.
+    pub legend: Vec<String>,
+    /// The table's columns: for T2 to T4, `DRR` (judged) and `FIFO`.
+    pub columns: Vec<String>,
     /// The table.
     pub rows: Vec<Row>,
-    /// DRR's run.
-    pub drr: Report,
-    /// FIFO's run, when asked for.
-    pub fifo: Option<Report>,
+    /// Every run, named by its column (and load, where a column runs
+    /// several), judged columns first.
+    pub reports: Vec<(String, Report)>,
 }
 
 impl Outcome {
-    /// Whether DRR meets every target.
+    /// Whether every judged column meets every target.
     pub fn passed(&self) -> bool {
-        self.rows.iter().all(|r| r.verdict != Some(false))
+        self.misses().next().is_none()
     }
 
-    /// The targets DRR misses.
-    pub fn failures(&self) -> impl Iterator<Item = &Row> {
-        self.rows.iter().filter(|r| r.verdict == Some(false))
+    /// The targets the judged columns miss.
+    pub fn misses(&self) -> impl Iterator<Item = Miss<'_>> {
+        self.rows.iter().flat_map(move |row| {
+            row.verdicts
+                .iter()
+                .enumerate()
+                .filter(|&(_, v)| *v == Some(false))
+                .map(move |(i, _)| Miss {
+                    column: &self.columns[i],
+                    target: &row.target,
+                    figure: &row.figures[i],
+                })
+        })
+    }
+
+    /// The report of the run named `name`, if it was made.
+    pub fn report(&self, name: &str) -> Option<&Report> {
+        self.reports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, report)| report)
     }
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.drr;
         writeln!(
             f,
-            "{} (seed {}): {}; {} workers, {:.1} s ({:.1} s warm-up)",
+            "{} (seed {}): {}; {}",
             self.scenario.name(),
             self.seed,
             self.scenario.description(),
-            d.workers,
-            d.duration_ns as f64 / 1e9,
-            d.warmup_ns as f64 / 1e9
+            self.setup
         )?;
-        let header = ["target", "DRR", "FIFO", "DRR verdict"];
-        let cells: Vec<[&str; 4]> = self
+        for line in &self.legend {
+            writeln!(f, "  {line}")?;
+        }
+        let header: Vec<String> = std::iter::once("target".to_string())
+            .chain(self.columns.iter().cloned())
+            .collect();
+        let cells: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
-                let verdict = match r.verdict {
-                    Some(true) => "PASS",
-                    Some(false) => "FAIL",
-                    None => "",
-                };
-                [r.target.as_str(), r.drr.as_str(), r.fifo.as_str(), verdict]
+                let figures =
+                    r.figures
+                        .iter()
+                        .zip(&r.verdicts)
+                        .map(|(figure, verdict)| match verdict {
+                            Some(true) => format!("{figure} PASS"),
+                            Some(false) => format!("{figure} FAIL"),
+                            None => figure.clone(),
+                        });
+                std::iter::once(r.target.clone()).chain(figures).collect()
             })
             .collect();
-        let mut widths = header.map(|h| h.chars().count());
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for row in &cells {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let line = |f: &mut fmt::Formatter<'_>, row: &[&str; 4]| {
+        let line = |f: &mut fmt::Formatter<'_>, row: &[String]| {
             let mut text = String::from(" ");
-            for (cell, w) in row.iter().zip(widths) {
+            for (cell, &w) in row.iter().zip(&widths) {
                 // `{:<w$}` pads by chars, which is what µs and × need.
                 text.push_str(&format!(" {cell:<w$} "));
             }
@@ -427,9 +538,11 @@ fn row<M>(
     let (drr_figure, pass) = figure(drr);
     Row {
         target: target.into(),
-        drr: drr_figure,
-        fifo: fifo.map_or_else(|| "-".to_string(), |m| figure(m).0),
-        verdict: Some(pass),
+        figures: vec![
+            drr_figure,
+            fifo.map_or_else(|| "-".to_string(), |m| figure(m).0),
+        ],
+        verdicts: vec![Some(pass), None],
     }
 }
 
@@ -442,9 +555,8 @@ fn info<M>(
 ) -> Row {
     Row {
         target: target.into(),
-        drr: figure(drr),
-        fifo: fifo.map_or_else(|| "-".to_string(), figure),
-        verdict: None,
+        figures: vec![figure(drr), fifo.map_or_else(|| "-".to_string(), figure)],
+        verdicts: vec![None, None],
     }
 }
 
@@ -802,7 +914,7 @@ pub fn t3c_workload(tenants: u32) -> Workload {
 
 /// T3c's run configuration for `tenants` tenants, with [`T3C_NOISE`] or
 /// without: one virtual worker (the runtime's case: each worker drives its
-/// own policy), 20 µs polls, [`T3C_ROUNDS`] rounds of the default quantum
+/// own policy), 20 µs polls, `T3C_ROUNDS` (100) rounds of the default quantum
 /// (at least 1 s), the first 5 % as warm-up.
 pub fn t3c_config(tenants: u32, noise: bool, seed: u64) -> SimConfig {
     let duration_ns =
@@ -979,8 +1091,8 @@ mod tests {
         let rows = t3c_rows(&drr, Some(&fifo));
         assert_eq!(rows.len(), 4);
         for r in &rows {
-            assert_eq!(r.verdict, Some(true), "{r:?}");
-            assert!(r.drr.contains("thr 1.000×"), "{r:?}");
+            assert_eq!(r.verdicts, [Some(true), None], "{r:?}");
+            assert!(r.figures[0].contains("thr 1.000×"), "{r:?}");
         }
         assert!(
             rows[3].target.starts_with("N = 20, noise: gap ≤ 25.08 ms"),

@@ -25,14 +25,39 @@
 //! Enqueueing wakes one idle worker, which picks at the same instant but
 //! after the events already scheduled for it (so a burst is enqueued whole
 //! before anything of it is picked).
+//!
+//! # Admission control
+//!
+//! With [`SimConfig::admission`], a drama-admission [`Admission`] stands in
+//! front of the policy, driven in virtual time exactly as the runtime will
+//! drive it:
+//!
+//! - every request a client issues (new work) asks
+//!   [`Admission::admit`] for its tenant and class before it is enqueued.
+//!   A refused request is counted by its [`RefusalKind`] and dropped, or
+//!   retried as a new request after the back-off by a closed loop, like a
+//!   request the policy refuses. An admitted request is never asked again:
+//!   its requeues after a yield are not new work;
+//! - an admitted request calls [`Admission::finish`] when its last poll
+//!   ends, or when the policy refuses it after all;
+//! - a monitor step every `monitor_interval_ns` feeds [`Admission::observe`]
+//!   a [`Sample`]: the mean queueing delay (arrival to the start of the
+//!   first poll) of the requests first polled during the step, or the age
+//!   of the oldest request still waiting for its first poll when that is
+//!   more, and the workers' busy share of the step. The report keeps one
+//!   [`LoadPoint`] per step.
+//!
+//! Without it (the default) nothing of this runs: no monitor event is
+//! scheduled and the trace is the same as before admission existed.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use drama_admission::{Admission, AdmissionConfig, RefusalKind, Sample};
 use drama_policy::{Class, Policy, TenantId};
 
 use crate::error::{SimError, SimErrorKind};
-use crate::report::{ClassReport, Report, Samples, TenantReport, Totals};
+use crate::report::{ClassReport, LoadPoint, Refusals, Report, Samples, TenantReport, Totals};
 use crate::rng::Rng;
 use crate::trace::Fnv1a;
 use crate::workload::{Arrival, Stream, Workload, round_ns};
@@ -43,6 +68,13 @@ pub type RequestId = u64;
 
 /// The most virtual workers a run may have.
 pub const MAX_WORKERS: usize = 4_096;
+
+/// The most monitor steps a run with admission control may take: 2^20,
+/// about 17 minutes of virtual time at the default 1 ms step. It bounds the
+/// report's load series (one [`LoadPoint`] per step, under 100 MiB at the
+/// bound); a run that long at the benchmarks' load would hold tens of
+/// millions of requests in its request table anyway.
+pub const MAX_MONITOR_STEPS: u64 = 1 << 20;
 
 /// Extra cost charged to a seeded fraction of polls, beyond the time they
 /// ran: a poll the OS preempted, which a runtime that measures wall time
@@ -85,9 +117,11 @@ impl ChargeNoise {
     }
 }
 
-/// How a run is carried out: seed, workers, duration and the checks.
+/// How a run is carried out: seed, workers, duration, the checks, and
+/// optionally admission control in front of the policy.
 ///
 /// ```
+/// use drama_admission::AdmissionConfig;
 /// use drama_sim::SimConfig;
 ///
 /// let config = SimConfig::new(42)
@@ -95,10 +129,13 @@ impl ChargeNoise {
 ///     .duration_ns(2_000_000_000)
 ///     .warmup_ns(500_000_000)
 ///     .poll_slice_ns(Some(20_000))
-///     .max_wait_bound_ns(Some(100_000_000));
+///     .max_wait_bound_ns(Some(100_000_000))
+///     .admission(Some(AdmissionConfig::new()));
 /// assert_eq!(config.get_seed(), 42);
+/// assert_eq!(config.get_monitor_interval_ns(), SimConfig::DEFAULT_MONITOR_INTERVAL_NS);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Not `Eq`: `AdmissionConfig` holds scores as `f64`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     seed: u64,
     workers: usize,
@@ -108,6 +145,8 @@ pub struct SimConfig {
     retry_backoff_ns: u64,
     max_wait_bound_ns: Option<u64>,
     charge_noise: Option<ChargeNoise>,
+    admission: Option<AdmissionConfig>,
+    monitor_interval_ns: u64,
 }
 
 impl SimConfig {
@@ -118,9 +157,17 @@ impl SimConfig {
     /// The default back-off before a closed loop retries a refused
     /// request: 100 µs.
     pub const DEFAULT_RETRY_BACKOFF_NS: u64 = 100_000;
+    /// The default monitor step: 1 ms of virtual time, the runtime
+    /// monitor's beat at its fastest (drama-pool's `MONITOR_MIN_INTERVAL`),
+    /// and the rate drama-admission's estimator is built for ("one sample
+    /// per millisecond or more"): its 4 ms window then holds four steps,
+    /// and a step is short beside the 5 ms within which BENCHMARKS.md's T5
+    /// asks for the load signal.
+    pub const DEFAULT_MONITOR_INTERVAL_NS: u64 = 1_000_000;
 
     /// Defaults with `seed`: 2 workers, 1 s, no warm-up, whole requests in
-    /// one poll, 100 µs retry back-off, no wait bound, no charge noise.
+    /// one poll, 100 µs retry back-off, no wait bound, no charge noise, no
+    /// admission control (every request is offered to the policy).
     pub const fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
@@ -131,6 +178,8 @@ impl SimConfig {
             retry_backoff_ns: Self::DEFAULT_RETRY_BACKOFF_NS,
             max_wait_bound_ns: None,
             charge_noise: None,
+            admission: None,
+            monitor_interval_ns: Self::DEFAULT_MONITOR_INTERVAL_NS,
         }
     }
 
@@ -195,6 +244,41 @@ impl SimConfig {
         self
     }
 
+    /// When set, admission control ([`Admission`] with this
+    /// configuration) stands in front of the policy, driven in virtual time
+    /// as the runtime drives it:
+    ///
+    /// - each request a client issues (new work) asks
+    ///   [`Admission::admit`] before it is enqueued. A refused one counts
+    ///   as refused, by [`RefusalKind`](drama_admission::RefusalKind), and
+    ///   is dropped, or retried as a new request after the back-off by a
+    ///   closed loop. An admitted one is never asked again: a requeue after
+    ///   a yield is not new work;
+    /// - an admitted request calls [`Admission::finish`] when its last poll
+    ///   ends, or if the policy refuses it after all;
+    /// - every [`monitor_interval_ns`](Self::monitor_interval_ns) a monitor
+    ///   step feeds [`Admission::observe`] a sample: the mean queueing
+    ///   delay (arrival to the start of the first poll) of the requests
+    ///   first polled during the step, or the age of the oldest request
+    ///   still waiting for its first poll when that is more, and the
+    ///   workers' busy share of the step. The report keeps one
+    ///   [`LoadPoint`](crate::LoadPoint) per step.
+    ///
+    /// `None` (the default) admits everything: no monitor runs, and a run
+    /// has the same events and trace as before admission control existed.
+    pub const fn admission(mut self, admission: Option<AdmissionConfig>) -> SimConfig {
+        self.admission = admission;
+        self
+    }
+
+    /// The monitor step of a run with admission control (at least 1 µs;
+    /// the run may take at most [`MAX_MONITOR_STEPS`]). Unused without
+    /// admission control.
+    pub const fn monitor_interval_ns(mut self, monitor_interval_ns: u64) -> SimConfig {
+        self.monitor_interval_ns = monitor_interval_ns;
+        self
+    }
+
     /// The seed.
     pub const fn get_seed(&self) -> u64 {
         self.seed
@@ -230,6 +314,16 @@ impl SimConfig {
         self.charge_noise
     }
 
+    /// The admission control configuration, if any.
+    pub const fn get_admission(&self) -> Option<&AdmissionConfig> {
+        self.admission.as_ref()
+    }
+
+    /// The monitor step.
+    pub const fn get_monitor_interval_ns(&self) -> u64 {
+        self.monitor_interval_ns
+    }
+
     fn validate(&self) -> Result<(), SimError> {
         if self.workers == 0 || self.workers > MAX_WORKERS {
             return Err(SimError::invalid(format!(
@@ -255,6 +349,22 @@ impl SimConfig {
             return Err(SimError::invalid(
                 "charge noise: one_in_polls must be at least 1",
             ));
+        }
+        if self.admission.is_some() {
+            // Shorter steps would measure single polls, not a queue.
+            if self.monitor_interval_ns < MIN_MONITOR_INTERVAL_NS {
+                return Err(SimError::invalid(format!(
+                    "monitor_interval_ns = {} must be at least {MIN_MONITOR_INTERVAL_NS}",
+                    self.monitor_interval_ns
+                )));
+            }
+            let steps = self.duration_ns / self.monitor_interval_ns;
+            if steps > MAX_MONITOR_STEPS {
+                return Err(SimError::invalid(format!(
+                    "{steps} monitor steps ({} ns at {} ns each) exceed the {MAX_MONITOR_STEPS} a run may take",
+                    self.duration_ns, self.monitor_interval_ns
+                )));
+            }
         }
         Ok(())
     }
@@ -286,6 +396,13 @@ where
 {
     config.validate()?;
     workload.validate()?;
+    let admission = match config.admission {
+        Some(admission) => Some(
+            Admission::new(admission)
+                .map_err(|error| SimError::invalid(format!("admission: {error}")))?,
+        ),
+        None => None,
+    };
     if !policy.is_empty() {
         return Err(SimError::new(
             SimErrorKind::PolicyNotEmpty,
@@ -293,7 +410,7 @@ where
             format!("the policy holds {} items before the run", policy.len()),
         ));
     }
-    let mut sim = Sim::new(config, workload, policy);
+    let mut sim = Sim::new(config, workload, policy, admission);
     sim.start()?;
     sim.run_events()?;
     sim.finish()
@@ -306,6 +423,14 @@ const NO_SLOT: u32 = u32::MAX;
 const TRACE_ENQUEUE: u64 = 1;
 const TRACE_REFUSE: u64 = 2;
 const TRACE_PICK: u64 = 3;
+/// Only with admission control, so that a run without it keeps its trace.
+const TRACE_ADMISSION_REFUSE: u64 = 4;
+const TRACE_MONITOR: u64 = 5;
+
+/// The shortest monitor step accepted: 1 µs, ten times shorter than the
+/// shortest request of the scenarios. A shorter step would sample single
+/// polls rather than a queue.
+const MIN_MONITOR_INTERVAL_NS: u64 = 1_000;
 
 /// The `purpose` of the charge noise's random stream (streams use 0 and 1),
 /// drawn with tenant and stream coordinates no stream has.
@@ -322,6 +447,8 @@ enum Event {
     PollEnd { worker: usize },
     /// An idle worker was woken by an enqueue.
     Wake { worker: usize },
+    /// A monitor step ends (only with admission control).
+    Monitor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,6 +474,8 @@ struct Request {
     /// poll of the one before (the slot is one task serving requests in
     /// turn). `None` before its first poll otherwise.
     last_poll_end_ns: Option<u64>,
+    /// Admission control admitted it: it must `finish` when it ends.
+    admitted: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -376,6 +505,8 @@ struct Acc {
     generated: u64,
     completed: u64,
     refused: u64,
+    admitted: u64,
+    refused_by_admission: Refusals,
     cpu_ns: u64,
     polls: u64,
     max_poll_gap_ns: Option<u64>,
@@ -409,10 +540,44 @@ struct Sim<'a, P: ?Sized> {
     trace: Fnv1a,
     /// Draws which polls are charged extra; used only with charge noise.
     noise_rng: Rng,
+    /// Admission control, when the run has it.
+    admission: Option<Admission>,
+    /// What the current monitor step has seen so far.
+    step: Step,
+    /// One point per monitor step.
+    load: Vec<LoadPoint>,
+}
+
+/// What the monitor measures over one step, and what admission decided
+/// during it.
+#[derive(Default)]
+struct Step {
+    start_ns: u64,
+    /// Poll time within the step of the polls that ended during it (those
+    /// still running at the end of the step are added then).
+    busy_ns: u64,
+    /// Requests whose first poll started during the step, and the sum of
+    /// their waits from arrival.
+    first_polls: u64,
+    first_wait_sum_ns: u64,
+    admitted: u64,
+    refused: u64,
+    first_refusal_ns: Option<u64>,
+    last_refusal_ns: Option<u64>,
+    /// No request before this index waits for its first poll: requests
+    /// are numbered in arrival order, and one that has been polled,
+    /// refused or finished never waits for its first poll again, so the
+    /// oldest waiting one is found by moving this forward only.
+    oldest_waiting: usize,
 }
 
 impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
-    fn new(config: &'a SimConfig, workload: &'a Workload, policy: &'a mut P) -> Sim<'a, P> {
+    fn new(
+        config: &'a SimConfig,
+        workload: &'a Workload,
+        policy: &'a mut P,
+        admission: Option<Admission>,
+    ) -> Sim<'a, P> {
         let mut streams = Vec::new();
         for (tenant_idx, tenant) in workload.tenants().iter().enumerate() {
             for (stream_idx, spec) in tenant.streams().iter().enumerate() {
@@ -444,6 +609,9 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                 .collect(),
             trace: Fnv1a::new(),
             noise_rng: Rng::for_stream(config.seed, usize::MAX, usize::MAX, NOISE_PURPOSE),
+            admission,
+            step: Step::default(),
+            load: Vec::new(),
         }
     }
 
@@ -467,10 +635,16 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                         ),
                     )
                 })?;
+            if let Some(admission) = &mut self.admission {
+                admission.set_weight(tenant_id(idx), tenant.get_weight());
+            }
+        }
+        if self.admission.is_some() {
+            self.schedule(self.config.monitor_interval_ns, Event::Monitor);
         }
         for stream in 0..self.streams.len() {
             match *self.streams[stream].spec.arrival() {
-                Arrival::Poisson { .. } | Arrival::Bursty { .. } => {
+                Arrival::Poisson { .. } | Arrival::Bursty { .. } | Arrival::Ramp { .. } => {
                     self.schedule_next_arrival(stream);
                 }
                 Arrival::ClosedLoop { in_flight } => {
@@ -507,6 +681,7 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                     self.workers[worker] = Worker::Idle;
                     self.try_pick(worker)?;
                 }
+                Event::Monitor => self.monitor(),
             }
             self.check_len()?;
         }
@@ -515,16 +690,20 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
     }
 
     /// Schedules an open-loop stream's next arrival, unless it would fall
-    /// after the end of the run.
+    /// after the end of the run or of the stream's window.
     fn schedule_next_arrival(&mut self, stream: usize) {
-        let per_s = match *self.streams[stream].spec.arrival() {
-            Arrival::Poisson { rate_per_s } => rate_per_s,
-            Arrival::Bursty { bursts_per_s, .. } => bursts_per_s,
-            Arrival::ClosedLoop { .. } => return,
+        let state = &mut self.streams[stream];
+        let (from_ns, until_ns) = state.spec.window_ns();
+        let since_ns = self.now_ns.max(from_ns);
+        let Some(gap_ns) = state
+            .spec
+            .arrival()
+            .gap_ns(since_ns - from_ns, &mut state.arrival_rng)
+        else {
+            return;
         };
-        let gap_ns = round_ns(self.streams[stream].arrival_rng.exponential(1e9 / per_s));
-        let at_ns = self.now_ns.saturating_add(gap_ns);
-        if at_ns < self.config.duration_ns {
+        let at_ns = since_ns.saturating_add(round_ns(gap_ns));
+        if at_ns < self.config.duration_ns && at_ns < until_ns {
             self.schedule(at_ns, Event::Arrival { stream });
         }
     }
@@ -553,12 +732,39 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             remaining_ns: service_ns,
             state: ReqState::Issued,
             last_poll_end_ns,
+            admitted: false,
         });
         self.totals.generated += 1;
-        if self.now_ns >= self.config.warmup_ns {
+        let counted = self.now_ns >= self.config.warmup_ns;
+        if counted {
             self.acc[tenant][class.priority()].generated += 1;
         }
-        self.submit(id, false)
+        // New work asks admission control, when there is one, before it
+        // reaches the policy.
+        let verdict = match &mut self.admission {
+            Some(admission) => match admission.admit(tenant_id(tenant), class) {
+                Ok(()) => {
+                    self.requests[id as usize].admitted = true;
+                    Ok(())
+                }
+                Err(refusal) => Err(refusal.kind()),
+            },
+            None => Ok(()),
+        };
+        match verdict {
+            Ok(()) => {
+                self.totals.admitted += 1;
+                if counted {
+                    self.acc[tenant][class.priority()].admitted += 1;
+                }
+                self.step.admitted += 1;
+                self.submit(id, false)
+            }
+            Err(kind) => {
+                self.refuse(id, Some(kind));
+                Ok(())
+            }
+        }
     }
 
     /// Enqueues request `id` now: a new request (`resumed` false), or one
@@ -595,22 +801,60 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                         ),
                     ));
                 }
-                let r = &mut self.requests[id as usize];
-                r.state = ReqState::Refused;
-                let (slot, stream, arrival_ns) = (r.slot, r.stream as usize, r.arrival_ns);
-                self.totals.refused += 1;
-                if arrival_ns >= self.config.warmup_ns {
-                    self.acc[tenant][class.priority()].refused += 1;
-                }
-                self.trace
-                    .record(&[TRACE_REFUSE, now_ns, tenant as u64, class as u64, id]);
-                if slot != NO_SLOT {
-                    let at_ns = now_ns.saturating_add(self.config.retry_backoff_ns);
-                    self.schedule(at_ns, Event::Issue { stream, slot });
-                }
+                self.refuse(id, None);
             }
         }
         Ok(())
+    }
+
+    /// Request `id` is refused now: by admission control on arrival (with
+    /// the kind of refusal), or by the policy (`None`). The client drops
+    /// it; a closed loop issues a new request after the back-off.
+    fn refuse(&mut self, id: RequestId, by_admission: Option<RefusalKind>) {
+        let now_ns = self.now_ns;
+        let r = &mut self.requests[id as usize];
+        r.state = ReqState::Refused;
+        let (slot, stream, class, arrival_ns) = (r.slot, r.stream as usize, r.class, r.arrival_ns);
+        // Admitted work the policy refuses after all ends here.
+        let finished = std::mem::take(&mut r.admitted);
+        let tenant = self.streams[stream].tenant;
+        self.totals.refused += 1;
+        let counted = arrival_ns >= self.config.warmup_ns;
+        if counted {
+            self.acc[tenant][class.priority()].refused += 1;
+        }
+        match by_admission {
+            None => {
+                if finished && let Some(admission) = &mut self.admission {
+                    admission.finish(tenant_id(tenant));
+                }
+                self.trace
+                    .record(&[TRACE_REFUSE, now_ns, tenant as u64, class as u64, id]);
+            }
+            Some(kind) => {
+                self.totals.admission_refused += 1;
+                if counted {
+                    self.acc[tenant][class.priority()]
+                        .refused_by_admission
+                        .add(kind, 1);
+                }
+                self.step.refused += 1;
+                self.step.first_refusal_ns.get_or_insert(now_ns);
+                self.step.last_refusal_ns = Some(now_ns);
+                self.trace.record(&[
+                    TRACE_ADMISSION_REFUSE,
+                    now_ns,
+                    tenant as u64,
+                    class as u64,
+                    id,
+                    refusal_code(kind),
+                ]);
+            }
+        }
+        if slot != NO_SLOT {
+            let at_ns = now_ns.saturating_add(self.config.retry_backoff_ns);
+            self.schedule(at_ns, Event::Issue { stream, slot });
+        }
     }
 
     fn wake_one(&mut self) {
@@ -693,11 +937,15 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         };
         if !r.picked {
             r.picked = true;
+            let wait_ns = now_ns - r.arrival_ns;
             if r.arrival_ns >= self.config.warmup_ns {
-                let wait_ns = now_ns - r.arrival_ns;
                 self.acc[tenant][class.priority()]
                     .queue_wait_ns
                     .push(wait_ns);
+            }
+            if self.admission.is_some() {
+                self.step.first_polls += 1;
+                self.step.first_wait_sum_ns = self.step.first_wait_sum_ns.saturating_add(wait_ns);
             }
         }
         self.queued -= 1;
@@ -743,6 +991,11 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             self.submit(id, true)?;
         } else {
             r.state = ReqState::Done;
+            if std::mem::take(&mut r.admitted)
+                && let Some(admission) = &mut self.admission
+            {
+                admission.finish(tenant_id(tenant));
+            }
             self.totals.completed += 1;
             if arrival_ns >= self.config.warmup_ns {
                 let acc = &mut self.acc[tenant][class.priority()];
@@ -772,8 +1025,92 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         if now_ns > self.config.warmup_ns {
             self.acc[tenant][class.priority()].polls += 1;
         }
+        if self.admission.is_some() {
+            self.step.busy_ns += now_ns - start_ns.max(self.step.start_ns);
+        }
         self.workers[worker] = Worker::Idle;
         self.try_pick(worker)
+    }
+
+    /// A monitor step ends: measure it, feed admission control, record the
+    /// point, and schedule the next step.
+    fn monitor(&mut self) {
+        let now_ns = self.now_ns;
+        let step = std::mem::take(&mut self.step);
+        // The workers' poll time within the step: the polls that ended
+        // during it, and the part so far of those still running.
+        let running_ns: u64 = self
+            .workers
+            .iter()
+            .map(|worker| match *worker {
+                Worker::Busy { start_ns, .. } => now_ns - start_ns.max(step.start_ns),
+                Worker::Idle | Worker::Waking => 0,
+            })
+            .sum();
+        let busy_ns = step.busy_ns + running_ns;
+        let capacity_ns = (now_ns - step.start_ns).saturating_mul(self.config.workers as u64);
+        let utilization = if capacity_ns == 0 {
+            0.0
+        } else {
+            busy_ns as f64 / capacity_ns as f64
+        };
+        // The queueing delay: the mean wait of the first polls the step
+        // started, or the age of the oldest request still waiting for its
+        // first poll when that is more. A queue behind polls that never end
+        // starts no poll, and under a newest-first policy the waits of the
+        // polls started say little about the ones left behind.
+        let mean_wait_ns = step
+            .first_wait_sum_ns
+            .checked_div(step.first_polls)
+            .unwrap_or(0);
+        let mut oldest_waiting = step.oldest_waiting;
+        while self
+            .requests
+            .get(oldest_waiting)
+            .is_some_and(|r| r.picked || r.state != ReqState::Queued)
+        {
+            oldest_waiting += 1;
+        }
+        let oldest_age_ns = self
+            .requests
+            .get(oldest_waiting)
+            .map_or(0, |r| now_ns - r.arrival_ns);
+        let queue_delay_ns = mean_wait_ns.max(oldest_age_ns);
+        let Some(admission) = &mut self.admission else {
+            // Only a run with admission control schedules the monitor.
+            debug_assert!(false, "a monitor step without admission control");
+            return;
+        };
+        admission.observe(Sample {
+            now_ns,
+            queue_delay_ns,
+            utilization,
+        });
+        let load = admission.load();
+        // The sample's inputs, in integers: the load itself is computed
+        // with `exp`, which need not round alike everywhere; the decisions
+        // that follow from it are recorded as they happen.
+        self.trace
+            .record(&[TRACE_MONITOR, now_ns, queue_delay_ns, busy_ns]);
+        self.load.push(LoadPoint {
+            at_ns: now_ns,
+            queue_delay_ns,
+            utilization,
+            load,
+            admitted: step.admitted,
+            refused: step.refused,
+            first_refusal_ns: step.first_refusal_ns,
+            last_refusal_ns: step.last_refusal_ns,
+        });
+        self.step = Step {
+            start_ns: now_ns,
+            oldest_waiting,
+            ..Step::default()
+        };
+        let next_ns = now_ns.saturating_add(self.config.monitor_interval_ns);
+        if next_ns < self.config.duration_ns {
+            self.schedule(next_ns, Event::Monitor);
+        }
     }
 
     fn check_len(&self) -> Result<(), SimError> {
@@ -812,6 +1149,32 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             .filter(|w| matches!(w, Worker::Busy { .. }))
             .count() as u64;
         let t = &self.totals;
+        if t.generated != t.admitted + t.admission_refused {
+            return Err(SimError::new(
+                SimErrorKind::LostItem,
+                now_ns,
+                format!(
+                    "generated {} != admitted {} + refused by admission {}",
+                    t.generated, t.admitted, t.admission_refused
+                ),
+            ));
+        }
+        // Every request queued or in a poll was admitted and has not
+        // finished: admission control must count exactly those in flight.
+        if let Some(admission) = &self.admission
+            && admission.in_flight() != t.queued + t.in_service
+        {
+            return Err(SimError::new(
+                SimErrorKind::LostItem,
+                now_ns,
+                format!(
+                    "admission control counts {} requests in flight, but {} are queued and {} in service",
+                    admission.in_flight(),
+                    t.queued,
+                    t.in_service
+                ),
+            ));
+        }
         if t.generated != t.completed + t.refused + t.queued + t.in_service {
             return Err(SimError::new(
                 SimErrorKind::LostItem,
@@ -863,6 +1226,8 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
                     generated: a.generated,
                     completed: a.completed,
                     refused: a.refused,
+                    admitted: a.admitted,
+                    refused_by_admission: a.refused_by_admission,
                     cpu_ns: a.cpu_ns,
                     polls: a.polls,
                     max_poll_gap_ns: a.max_poll_gap_ns,
@@ -879,7 +1244,24 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             tenants,
             totals: self.totals,
             trace_hash: self.trace.finish(),
+            load: self.load,
         })
+    }
+}
+
+/// A refusal kind as a trace word: fixed numbers, so that a trace hash does
+/// not depend on how the enum is laid out.
+fn refusal_code(kind: RefusalKind) -> u64 {
+    match kind {
+        RefusalKind::Overloaded => 1,
+        RefusalKind::OverShare => 2,
+        RefusalKind::QueueFull => 3,
+        RefusalKind::TenantQueueFull => 4,
+        RefusalKind::DeadlineUnreachable => 5,
+        RefusalKind::UnknownTenant => 6,
+        RefusalKind::IoDepth(io) => 16 + io.index() as u64,
+        // A kind newer than this simulator.
+        _ => u64::from(u32::MAX),
     }
 }
 

@@ -131,6 +131,8 @@ pub struct Stream {
     arrival: Arrival,
     service: Service,
     classes: ClassMix,
+    from_ns: u64,
+    until_ns: u64,
 }
 
 impl Stream {
@@ -140,7 +142,36 @@ impl Stream {
             arrival,
             service,
             classes: ClassMix::Single(Class::Compute),
+            from_ns: 0,
+            until_ns: u64::MAX,
         }
+    }
+
+    /// The stream offers requests only from `from_ns` until `until_ns`
+    /// (excluded), instead of for the whole run: a phase of the offered
+    /// load. Several streams of one tenant with windows make a load that
+    /// steps up and down (the sum of Poisson processes is one). Open-loop
+    /// arrivals only; `from_ns` is also the start of an
+    /// [`Arrival::Ramp`].
+    ///
+    /// ```
+    /// use drama_sim::{Arrival, Service, Stream};
+    ///
+    /// const MS: u64 = 1_000_000;
+    /// // 40,000 requests per second more between 200 and 400 ms.
+    /// let surge = Stream::new(Arrival::Poisson { rate_per_s: 40_000.0 }, Service::Constant { ns: 100_000 })
+    ///     .during(200 * MS, 400 * MS);
+    /// assert_eq!(surge.window_ns(), (200 * MS, 400 * MS));
+    /// ```
+    pub fn during(mut self, from_ns: u64, until_ns: u64) -> Stream {
+        self.from_ns = from_ns;
+        self.until_ns = until_ns;
+        self
+    }
+
+    /// When the stream offers requests: from, until (excluded).
+    pub fn window_ns(&self) -> (u64, u64) {
+        (self.from_ns, self.until_ns)
     }
 
     /// Every request of the stream is in `class`.
@@ -167,8 +198,22 @@ impl Stream {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.from_ns >= self.until_ns {
+            return Err(format!(
+                "the window {}..{} ns is empty",
+                self.from_ns, self.until_ns
+            ));
+        }
         match self.arrival {
             Arrival::Poisson { rate_per_s } => check_rate(rate_per_s)?,
+            Arrival::Ramp {
+                from_rate_per_s,
+                to_rate_per_s,
+                ..
+            } => {
+                check_rate(from_rate_per_s)?;
+                check_rate(to_rate_per_s)?;
+            }
             Arrival::Bursty {
                 bursts_per_s,
                 burst_len,
@@ -176,7 +221,12 @@ impl Stream {
                 check_rate(bursts_per_s * f64::from(burst_len))?;
                 check_count("burst_len", burst_len)?;
             }
-            Arrival::ClosedLoop { in_flight } => check_count("in_flight", in_flight)?,
+            Arrival::ClosedLoop { in_flight } => {
+                check_count("in_flight", in_flight)?;
+                if (self.from_ns, self.until_ns) != (0, u64::MAX) {
+                    return Err("a closed loop runs for the whole run: no window".into());
+                }
+            }
         }
         match self.service {
             Service::Constant { .. } | Service::Exponential { .. } => {}
@@ -259,6 +309,18 @@ pub enum Arrival {
         /// Requests per burst.
         burst_len: u32,
     },
+    /// Open loop, a Poisson process whose rate changes linearly from
+    /// `from_rate_per_s` at the stream's start (0, or the start of its
+    /// [`Stream::during`] window) to `to_rate_per_s` `ramp_ns` later, and
+    /// stays there: a load that ramps up (or down).
+    Ramp {
+        /// Mean arrivals per virtual second at the start.
+        from_rate_per_s: f64,
+        /// Mean arrivals per virtual second from `ramp_ns` on.
+        to_rate_per_s: f64,
+        /// How long the change takes.
+        ramp_ns: u64,
+    },
     /// Closed loop: `in_flight` requests are issued at the start, and each
     /// time one completes the next for the same slot is issued at the same
     /// instant (during the completing poll, as a task waking its follow-up
@@ -308,6 +370,50 @@ impl Service {
             },
         };
         ns.max(1)
+    }
+}
+
+impl Arrival {
+    /// The time from `now_ns` (ns after the stream's start) to the next
+    /// arrival of an open-loop process, with one draw from `rng`: an
+    /// exponential gap for a constant rate; for a ramp, the time over which
+    /// the rate integrates to an exponential variate of mean 1 (inverting
+    /// the integrated rate). Only basic IEEE-754 operations and a square
+    /// root, which round alike everywhere, so a trace stays
+    /// platform-independent. `None` for a closed loop.
+    pub(crate) fn gap_ns(&self, now_ns: u64, rng: &mut Rng) -> Option<f64> {
+        let per_ns = |per_s: f64| per_s / 1e9;
+        match *self {
+            // Drawn as they always were, so that traces recorded before
+            // ramps existed still hold.
+            Arrival::Poisson { rate_per_s } => Some(rng.exponential(1e9 / rate_per_s)),
+            Arrival::Bursty { bursts_per_s, .. } => Some(rng.exponential(1e9 / bursts_per_s)),
+            Arrival::Ramp {
+                from_rate_per_s,
+                to_rate_per_s,
+                ramp_ns,
+            } => {
+                let unit = rng.exponential(1.0);
+                let (from, to) = (per_ns(from_rate_per_s), per_ns(to_rate_per_s));
+                let t = now_ns as f64;
+                let end = ramp_ns as f64;
+                if t >= end {
+                    return Some(unit / to);
+                }
+                let slope = (to - from) / end;
+                let rate = from + slope * t;
+                // What is left of the ramp integrates to the trapezoid.
+                let left = (rate + to) / 2.0 * (end - t);
+                if unit > left {
+                    return Some(end - t + (unit - left) / to);
+                }
+                // rate * g + slope * g^2 / 2 = unit, in the form that
+                // neither cancels nor divides by a zero slope.
+                let root = (rate * rate + 2.0 * slope * unit).max(0.0).sqrt();
+                Some(2.0 * unit / (rate + root))
+            }
+            Arrival::ClosedLoop { .. } => None,
+        }
     }
 }
 

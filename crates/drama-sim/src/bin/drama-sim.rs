@@ -1,7 +1,9 @@
-//! `drama-sim`: runs the overload and fairness scenarios (T2, T3a, T3b, T3c, T4)
-//! in virtual time against DRR and the FIFO baseline, prints one table per
-//! scenario, and exits non-zero if DRR misses a target or any run breaks an
-//! invariant. Run it with `cargo xtask sim [args]`.
+//! `drama-sim`: runs the overload and fairness scenarios (T1, T2, T3a, T3b,
+//! T3c, T4, T5) in virtual time: T2 to T4 against DRR and the FIFO
+//! baseline, T1 and T5 with drama-admission in front of DRR (and T1 without
+//! it beside). Prints one table per scenario, and exits non-zero if a
+//! judged column misses a target or any run breaks an invariant. Run it
+//! with `cargo xtask sim [args]`.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -14,7 +16,9 @@ const USAGE: &str = "usage: drama-sim [--seed S | --seeds N] [--scenario NAME]..
   --seeds N        run every scenario with seeds 1..=N: DRR for every seed,
                    FIFO beside it for seed 1; fail on any broken invariant
                    or missed target, naming the seed and scenario
-  --scenario NAME  run only NAME (T2, T3a, T3b, T3c, T4); may be repeated
+  --scenario NAME  run only NAME (T1, T2, T3a, T3b, T3c, T4, T5); may be
+                   repeated. T1 and T5 run admission control in front of
+                   DRR (T1 also DRR and FIFO without it, for seed 1)
   --reports        also print the per-tenant report of every run
   -h, --help       this text";
 
@@ -48,8 +52,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--scenario" => {
                 let name = value("--scenario")?;
-                let scenario = Scenario::from_name(&name)
-                    .ok_or_else(|| format!("unknown scenario `{name}` (T2, T3a, T3b, T3c, T4)"))?;
+                let scenario = Scenario::from_name(&name).ok_or_else(|| {
+                    format!("unknown scenario `{name}` (T1, T2, T3a, T3b, T3c, T4, T5)")
+                })?;
                 if !scenarios.contains(&scenario) {
                     scenarios.push(scenario);
                 }
@@ -112,15 +117,14 @@ fn main() -> ExitCode {
                         println!("seed {seed} {scenario}: PASS");
                     }
                     if args.reports {
-                        println!("{scenario} DRR report:\n{}\n", outcome.drr);
-                        if let Some(fifo) = &outcome.fifo {
-                            println!("{scenario} FIFO report:\n{fifo}\n");
+                        for (name, report) in &outcome.reports {
+                            println!("{scenario} {name} report:\n{report}\n");
                         }
                     }
-                    for row in outcome.failures() {
+                    for miss in outcome.misses() {
                         failures.push(format!(
-                            "seed {seed} {scenario}: DRR misses `{}` with {}",
-                            row.target, row.drr
+                            "seed {seed} {scenario}: {} misses `{}` with {}",
+                            miss.column, miss.target, miss.figure
                         ));
                     }
                 }
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
         } else {
             format!("seed {first}")
         };
-        println!("all DRR targets met, no invariant broken ({seeds})");
+        println!("all targets met, no invariant broken ({seeds})");
         ExitCode::SUCCESS
     } else {
         println!("{} failure(s):", failures.len());
