@@ -275,27 +275,20 @@ impl Handle {
     /// pool is loaded past the class's threshold (and the tenant is over
     /// its share, or nobody is), at its bound, or shutting down.
     pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
-        let shared = &self.shared;
-        if shared.state.load(Ordering::Acquire) != pool::OPEN {
-            return Err(Rejected::new((), RejectReason::ShuttingDown));
-        }
-        let in_flight = shared.live.load(Ordering::Relaxed) as u64
-            + shared.permits.load(Ordering::Relaxed) as u64;
-        match shared.gate.admit(tenant, class, in_flight, None) {
-            Ok(()) => {
-                shared.permits.fetch_add(1, Ordering::Relaxed);
-                Ok(Permit {
-                    shared: shared.clone(),
-                    tenant,
-                })
-            }
-            Err(refusal) => Err(Rejected::with_load(
-                (),
-                crate::gate::reject_reason(refusal.kind()),
-                refusal.load().score,
-                crate::gate::retry_after(&refusal),
-            )),
-        }
+        try_admit(&self.shared, tenant, class)
+    }
+
+    /// As [`try_admit`](Self::try_admit), but a refusal by load waits for
+    /// capacity: the waiter asks again at every monitor step (a couple of
+    /// milliseconds), by the same rules, so waiting tenants are served
+    /// fairly (the tenant over its share keeps waiting while the others
+    /// are admitted). It gives up after its patience
+    /// ([`DEFAULT_ADMIT_PATIENCE`](crate::DEFAULT_ADMIT_PATIENCE), or
+    /// [`Admit::within`](crate::Admit::within)) with the last refusal;
+    /// shutdown, an invalid tenant and a full waiting list
+    /// (`MAX_WAITERS`, 4,096) refuse at once.
+    pub fn admit(&self, tenant: TenantId, class: Class) -> crate::Admit {
+        crate::Admit::new(self.shared.clone(), tenant, class)
     }
 
     /// Counts an IO operation of `kind` in flight for `tenant` until the
@@ -507,5 +500,34 @@ impl fmt::Debug for IoGuard {
             .field("tenant", &self.tenant)
             .field("kind", &self.kind)
             .finish()
+    }
+}
+
+/// The admission of work that is not a task: the body of
+/// [`Handle::try_admit`], for `Admit` too.
+pub(crate) fn try_admit(
+    shared: &Arc<Shared>,
+    tenant: TenantId,
+    class: Class,
+) -> Result<Permit, Rejected<()>> {
+    if shared.state.load(Ordering::Acquire) != pool::OPEN {
+        return Err(Rejected::new((), RejectReason::ShuttingDown));
+    }
+    let in_flight =
+        shared.live.load(Ordering::Relaxed) as u64 + shared.permits.load(Ordering::Relaxed) as u64;
+    match shared.gate.admit(tenant, class, in_flight, None) {
+        Ok(()) => {
+            shared.permits.fetch_add(1, Ordering::Relaxed);
+            Ok(Permit {
+                shared: shared.clone(),
+                tenant,
+            })
+        }
+        Err(refusal) => Err(Rejected::with_load(
+            (),
+            crate::gate::reject_reason(refusal.kind()),
+            refusal.load().score,
+            crate::gate::retry_after(&refusal),
+        )),
     }
 }

@@ -104,6 +104,8 @@ mod sync;
 #[cfg(not(loom))]
 mod tenants;
 #[cfg(not(loom))]
+mod waiters;
+#[cfg(not(loom))]
 mod worker;
 
 #[cfg(not(loom))]
@@ -114,3 +116,5 @@ pub use builder::{BuildError, BuildErrorKind, Builder};
 pub use pool::MAX_WORKERS;
 #[cfg(not(loom))]
 pub use tenants::{MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind};
+#[cfg(not(loom))]
+pub use waiters::{Admit, DEFAULT_ADMIT_PATIENCE};

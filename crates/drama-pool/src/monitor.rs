@@ -67,7 +67,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
             // idles, so that work after a quiet spell is not refused by
             // the load of the last busy one.
             load.step(&shared);
-            if idle_since.elapsed() < MONITOR_SLEEP_AFTER {
+            // Waiters for admission ask again at every step, and keep the
+            // monitor from sleeping for good while they wait.
+            shared.waiters.wake_all();
+            if idle_since.elapsed() < MONITOR_SLEEP_AFTER || shared.waiters.any() {
                 std::thread::park_timeout(interval);
                 continue;
             }
@@ -108,6 +111,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
             seen[index] = (word, now);
         }
         load.step(&shared);
+        shared.waiters.wake_all();
         std::thread::park_timeout(interval);
         // After the nap: a burst that just woke the monitor is not
         // rebalanced before it has had an interval to settle (balancing at

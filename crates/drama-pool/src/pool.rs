@@ -28,6 +28,7 @@ use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
 use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
 use crate::tenants::{TenantError, Tenants};
+use crate::waiters::Waiters;
 use crate::worker::{self, Core, WorkerStats};
 
 /// The pool takes spawns and runs tasks.
@@ -178,6 +179,9 @@ pub(crate) struct Shared {
     /// Permits held (`Handle::try_admit`): work in flight that is not a
     /// task, counted with `live` in admission's total.
     pub(crate) permits: AtomicUsize,
+    /// Callers waiting in `Handle::admit`, woken at every monitor step.
+    /// Bounded by `waiters::MAX_WAITERS`.
+    pub(crate) waiters: Waiters,
 }
 
 /// How many of the latest weight changes the table remembers: 1,024.
@@ -372,6 +376,7 @@ impl Shared {
             homes: Homes::new(),
             gate: Gate::new(config.admission),
             permits: AtomicUsize::new(0),
+            waiters: Waiters::new(),
             config,
         })
     }
@@ -618,6 +623,8 @@ impl Shared {
             .state
             .compare_exchange(OPEN, DRAINING, Ordering::AcqRel, Ordering::Acquire);
         self.blocking.close();
+        // Callers waiting for admission hear no at once.
+        self.waiters.wake_all();
         loop {
             let now = Instant::now();
             if self.live.load(Ordering::Acquire) == 0 || now >= deadline {

@@ -53,7 +53,7 @@ pub use drama_core::{
     TaskId, TaskMeta, TenantId, YieldNow, current, yield_now,
 };
 pub use drama_policy::IoKind;
-pub use drama_pool::{IoGuard, LoadReport, Permit};
+pub use drama_pool::{Admit, DEFAULT_ADMIT_PATIENCE, IoGuard, LoadReport, Permit};
 pub use nursery::{Nursery, nursery};
 pub use runtime::{
     BuildError, BuildErrorKind, Builder, Handle, MAX_TENANT_NAME_LEN, Runtime, TenantError,

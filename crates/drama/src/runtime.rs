@@ -10,7 +10,7 @@ use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
 use drama_admission::AdmissionConfig;
 use drama_policy::{Class, IoKind};
-use drama_pool::{IoGuard, LoadReport, Permit};
+use drama_pool::{Admit, IoGuard, LoadReport, Permit};
 
 pub use drama_pool::{
     BuildError, BuildErrorKind, MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind,
@@ -236,6 +236,29 @@ impl Runtime {
         self.handle.io(tenant, kind)
     }
 
+    /// As [`try_admit`](Self::try_admit), but waits for capacity: the
+    /// waiter asks again every couple of milliseconds, by the same rules,
+    /// so waiting tenants are served fairly (the tenant over its share
+    /// waits while the others are admitted), and gives up after its
+    /// patience (a second by default, [`Admit::within`]) with the last
+    /// refusal. Shutdown wakes every waiter with a refusal.
+    ///
+    /// ```
+    /// use drama::{Class, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// let served = rt.block_on(async {
+    ///     let _permit = rt.admit(acme, Class::Accept).await?; // accept, serve, drop
+    ///     Ok::<_, drama::Rejected<()>>("served")
+    /// })?;
+    /// assert_eq!(served, "served");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admit(&self, tenant: TenantId, class: Class) -> Admit {
+        self.handle.admit(tenant, class)
+    }
+
     /// How loaded the runtime is, as its admission control sees it: the
     /// load score (0 idle, 1 saturated, above 1 overloaded), the workers'
     /// utilization, the standing queueing delay, the spawns refused so far.
@@ -361,6 +384,11 @@ impl Handle {
     /// Counts an IO operation in flight; see [`Runtime::io`].
     pub fn io(&self, tenant: TenantId, kind: IoKind) -> IoGuard {
         self.pool.io(tenant, kind)
+    }
+
+    /// Waits for admission; see [`Runtime::admit`].
+    pub fn admit(&self, tenant: TenantId, class: Class) -> Admit {
+        self.pool.admit(tenant, class)
     }
 }
 

@@ -334,3 +334,65 @@ fn a_permit_holds_a_place_until_dropped() {
     assert_eq!(rt.block_on(task).unwrap(), 3);
     drop(rt);
 }
+
+#[test]
+fn a_waiter_is_admitted_when_room_comes_back() {
+    let rt = Runtime::builder().workers(1).max_tasks(1).build().unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let held = rt.try_admit(tenant, Class::Accept).unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+    });
+    // Full until the other place is given back; then the waiter gets it.
+    let permit = rt
+        .block_on(
+            rt.admit(tenant, Class::Accept)
+                .within(Duration::from_secs(10)),
+        )
+        .expect("admitted once the place came back");
+    assert_eq!(permit.tenant(), tenant);
+    releaser.join().unwrap();
+}
+
+#[test]
+fn a_waiter_gives_up_after_its_patience_with_the_refusal() {
+    let rt = Runtime::builder().workers(1).max_tasks(1).build().unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let _held = rt.try_admit(tenant, Class::Write).unwrap();
+    let refused = rt
+        .block_on(
+            rt.admit(tenant, Class::Write)
+                .within(Duration::from_millis(20)),
+        )
+        .unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::QueueFull);
+    // Patience zero: one try, as try_admit.
+    let refused = rt
+        .block_on(rt.admit(tenant, Class::Write).within(Duration::ZERO))
+        .unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::QueueFull);
+}
+
+#[test]
+fn shutdown_wakes_waiters_with_a_refusal() {
+    let rt = Runtime::builder().workers(1).max_tasks(2).build().unwrap();
+    let tenant = rt.tenant("t").unwrap();
+    let _held = rt.try_admit(tenant, Class::Write).unwrap();
+    // A task waits for the second place... which the test fills first.
+    let _also_held = rt.try_admit(tenant, Class::Write).unwrap();
+    let handle = rt.handle();
+    let (started, waiting) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let admit = handle
+            .admit(tenant, Class::Write)
+            .within(Duration::from_secs(60));
+        started.send(()).unwrap();
+        futures::executor::block_on(admit)
+    });
+    waiting.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(rt.shutdown_timeout(Duration::ZERO));
+    let refused = waiter.join().unwrap().unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::ShuttingDown);
+}
