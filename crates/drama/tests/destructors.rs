@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use drama::Runtime;
+mod common;
+use common::flood_runtime;
 
 /// Counts its drops; panics on a second drop of the same value (which a
 /// double drop of a future would cause).
@@ -169,15 +170,4 @@ fn shutdown_drops_a_million_chained_tasks_on_a_small_stack() {
         .expect("the thread dropping the runtime died");
     assert_eq!(drops.load(Ordering::SeqCst), TASKS);
     drop((first_send, receive));
-}
-
-/// A runtime this file floods on purpose: admission never refuses by load
-/// (only the task bound would), so that every spawn of the flood is taken
-/// and the behaviour under test is not admission's.
-fn flood_runtime() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .admission(drama::admission::AdmissionConfig::off())
-        .build()
-        .unwrap()
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use drama::Runtime;
+mod common;
+use common::flood_runtime;
 
 #[test]
 fn panic_storm() {
@@ -37,15 +38,4 @@ fn panic_payload_comes_back() {
     let h = rt.spawn(async { std::panic::panic_any(42u32) }).unwrap();
     let payload = rt.block_on(h).unwrap_err().into_panic();
     assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
-}
-
-/// A runtime this file floods on purpose: admission never refuses by load
-/// (only the task bound would), so that every spawn of the flood is taken
-/// and the behaviour under test is not admission's.
-fn flood_runtime() -> Runtime {
-    Runtime::builder()
-        .workers(2)
-        .admission(drama::admission::AdmissionConfig::off())
-        .build()
-        .unwrap()
 }
