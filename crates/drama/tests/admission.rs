@@ -396,3 +396,52 @@ fn shutdown_wakes_waiters_with_a_refusal() {
     let refused = waiter.join().unwrap().unwrap_err();
     assert_eq!(refused.reason(), RejectReason::ShuttingDown);
 }
+
+#[test]
+fn waiting_tenants_are_served_by_share_not_by_arrival() {
+    // The pool is past its reserve (half the bound), the heavy tenant
+    // holding most of it. A heavy waiter asks first and keeps waiting, as
+    // it holds more than its share; a light tenant asking after it is
+    // admitted: waiters are served by share, not in order of arrival.
+    let admission = AdmissionConfig::new().reserve(0.5).min_share_tasks(1);
+    let rt = Runtime::builder()
+        .workers(1)
+        .max_tasks(8)
+        .admission(admission)
+        .build()
+        .unwrap();
+    let heavy = rt.tenant("heavy").unwrap();
+    let light = rt.tenant("light").unwrap();
+    let mut held: Vec<_> = (0..3)
+        .map(|_| rt.try_admit(heavy, Class::Write).unwrap())
+        .collect();
+    let _light_held = rt.try_admit(light, Class::Write).unwrap();
+    // 4 of 8 in flight: past the reserve, the heavy tenant (3 of 4) is over
+    // its share and refused; the light one is not.
+    assert_eq!(
+        rt.try_admit(heavy, Class::Write).unwrap_err().reason(),
+        RejectReason::OverShare
+    );
+    let handle = rt.handle();
+    let heavy_waiter = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            futures::executor::block_on(
+                handle
+                    .admit(heavy, Class::Write)
+                    .within(Duration::from_millis(300)),
+            )
+        })
+    };
+    let light_permit = rt
+        .block_on(
+            rt.admit(light, Class::Write)
+                .within(Duration::from_secs(10)),
+        )
+        .expect("the light tenant, within its share, is admitted");
+    assert_eq!(light_permit.tenant(), light);
+    // The heavy waiter is still refused while it holds more than its share.
+    let heavy_result = heavy_waiter.join().unwrap();
+    assert_eq!(heavy_result.unwrap_err().reason(), RejectReason::OverShare);
+    held.clear();
+}
