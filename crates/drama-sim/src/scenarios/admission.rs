@@ -301,7 +301,7 @@ fn t1_figures(report: &Report, step_ns: u64) -> T1Figures {
 ///
 /// A broken invariant in any run, naming its column.
 pub fn t1(seed: u64, baseline: bool, step_ns: u64) -> Result<Outcome, ScenarioError> {
-    let mut setups = vec![ADM_COMPUTE, ADM_ACCEPT, ADM_BOUND, ADM_BOUND_AGE];
+    let mut setups = vec![ADM_COMPUTE, ADM_ACCEPT, ADM_AGE, ADM_BOUND, ADM_BOUND_AGE];
     if baseline {
         setups.extend([PLAIN_DRR, PLAIN_FIFO]);
     }
