@@ -58,6 +58,7 @@ fn t1_judges_the_admission_columns_at_every_load() {
         [
             "adm Compute",
             "adm Accept",
+            "age 1 ms",
             "N=20",
             "N=20, age 1 ms",
             "DRR",
@@ -76,10 +77,10 @@ fn t1_judges_the_admission_columns_at_every_load() {
         // the runs without admission control never are.
         let judged = row.verdicts[0].is_some();
         assert!(
-            row.verdicts[..4].iter().all(|v| v.is_some() == judged),
+            row.verdicts[..5].iter().all(|v| v.is_some() == judged),
             "{row:?}"
         );
-        assert!(row.verdicts[4..].iter().all(Option::is_none), "{row:?}");
+        assert!(row.verdicts[5..].iter().all(Option::is_none), "{row:?}");
     }
     let p99_rows = outcome.rows.iter().filter(|r| r.target.contains("p99"));
     assert_eq!(p99_rows.filter(|r| r.verdicts[0].is_some()).count(), 5);
@@ -88,7 +89,7 @@ fn t1_judges_the_admission_columns_at_every_load() {
     assert!(table.contains("10×: goodput ≥ 0.85"), "{table}");
     // Without a baseline only the admission columns run.
     let judged_only = scenarios::t1(2, false, 20 * MS).expect("no invariant broken");
-    assert_eq!(judged_only.columns.len(), 4);
+    assert_eq!(judged_only.columns.len(), 5);
     assert!(judged_only.report("FIFO 10×").is_none());
     assert!(judged_only.report("adm Compute 10×").is_some());
 }
