@@ -119,10 +119,8 @@ impl Refusal {
         self.load
     }
 
-    /// A hint for a caller that retries: the standing queueing delay (a
-    /// standing queue takes about that long to drain once arrivals ease),
-    /// and at least one window (the estimate needs that long to see the
-    /// queue gone).
+    /// A hint for a caller that retries: the predicted queueing delay
+    /// (about the time the backlog takes to drain), at least the target.
     pub const fn retry_after_ns(&self) -> u64 {
         self.retry_after_ns
     }
@@ -266,8 +264,7 @@ impl Rules {
             return refuse(RefusalKind::IoDepth(kind), over);
         }
         let threshold = self.config.refuse_at[ask.class.priority()];
-        let score = ask.load.score;
-        if score >= threshold {
+        if ask.in_flight >= self.in_flight_limit(&ask.load, threshold) {
             if over {
                 return refuse(RefusalKind::OverShare, over);
             }
@@ -286,7 +283,10 @@ impl Rules {
                     },
                 ask.in_flight + 1,
             );
-            if !someone_over_share || score >= threshold * self.config.within_share_factor {
+            if !someone_over_share
+                || ask.in_flight
+                    >= self.in_flight_limit(&ask.load, threshold * self.config.within_share_factor)
+            {
                 return refuse(RefusalKind::Overloaded, over);
             }
         }
@@ -302,19 +302,41 @@ impl Rules {
         }
     }
 
+    /// The work in flight from which new work of `class` is refused by
+    /// `load`: where the backlog reaches the class's threshold
+    /// (`u64::MAX` while the load is not armed, or for a class never
+    /// refused by load). A runtime computes it once per measurement step
+    /// and hands it to [`surely_admits`](Self::surely_admits).
+    pub fn class_limit(&self, load: &Load, class: Class) -> u64 {
+        self.in_flight_limit(load, self.config.refuse_at[class.priority()])
+    }
+
+    /// The work in flight at which `load`'s score reaches `score` (see
+    /// [`class_limit`](Self::class_limit)).
+    fn in_flight_limit(&self, load: &Load, score: f64) -> u64 {
+        if !load.armed {
+            return u64::MAX;
+        }
+        match load.backlog_limit(score) {
+            u64::MAX => u64::MAX,
+            backlog => (load.in_flight + backlog).saturating_sub(load.backlog),
+        }
+    }
+
     /// Whether [`decide`](Self::decide) surely admits new work of `class`
     /// with no deadline, for a known tenant holding `tenant_in_flight`,
-    /// `in_flight` in all, at load `score`: below the reserve, under the
-    /// tenant's bound, under the class's threshold, and of a class no IO
-    /// limit holds back. The common case on a runtime's spawn path, which
-    /// then skips filling the rest of the [`Ask`] (the IO counts, the
-    /// heaviest holder, the share test's arithmetic).
+    /// `in_flight` in all, where the class's limit is `class_limit` (from
+    /// [`class_limit`](Self::class_limit)): below the reserve, under the
+    /// tenant's bound, under the class's limit, and of a class no IO limit
+    /// holds back. The common case on a runtime's spawn path, which then
+    /// skips filling the rest of the [`Ask`] (the IO counts, the heaviest
+    /// holder, the share test's arithmetic).
     pub fn surely_admits(
         &self,
         class: Class,
         tenant_in_flight: u32,
         in_flight: u64,
-        score: f64,
+        class_limit: u64,
     ) -> bool {
         in_flight < self.soft_bound
             && in_flight < self.config.max_in_flight
@@ -322,7 +344,7 @@ impl Rules {
                 .config
                 .max_in_flight_per_tenant
                 .is_none_or(|max| tenant_in_flight < max)
-            && score < self.config.refuse_at[class.priority()]
+            && in_flight < class_limit
             && (!matches!(class, Class::Accept | Class::Read)
                 || self.config.io_depth_limits.iter().all(Option::is_none))
     }
@@ -357,16 +379,18 @@ impl Rules {
             > (1.0 + self.config.share_slack) * f64::from(holding.weight) * total as f64
     }
 
-    /// The refusal of `kind` for `class` at `load`, with its retry hint:
-    /// the standing queueing delay (a standing queue takes about that long
-    /// to drain once arrivals ease), and at least one window (the estimate
-    /// needs that long to see the queue gone).
-    pub fn refusal(&self, kind: RefusalKind, class: Class, load: Load) -> Refusal {
+    /// The refusal of `kind` for `class` at `load` with `in_flight` work in
+    /// flight (its score is the one at that moment), with its retry hint:
+    /// the predicted wait (about the time the backlog takes to drain), and
+    /// at least the target.
+    pub fn refusal(&self, kind: RefusalKind, class: Class, load: Load, in_flight: u64) -> Refusal {
+        let mut load = load;
+        load.score = load.score_at(in_flight);
         Refusal {
             kind,
             class,
             load,
-            retry_after_ns: load.standing_delay_ns.max(self.config.window_ns),
+            retry_after_ns: load.delay_at(in_flight).max(self.config.target_delay_ns),
         }
     }
 }
@@ -380,7 +404,7 @@ impl Admission {
     pub fn new(config: AdmissionConfig) -> Result<Admission, ConfigError> {
         let rules = Rules::new(config)?;
         Ok(Admission {
-            estimator: Estimator::new(config.target_delay_ns, config.window_ns),
+            estimator: Estimator::with_config(&config),
             tenants: Vec::new(),
             active: Vec::new(),
             in_flight: 0,
@@ -398,8 +422,13 @@ impl Admission {
 
     /// Takes a measurement step into the estimate, and finds the heaviest
     /// holder again.
+    /// The sample's `in_flight` is replaced by the work in flight counted
+    /// here.
     pub fn observe(&mut self, sample: Sample) {
-        self.estimator.observe(sample);
+        self.estimator.observe(Sample {
+            in_flight: self.in_flight,
+            ..sample
+        });
         self.heaviest = None;
         for &id in &self.active {
             let candidate = self.holding(id);
@@ -468,7 +497,7 @@ impl Admission {
     pub fn check(&self, tenant: TenantId, class: Class) -> Result<(), Refusal> {
         let ask = self.ask(tenant, class, None);
         match self.rules.decide(&ask).refusal {
-            Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
+            Some(kind) => Err(self.rules.refusal(kind, class, ask.load, ask.in_flight)),
             None => Ok(()),
         }
     }
@@ -483,7 +512,7 @@ impl Admission {
         let ask = self.ask(tenant, class, time_left_ns);
         let verdict = self.rules.decide(&ask);
         match verdict.refusal {
-            Some(kind) => Err(self.rules.refusal(kind, class, ask.load)),
+            Some(kind) => Err(self.rules.refusal(kind, class, ask.load, ask.in_flight)),
             None => Ok(()),
         }
     }

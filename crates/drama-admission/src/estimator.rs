@@ -1,5 +1,6 @@
-//! The saturation estimate: a standing queueing delay and a utilization,
-//! folded into one load score.
+//! The saturation estimate: how long a task admitted now would wait for a
+//! worker, whether the pool is busy enough for that to be overload, and
+//! one load score.
 
 use std::collections::VecDeque;
 
@@ -17,22 +18,108 @@ pub struct Sample {
     /// The share of the workers' time spent polling during the step, in
     /// 0..=1 (values outside are clamped).
     pub utilization: f64,
+    /// Runnable tasks waiting for a worker at the end of the step (queued,
+    /// not being polled).
+    pub backlog: u64,
+    /// Admitted work in flight at the end of the step, as the caller counts
+    /// it for [`Ask::in_flight`](crate::Ask::in_flight): what the
+    /// decisions until the next step compare with, to see how much new
+    /// work has joined the backlog since.
+    pub in_flight: u64,
+    /// The mean length of the polls that ended during the step, in ns; 0
+    /// when none did (the estimate keeps the last one).
+    pub poll_ns: u64,
+    /// The workers that drain the backlog (at least 1).
+    pub workers: u32,
 }
 
-/// The load as the estimator sees it.
+/// The load as the estimator sees it, at its last step.
+///
+/// The decisions until the next step read it with the work in flight at
+/// the time of the decision ([`backlog_at`](Self::backlog_at),
+/// [`delay_at`](Self::delay_at), [`score_at`](Self::score_at)): work
+/// admitted since the step is in the backlog now, work finished since has
+/// left it, so the estimate of the wait moves with every spawn instead of
+/// once per step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Load {
-    /// 0 idle, 1 saturated (the standing delay at the target), above 1
-    /// overloaded (the standing delay past the target, by that factor).
-    /// Below 1 it is the larger of the delay's part and the utilization,
-    /// which approaches 1 as the workers stay busy: continuous, so that it
-    /// rises before anything is refused.
+    /// 0 idle, 1 saturated (a task admitted at the step would wait the
+    /// target), above 1 overloaded, by that factor: the larger of the
+    /// utilization and the backlog's predicted wait over the target. The
+    /// utilization part approaches 1 as the workers stay busy: continuous,
+    /// so the score rises before anything is refused.
     pub score: f64,
     /// The smallest queueing delay seen over the window: the standing
     /// queue, which a burst that drains within the window does not raise.
     pub standing_delay_ns: u64,
     /// The workers' utilization, averaged over about a window.
     pub utilization: f64,
+    /// The runnable tasks waiting at the step.
+    pub backlog: u64,
+    /// The work in flight at the step.
+    pub in_flight: u64,
+    /// How much queueing delay each waiting task adds, in ns: the mean poll
+    /// (averaged over about a window) over the workers.
+    pub delay_per_task_ns: f64,
+    /// The queueing-delay target (score 1).
+    pub target_delay_ns: u64,
+    /// Whether a backlog is overload rather than a burst to wait out: the
+    /// workers' utilization (over about a window) is at least the
+    /// configured `arm_utilization`, or the standing delay is past the
+    /// target, or the backlog at the step takes a whole window to drain.
+    /// Admission refuses by load only while armed.
+    pub armed: bool,
+}
+
+impl Load {
+    /// The load of an idle pool before any step, for a `target_delay_ns`.
+    pub const fn idle(target_delay_ns: u64) -> Load {
+        Load {
+            score: 0.0,
+            standing_delay_ns: 0,
+            utilization: 0.0,
+            backlog: 0,
+            in_flight: 0,
+            delay_per_task_ns: 0.0,
+            target_delay_ns,
+            armed: false,
+        }
+    }
+
+    /// The backlog with `in_flight` work in flight now: the step's backlog,
+    /// plus the work admitted since, less the work finished since. (A task
+    /// that finishes leaves a worker, not the queue, but with one poll per
+    /// task a worker it leaves takes the next one from the queue at once.)
+    pub const fn backlog_at(&self, in_flight: u64) -> u64 {
+        (self.backlog + in_flight).saturating_sub(self.in_flight)
+    }
+
+    /// The predicted queueing delay of work admitted with `in_flight` work
+    /// in flight now, in ns.
+    pub fn delay_at(&self, in_flight: u64) -> u64 {
+        (self.backlog_at(in_flight) as f64 * self.delay_per_task_ns) as u64
+    }
+
+    /// The load score with `in_flight` work in flight now (see
+    /// [`score`](Self::score)).
+    pub fn score_at(&self, in_flight: u64) -> f64 {
+        if !self.armed {
+            return self.utilization;
+        }
+        (self.delay_at(in_flight) as f64 / self.target_delay_ns as f64).max(self.utilization)
+    }
+
+    /// The backlog at which the predicted delay reaches `score` times the
+    /// target; `u64::MAX` for an infinite score or before any poll was
+    /// measured.
+    pub fn backlog_limit(&self, score: f64) -> u64 {
+        let tasks = (score * self.target_delay_ns as f64 / self.delay_per_task_ns).ceil();
+        if tasks.is_nan() || tasks >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            tasks as u64
+        }
+    }
 }
 
 /// At most this many samples are kept for the window's minimum; past it,
@@ -58,6 +145,12 @@ pub struct Estimator {
     /// `MAX_WINDOW_SAMPLES`.
     candidates: VecDeque<(u64, u64)>,
     utilization: f64,
+    /// The mean poll, averaged like the utilization; 0 before any.
+    poll_ns: f64,
+    /// The utilization from which the load is armed.
+    arm_utilization: f64,
+    /// The last sample, for its backlog, work in flight and workers.
+    last: Option<Sample>,
     /// The last sample's time; `None` before the first.
     last_ns: Option<u64>,
 }
@@ -65,15 +158,22 @@ pub struct Estimator {
 impl Estimator {
     /// An estimator with `config`'s target and window, before any sample.
     pub fn with_config(config: &crate::AdmissionConfig) -> Estimator {
-        Estimator::new(config.target_delay_ns, config.window_ns)
+        Estimator::new(
+            config.target_delay_ns,
+            config.window_ns,
+            config.arm_utilization,
+        )
     }
 
-    pub(crate) fn new(target_ns: u64, window_ns: u64) -> Estimator {
+    pub(crate) fn new(target_ns: u64, window_ns: u64, arm_utilization: f64) -> Estimator {
         Estimator {
             target_ns,
             window_ns,
             candidates: VecDeque::with_capacity(MAX_WINDOW_SAMPLES),
             utilization: 0.0,
+            poll_ns: 0.0,
+            arm_utilization,
+            last: None,
             last_ns: None,
         }
     }
@@ -103,6 +203,16 @@ impl Estimator {
         // average does not depend on how often the caller samples.
         let weight = 1.0 - (-(span as f64) / self.window_ns as f64).exp();
         self.utilization += weight * (utilization - self.utilization);
+        // The mean poll, from the steps that ended polls; the first one
+        // sets it outright (there is nothing to average with).
+        if sample.poll_ns > 0 {
+            if self.poll_ns == 0.0 {
+                self.poll_ns = sample.poll_ns as f64;
+            } else {
+                self.poll_ns += weight * (sample.poll_ns as f64 - self.poll_ns);
+            }
+        }
+        self.last = Some(sample);
         // The window's minimum, with a monotonic deque.
         let delay = sample.queue_delay_ns;
         while self.candidates.back().is_some_and(|&(_, d)| d >= delay) {
@@ -130,13 +240,29 @@ impl Estimator {
 
     /// The load after the steps so far.
     pub fn load(&self) -> Load {
+        let Some(last) = self.last else {
+            return Load::idle(self.target_ns);
+        };
         let standing_delay_ns = self.candidates.front().map_or(0, |&(_, d)| d);
-        let delay_score = standing_delay_ns as f64 / self.target_ns as f64;
-        Load {
-            score: delay_score.max(self.utilization),
+        let mut load = Load {
+            score: 0.0,
             standing_delay_ns,
             utilization: self.utilization,
-        }
+            backlog: last.backlog,
+            in_flight: last.in_flight,
+            delay_per_task_ns: self.poll_ns / f64::from(last.workers.max(1)),
+            target_delay_ns: self.target_ns,
+            armed: false,
+        };
+        // Armed by workers that stay busy, by a queue that stands, or by a
+        // backlog that takes a whole window to drain: that is not a burst
+        // to wait out (the burst itself was admitted; the work that would
+        // queue behind it is what is refused).
+        load.armed = self.utilization >= self.arm_utilization
+            || standing_delay_ns >= self.window_ns
+            || load.delay_at(last.in_flight) >= self.window_ns;
+        load.score = load.score_at(last.in_flight);
+        load
     }
 }
 
@@ -151,12 +277,16 @@ mod tests {
             now_ns,
             queue_delay_ns,
             utilization: 1.0,
+            backlog: 0,
+            in_flight: 0,
+            poll_ns: 0,
+            workers: 1,
         }
     }
 
     #[test]
     fn bounded_when_sampled_densely() {
-        let mut estimator = Estimator::new(MS, 4 * MS);
+        let mut estimator = Estimator::new(MS, 4 * MS, 0.9);
         // Increasing delays every nanosecond: every sample is a candidate.
         for t in 0..10_000 {
             estimator.observe(sample(t, t));
@@ -168,16 +298,14 @@ mod tests {
 
     #[test]
     fn nan_and_out_of_range_utilization_are_clamped() {
-        let mut estimator = Estimator::new(MS, 4 * MS);
+        let mut estimator = Estimator::new(MS, 4 * MS, 0.9);
         estimator.observe(Sample {
-            now_ns: 0,
-            queue_delay_ns: 0,
             utilization: f64::NAN,
+            ..sample(0, 0)
         });
         estimator.observe(Sample {
-            now_ns: 100 * MS,
-            queue_delay_ns: 0,
             utilization: 7.0,
+            ..sample(100 * MS, 0)
         });
         let load = estimator.load();
         assert!(

@@ -6,15 +6,25 @@
 //! early, in a fixed order, and the heavy tenant first:
 //!
 //! - **A saturation estimate, one load score.** The caller feeds measurement
-//!   steps ([`Sample`]: the queueing delay of runnable tasks, from spawn or
-//!   wake to the start of their poll, and the workers' utilization). The
-//!   delay counts as the *standing* delay, the smallest seen over a window
-//!   (CoDel): a burst that drains within the window does not raise it. The
-//!   [`Load`] score is the larger of the utilization and the standing delay
-//!   over its target: 0 idle, close to 1 when the workers are all busy, 1
-//!   saturated (the standing delay at the target), above 1 overloaded. It is
+//!   steps ([`Sample`]: the runnable tasks waiting, the work in flight, the
+//!   mean poll, the workers' utilization, and the queueing delay of the
+//!   polls started). The estimate predicts how long work admitted *now*
+//!   would wait: the backlog at the step, plus what was admitted since,
+//!   less what finished since, times the mean poll over the workers. So the
+//!   prediction moves with every admission, not once per step, and the
+//!   backlog is held at the threshold instead of swinging around it.
+//!   The [`Load`] score is the larger of the utilization and that predicted
+//!   delay over its target (500 µs by default): 0 idle, close to 1 when the
+//!   workers are all busy, 1 saturated, above 1 overloaded. It is
 //!   continuous, so it rises before anything is refused and an upstream
 //!   load balancer can act on it first.
+//! - **Bursts are not overload.** The delay counts only while the load is
+//!   *armed*: the workers have been busy (utilization averaged over a
+//!   window, 4 ms, at least 0.95), or a queue has stood for the window
+//!   (the smallest delay seen over it, CoDel's test, is past the window),
+//!   or the backlog alone takes the window to drain. A burst on idle
+//!   workers is admitted whole; the work that would queue behind it, once
+//!   the workers stay busy, is what is refused.
 //! - **The class ladder.** New work of each class is refused past a score:
 //!   `Accept` first (1 by default), then `Read` (1.5), then `Compute` (2);
 //!   `Write`, which finishes requests and frees resources, only at the
@@ -36,7 +46,8 @@
 //!   while a kind is at its depth limit, new `Accept` and `Read` work (which
 //!   would start more IO) is refused.
 //! - **Deadlines.** [`Admission::admit_by`] refuses work that the standing
-//!   queueing delay alone would take past its deadline.
+//!   queueing delay (the least any work waited over the window) alone
+//!   would take past its deadline.
 //!
 //! Pure, like the policy: no threads, no clock, no atomics. Time comes in
 //! with the samples, so a simulator drives it in virtual time and a test
@@ -53,11 +64,20 @@
 //! for _ in 0..100 {
 //!     admission.admit(heavy, Class::Accept).unwrap();
 //! }
-//! // A queue that stands: 1.5 ms of delay for 5 ms, past the 4 ms window.
-//! for t in 0..=5 {
-//!     admission.observe(Sample { now_ns: t * MS, queue_delay_ns: 3 * MS / 2, utilization: 1.0 });
+//! // Busy workers (2, polls of 100 µs) with 40 tasks waiting for 20 ms:
+//! // work admitted now would wait 2 ms, four times the 500 µs target.
+//! for t in 0..=20 {
+//!     admission.observe(Sample {
+//!         now_ns: t * MS,
+//!         queue_delay_ns: 0,
+//!         utilization: 1.0,
+//!         backlog: 40,
+//!         in_flight: 0, // Admission counts its own
+//!         poll_ns: 100_000,
+//!         workers: 2,
+//!     });
 //! }
-//! assert!(admission.load().score > 1.0);
+//! assert!(admission.load().score > 3.9);
 //! // The heavy tenant's new accepts are refused; the light one's are not.
 //! let refused = admission.admit(heavy, Class::Accept).unwrap_err();
 //! assert_eq!(refused.kind(), RefusalKind::OverShare);

@@ -1,6 +1,7 @@
 //! `Admission` against a naive reference model: the same rules computed
 //! from scratch at every step (sums over every tenant, the window's minimum
-//! over every sample kept), under random operations. Checks that every
+//! over every sample kept, the backlog's predicted delay from the counts),
+//! under random operations. Checks that every
 //! decision matches, that nothing admitted is lost from the counts, and
 //! that the bounds hold.
 
@@ -20,6 +21,8 @@ const FACTOR: f64 = 2.0;
 const MAX_TENANTS: u32 = 4;
 const READ_IO_LIMIT: u32 = 2;
 const REFUSE_AT: [f64; Class::COUNT] = AdmissionConfig::DEFAULT_REFUSE_AT;
+const ARM_UTILIZATION: f64 = AdmissionConfig::DEFAULT_ARM_UTILIZATION;
+const WORKERS: u32 = 2;
 
 fn config(tenant_cap: Option<u32>) -> AdmissionConfig {
     let config = AdmissionConfig::new()
@@ -46,6 +49,8 @@ enum Op {
         dt_us: u64,
         delay_us: u64,
         utilization_pct: u32,
+        backlog: u64,
+        poll_us: u64,
     },
     SetWeight(u32, u32),
     IoBegin(u32, usize),
@@ -58,9 +63,11 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (tenant.clone(), 0..Class::COUNT).prop_map(|(t, c)| Op::Admit(t, c)),
         2 => tenant.clone().prop_map(Op::Finish),
-        2 => (0u64..3_000, 0u64..4_000, 0u32..=100).prop_map(|(dt_us, delay_us, utilization_pct)| {
-            Op::Observe { dt_us, delay_us, utilization_pct }
-        }),
+        2 => (0u64..3_000, 0u64..6_000, 0u32..=100, 0u64..60, 0u64..300).prop_map(
+            |(dt_us, delay_us, utilization_pct, backlog, poll_us)| {
+                Op::Observe { dt_us, delay_us, utilization_pct, backlog, poll_us }
+            }
+        ),
         1 => (tenant.clone(), 1u32..=500).prop_map(|(t, w)| Op::SetWeight(t, w)),
         1 => (tenant.clone(), 0..IoKind::COUNT).prop_map(|(t, k)| Op::IoBegin(t, k)),
         1 => (tenant, 0..IoKind::COUNT).prop_map(|(t, k)| Op::IoEnd(t, k)),
@@ -78,6 +85,11 @@ struct Model {
     samples: Vec<(u64, u64)>,
     last_ns: Option<u64>,
     utilization: f64,
+    /// The mean poll (0 before any), the backlog and the work in flight at
+    /// the last step.
+    poll_ns: f64,
+    backlog: u64,
+    in_flight_at_step: u64,
     /// The heaviest holder as the rule tracks it: found again at each
     /// measurement step, taken over by a tenant admitted past it.
     heaviest: Option<u32>,
@@ -126,11 +138,41 @@ impl Model {
             .unwrap_or(newest)
     }
 
-    fn score(&self) -> f64 {
-        (self.standing_ns() as f64 / TARGET_NS as f64).max(self.utilization)
+    /// The queueing delay each waiting task adds.
+    fn delay_per_task_ns(&self) -> f64 {
+        self.poll_ns / f64::from(WORKERS)
     }
 
-    fn observe(&mut self, now_ns: u64, delay_ns: u64, utilization: f64) {
+    /// The backlog now: the step's, plus what was admitted since, less
+    /// what finished since.
+    fn backlog_now(&self) -> u64 {
+        (self.backlog + self.total()).saturating_sub(self.in_flight_at_step)
+    }
+
+    /// Busy workers, a standing queue, or a backlog of a window's work
+    /// (at the step).
+    fn armed(&self) -> bool {
+        self.last_ns.is_some()
+            && (self.utilization >= ARM_UTILIZATION
+                || self.standing_ns() >= WINDOW_NS
+                || (self.backlog as f64 * self.delay_per_task_ns()) as u64 >= WINDOW_NS)
+    }
+
+    /// Whether the backlog's predicted delay is `score` times the target.
+    fn past(&self, score: f64) -> bool {
+        self.armed()
+            && self.backlog_now() as f64
+                >= (score * TARGET_NS as f64 / self.delay_per_task_ns()).ceil()
+    }
+
+    fn observe(
+        &mut self,
+        now_ns: u64,
+        delay_ns: u64,
+        utilization: f64,
+        backlog: u64,
+        poll_ns: u64,
+    ) {
         let (now, span) = match self.last_ns {
             None => {
                 self.samples.push((now_ns, 0));
@@ -141,6 +183,15 @@ impl Model {
         self.last_ns = Some(now);
         let weight = 1.0 - (-(span as f64) / WINDOW_NS as f64).exp();
         self.utilization += weight * (utilization - self.utilization);
+        if poll_ns > 0 {
+            if self.poll_ns == 0.0 {
+                self.poll_ns = poll_ns as f64;
+            } else {
+                self.poll_ns += weight * (poll_ns as f64 - self.poll_ns);
+            }
+        }
+        self.backlog = backlog;
+        self.in_flight_at_step = self.total();
         self.samples.push((now, delay_ns));
         self.heaviest = None;
         for t in 0..MAX_TENANTS {
@@ -217,12 +268,11 @@ impl Model {
             return Err(RefusalKind::IoDepth(IoKind::Read));
         }
         let threshold = REFUSE_AT[class.priority()];
-        let score = self.score();
-        if score >= threshold {
+        if self.past(threshold) {
             if over {
                 return Err(RefusalKind::OverShare);
             }
-            if !self.someone_over_share(t) || score >= threshold * FACTOR {
+            if !self.someone_over_share(t) || self.past(threshold * FACTOR) {
                 return Err(RefusalKind::Overloaded);
             }
         }
@@ -274,6 +324,8 @@ fn run(ops: &[Op], tenant_cap: Option<u32>) -> Vec<RefusalKind> {
                 dt_us,
                 delay_us,
                 utilization_pct,
+                backlog,
+                poll_us,
             } => {
                 now_ns += dt_us * 1_000;
                 let utilization = f64::from(utilization_pct) / 100.0;
@@ -281,8 +333,19 @@ fn run(ops: &[Op], tenant_cap: Option<u32>) -> Vec<RefusalKind> {
                     now_ns,
                     queue_delay_ns: delay_us * 1_000,
                     utilization,
+                    backlog,
+                    // Admission counts its own.
+                    in_flight: 0,
+                    poll_ns: poll_us * 1_000,
+                    workers: WORKERS,
                 });
-                model.observe(now_ns, delay_us * 1_000, utilization);
+                model.observe(
+                    now_ns,
+                    delay_us * 1_000,
+                    utilization,
+                    backlog,
+                    poll_us * 1_000,
+                );
             }
             Op::SetWeight(t, w) => {
                 admission.set_weight(TenantId::new(t), Weight::new(w).unwrap());
@@ -316,6 +379,12 @@ fn run(ops: &[Op], tenant_cap: Option<u32>) -> Vec<RefusalKind> {
         let load = admission.load();
         assert_eq!(load.standing_delay_ns, model.standing_ns(), "op {i}");
         assert!((load.utilization - model.utilization).abs() < 1e-9);
+        assert_eq!(load.armed, model.armed(), "op {i}");
+        assert_eq!(
+            load.backlog_at(admission.in_flight()),
+            model.backlog_now(),
+            "op {i}"
+        );
     }
     seen
 }
@@ -381,8 +450,11 @@ proptest! {
         tenant_weight in 1u32..500,
         heaviest_in_flight in 0u32..30,
         heaviest_weight in 1u32..500,
-        score in 0.0f64..5.0,
         standing_delay_ns in 0u64..5_000_000,
+        backlog in 0u64..40,
+        in_flight_at_step in 0u64..40,
+        delay_per_task_ns in 0.0f64..200_000.0,
+        armed in any::<bool>(),
         cap in prop::option::of(1u32..10),
         io_limited in any::<bool>(),
     ) {
@@ -406,11 +478,21 @@ proptest! {
             in_flight: in_flight.max(u64::from(tenant_in_flight)),
             active_weight,
             io_in_flight: [READ_IO_LIMIT; IoKind::COUNT],
-            load: drama_admission::Load { score, standing_delay_ns, utilization: 0.5 },
+            load: drama_admission::Load {
+                score: 0.5,
+                standing_delay_ns,
+                utilization: 0.5,
+                backlog,
+                in_flight: in_flight_at_step,
+                delay_per_task_ns,
+                target_delay_ns: TARGET_NS,
+                armed,
+            },
             heaviest: Holding { in_flight: heaviest_in_flight, weight: heaviest_weight },
             time_left_ns: None,
         };
-        if rules.surely_admits(class, ask.tenant_in_flight, ask.in_flight, score) {
+        let limit = rules.class_limit(&ask.load, class);
+        if rules.surely_admits(class, ask.tenant_in_flight, ask.in_flight, limit) {
             prop_assert_eq!(rules.decide(&ask).refusal, None);
         }
     }

@@ -7,6 +7,11 @@ use drama_policy::{Class, IoKind, TenantId};
 const MS: u64 = 1_000_000;
 const US: u64 = 1_000;
 
+/// The polls and workers of every measurement step: 50 µs of queueing
+/// delay per waiting task.
+const POLL_NS: u64 = 100 * US;
+const WORKERS: u32 = 2;
+
 /// What an admission must come to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -18,12 +23,16 @@ use Expect::{Admitted, Refused};
 /// One step of a script.
 #[derive(Clone, Copy, Debug)]
 enum Step {
-    /// Measurement steps every millisecond over `from_ms..=to_ms`.
+    /// Measurement steps every millisecond over `from_ms..=to_ms`: the
+    /// standing delay, the utilization, and the backlog (on 2 workers
+    /// whose polls take 100 µs, so each waiting task adds 50 µs: 10 tasks
+    /// are the default 500 µs target).
     Load {
         from_ms: u64,
         to_ms: u64,
         delay_us: u64,
         utilization: f64,
+        backlog: u64,
     },
     /// `n` admissions of `tenant` in `class`, all admitted.
     Fill {
@@ -86,6 +95,7 @@ fn check(config: AdmissionConfig, script: &[Step]) {
                 to_ms,
                 delay_us,
                 utilization,
+                backlog,
             } => {
                 for t in from_ms..=to_ms {
                     now_ns = t * MS;
@@ -93,6 +103,10 @@ fn check(config: AdmissionConfig, script: &[Step]) {
                         now_ns,
                         queue_delay_ns: delay_us * US,
                         utilization,
+                        backlog,
+                        in_flight: 0,
+                        poll_ns: POLL_NS,
+                        workers: WORKERS,
                     });
                 }
             }
@@ -116,7 +130,9 @@ fn check(config: AdmissionConfig, script: &[Step]) {
                     }
                     Err(refusal) => {
                         assert_eq!(refusal.class(), class);
-                        assert!(refusal.retry_after_ns() >= admission.config().get_window_ns());
+                        assert!(
+                            refusal.retry_after_ns() >= admission.config().get_target_delay_ns()
+                        );
                         Refused(refusal.kind())
                     }
                 };
@@ -187,13 +203,26 @@ fn check(config: AdmissionConfig, script: &[Step]) {
 }
 
 /// Measurement steps with a standing delay of `delay_us` from `from_ms`
-/// to `to_ms`, workers half busy (so that the score is the delay's).
+/// to `to_ms`, workers half busy, no backlog.
 fn delay(from_ms: u64, to_ms: u64, delay_us: u64) -> Step {
     Load {
         from_ms,
         to_ms,
         delay_us,
         utilization: 0.5,
+        backlog: 0,
+    }
+}
+
+/// Measurement steps from `from_ms` to `to_ms` with busy workers and
+/// `tasks` waiting: a score of `tasks / 10`.
+fn backlog(from_ms: u64, to_ms: u64, tasks: u64) -> Step {
+    Load {
+        from_ms,
+        to_ms,
+        delay_us: 0,
+        utilization: 1.0,
+        backlog: tasks,
     }
 }
 
@@ -210,53 +239,66 @@ fn admit(tenant: u32, class: Class, expect: Expect) -> Step {
 }
 
 #[test]
-fn a_burst_shorter_than_the_window_does_not_raise_the_score() {
+fn a_burst_on_idle_workers_is_admitted_and_refusals_wait_for_busy_workers() {
     check(
         AdmissionConfig::new(),
         &[
-            delay(0, 1, 100),
-            // 3 ms of 5 ms delays: a burst, shorter than the 4 ms window.
-            delay(2, 4, 5_000),
-            score(0.0, 0.6),
-            delay(5, 20, 100),
-            score(0.0, 0.6),
+            // 40 tasks waiting (2 ms of work) on workers busy a third of
+            // the time: a burst, which the workers drain.
+            Load {
+                from_ms: 0,
+                to_ms: 3,
+                delay_us: 0,
+                utilization: 0.3,
+                backlog: 40,
+            },
+            score(0.0, 0.31),
             admit(1, Class::Accept, Admitted),
-        ],
-    );
-}
-
-#[test]
-fn a_standing_queue_raises_the_score_after_one_window() {
-    check(
-        AdmissionConfig::new(),
-        &[
-            // From the start: the first window needs 4 ms of evidence.
-            delay(0, 3, 1_500),
-            score(0.0, 0.6),
-            delay(4, 4, 1_500),
-            score(1.49, 1.51),
+            // The workers stay busy and the backlog stays: overload.
+            backlog(4, 20, 40),
+            score(4.0, 4.1),
             admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
         ],
     );
 }
 
 #[test]
-fn the_score_falls_as_soon_as_the_queue_drains() {
+fn a_backlog_that_takes_a_window_to_drain_is_overload_at_once() {
     check(
         AdmissionConfig::new(),
         &[
-            delay(0, 10, 3_000),
-            score(2.99, 3.01),
-            // One step with a short delay is evidence the queue is gone.
-            delay(11, 11, 100),
-            score(0.0, 0.6),
+            // 100 tasks: 5 ms of work, more than the 4 ms window.
+            Load {
+                from_ms: 0,
+                to_ms: 1,
+                delay_us: 0,
+                utilization: 0.2,
+                backlog: 100,
+            },
+            score(10.0, 10.1),
+            admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Compute, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Write, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn the_score_falls_as_soon_as_the_backlog_drains() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            backlog(0, 20, 60),
+            score(5.99, 6.01),
+            backlog(21, 21, 0),
+            score(0.9, 1.0),
             admit(1, Class::Accept, Admitted),
         ],
     );
 }
 
 #[test]
-fn utilization_alone_saturates_at_one() {
+fn utilization_alone_approaches_one() {
     check(
         AdmissionConfig::new(),
         &[
@@ -265,30 +307,44 @@ fn utilization_alone_saturates_at_one() {
                 to_ms: 40,
                 delay_us: 0,
                 utilization: 0.7,
+                backlog: 0,
             },
             score(0.69, 0.71),
             admit(1, Class::Accept, Admitted),
-            Load {
-                from_ms: 41,
-                to_ms: 100,
-                delay_us: 0,
-                utilization: 1.0,
-            },
-            score(0.99, 1.0),
             // Busy but with no queue: nothing refused yet, the score says
             // how close it is.
+            backlog(41, 100, 0),
+            score(0.99, 1.0),
             admit(1, Class::Accept, Admitted),
-            // Busy with the standing delay at the target: saturated,
-            // accepts are refused, the rest goes on.
-            Load {
-                from_ms: 101,
-                to_ms: 110,
-                delay_us: 1_000,
-                utilization: 1.0,
-            },
+            // Busy with the target's worth of backlog: saturated, accepts
+            // are refused, the rest goes on.
+            backlog(101, 110, 10),
             score(1.0, 1.01),
             admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
             admit(1, Class::Read, Admitted),
+        ],
+    );
+}
+
+#[test]
+fn work_admitted_or_finished_since_the_step_moves_the_backlog() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            backlog(0, 20, 0),
+            // Nine tasks join the backlog after the step: 450 µs.
+            Fill {
+                tenant: 1,
+                class: Class::Compute,
+                n: 9,
+            },
+            admit(1, Class::Accept, Admitted),
+            // Ten: the target, where accepts stop.
+            admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Read, Admitted),
+            // Two finish: room for an accept again.
+            Finish { tenant: 1, n: 2 },
+            admit(1, Class::Accept, Admitted),
         ],
     );
 }
@@ -300,19 +356,20 @@ fn the_ladder_refuses_accept_then_read_then_compute_and_never_write() {
     check(
         AdmissionConfig::new(),
         &[
-            delay(0, 10, 1_200),
+            // Busy for 20 ms: the utilization's average is past 0.95.
+            backlog(0, 20, 12),
             admit(1, Accept, overloaded),
             admit(1, Read, Admitted),
             admit(1, Compute, Admitted),
             admit(1, Write, Admitted),
-            delay(11, 20, 1_700),
+            backlog(21, 30, 17),
             admit(1, Accept, overloaded),
             admit(1, Read, overloaded),
             admit(1, Compute, Admitted),
-            delay(21, 30, 2_500),
+            backlog(31, 40, 25),
             admit(1, Compute, overloaded),
             admit(1, Write, Admitted),
-            delay(31, 40, 100_000),
+            backlog(41, 50, 100_000),
             admit(1, Write, Admitted),
         ],
     );
@@ -342,7 +399,7 @@ fn the_tenant_over_its_share_is_refused_first() {
             tenant: 2,
             expect: false,
         },
-        delay(0, 10, 1_200),
+        backlog(0, 20, 12),
         // Past the accept threshold: the heavy tenant's accepts go, the
         // light ones' do not.
         admit(1, Accept, Refused(RefusalKind::OverShare)),
@@ -350,7 +407,7 @@ fn the_tenant_over_its_share_is_refused_first() {
         admit(3, Accept, Admitted),
         // Past twice the threshold (this config's factor), everyone's
         // accepts go.
-        delay(11, 20, 2_100),
+        backlog(21, 30, 21),
         admit(2, Accept, Refused(RefusalKind::Overloaded)),
         // Past the compute threshold, the heavy tenant's compute goes, the
         // light ones' stays.
@@ -359,7 +416,7 @@ fn the_tenant_over_its_share_is_refused_first() {
         // Once the heavy tenant's work is done, nobody is over their share
         // and the ladder applies to all.
         Finish { tenant: 1, n: 100 },
-        delay(21, 30, 1_700),
+        backlog(31, 40, 17),
         admit(2, Read, Refused(RefusalKind::Overloaded)),
     ]);
     check(AdmissionConfig::new().within_share_factor(2.0), &script);
@@ -381,9 +438,9 @@ fn by_default_a_tenant_within_its_share_outlasts_any_load_while_another_is_over_
         },
     ];
     script.extend([
-        delay(0, 10, 50_000),
+        backlog(0, 10, 1_000),
         admit(1, Compute, Refused(RefusalKind::OverShare)),
-        // Fifty times the target: the light tenant is still admitted, as
+        // A hundred times the target: the light tenant is still admitted, as
         // the fair queue will serve it its share.
         admit(2, Accept, Admitted),
         // Once the heavy tenant's work is done, the ladder applies to all.
@@ -617,7 +674,9 @@ fn nonsense_settings_are_refused() {
         AdmissionConfig::new().target_delay_ns(0),
         AdmissionConfig::new().target_delay_ns(u64::MAX),
         AdmissionConfig::new().window_ns(0),
-        AdmissionConfig::new().window_ns(MS / 2),
+        AdmissionConfig::new().window_ns(MS / 4),
+        AdmissionConfig::new().arm_utilization(1.5),
+        AdmissionConfig::new().arm_utilization(f64::NAN),
         AdmissionConfig::new().refuse_at(Class::Accept, 0.0),
         AdmissionConfig::new().refuse_at(Class::Accept, f64::NAN),
         AdmissionConfig::new().refuse_at(Class::Accept, 3.0),

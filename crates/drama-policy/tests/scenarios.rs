@@ -135,15 +135,15 @@ fn newest_first_inside_a_class() {
 
 #[test]
 fn oldest_first_once_the_oldest_is_past_the_age_bound() {
-    // Default age bound: 4 ms. At 4 ms `a` (enqueued at 0) is due; `b`
-    // (at 1 ms) is not yet, so after `a` the class is newest-first again.
+    // Default age bound: 1 ms. At 1 ms `a` (enqueued at 0) is due; `b`
+    // (at 250 µs) is not yet, so after `a` the class is newest-first again.
     check(
-        "+1 C a @0; +1 C b @1000000; +1 C c @2000000; pick*3 @4000000 10",
+        "+1 C a @0; +1 C b @250000; +1 C c @500000; pick*3 @1000000 10",
         "a c b",
     );
-    // At 5 ms both `a` and `b` are due.
+    // At 1.25 ms both `a` and `b` are due.
     check(
-        "+1 C a @0; +1 C b @1000000; +1 C c @2000000; pick*3 @5000000 10",
+        "+1 C a @0; +1 C b @250000; +1 C c @500000; pick*3 @1250000 10",
         "a b c",
     );
 }

@@ -513,9 +513,7 @@ pub(crate) fn try_admit(
     if shared.state.load(Ordering::Acquire) != pool::OPEN {
         return Err(Rejected::new((), RejectReason::ShuttingDown));
     }
-    let in_flight =
-        shared.live.load(Ordering::Relaxed) as u64 + shared.permits.load(Ordering::Relaxed) as u64;
-    match shared.gate.admit(tenant, class, in_flight, None) {
+    match shared.gate.admit(tenant, class, shared.in_flight(), None) {
         Ok(()) => {
             shared.permits.fetch_add(1, Ordering::Relaxed);
             Ok(Permit {

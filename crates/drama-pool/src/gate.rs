@@ -18,7 +18,7 @@ use drama_admission::{Ask, Estimator, Holding, Load, Refusal, RefusalKind, Rules
 use drama_core::RejectReason;
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Tenants per page of the counters: a page (32 KiB) is allocated when a
 /// tenant of its range first shows up, so that `max_tenants` of 2^24 costs
@@ -48,11 +48,21 @@ pub(crate) struct Gate {
     /// The sum of the weights of the tenants with work in flight.
     active_weight: AtomicU64,
     io_in_flight: [AtomicU32; IoKind::COUNT],
-    /// The last load the monitor estimated: the score and utilization as
-    /// `f64` bits, the standing delay in ns.
+    /// The last load the monitor estimated, field by field (`f64`s as
+    /// bits). The fields are published one by one: a decision racing the
+    /// monitor's step may read fields of two steps, a soft error of one
+    /// step that the next decision does not repeat.
     score_bits: AtomicU64,
     utilization_bits: AtomicU64,
     standing_delay_ns: AtomicU64,
+    backlog: AtomicU64,
+    in_flight_at_step: AtomicU64,
+    delay_per_task_bits: AtomicU64,
+    armed: AtomicBool,
+    /// Per class (by priority), the work in flight from which the last
+    /// load refuses the class (`Rules::class_limit`): the spawn path's
+    /// common case compares with it and reads nothing else of the load.
+    class_limits: [AtomicU64; Class::COUNT],
     /// The tenant holding the most work in flight per unit of weight, as
     /// far as known (`NO_TENANT` before any): taken over by a tenant
     /// admitted past what it holds now. Kept up by the admissions alone,
@@ -80,6 +90,11 @@ impl Gate {
             score_bits: AtomicU64::new(0f64.to_bits()),
             utilization_bits: AtomicU64::new(0f64.to_bits()),
             standing_delay_ns: AtomicU64::new(0),
+            backlog: AtomicU64::new(0),
+            in_flight_at_step: AtomicU64::new(0),
+            delay_per_task_bits: AtomicU64::new(0f64.to_bits()),
+            armed: AtomicBool::new(false),
+            class_limits: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             heaviest: AtomicU32::new(NO_TENANT),
             refused: AtomicU64::new(0),
             expired: AtomicU64::new(0),
@@ -108,6 +123,11 @@ impl Gate {
             score: f64::from_bits(self.score_bits.load(Ordering::Relaxed)),
             standing_delay_ns: self.standing_delay_ns.load(Ordering::Relaxed),
             utilization: f64::from_bits(self.utilization_bits.load(Ordering::Relaxed)),
+            backlog: self.backlog.load(Ordering::Relaxed),
+            in_flight: self.in_flight_at_step.load(Ordering::Relaxed),
+            delay_per_task_ns: f64::from_bits(self.delay_per_task_bits.load(Ordering::Relaxed)),
+            target_delay_ns: self.rules.config().get_target_delay_ns(),
+            armed: self.armed.load(Ordering::Relaxed),
         }
     }
 
@@ -122,14 +142,14 @@ impl Gate {
         time_left: Option<Duration>,
     ) -> Result<(), Refusal> {
         let cell = self.cell(tenant);
-        // The common case, a pool below its thresholds: decided from four
+        // The common case, a pool below its thresholds: decided from two
         // loads, without the rest of the `Ask`.
         if let Some(cell) = cell
             && time_left.is_none()
         {
             let held = cell.in_flight.load(Ordering::Relaxed);
-            let score = f64::from_bits(self.score_bits.load(Ordering::Relaxed));
-            if self.rules.surely_admits(class, held, in_flight, score) {
+            let limit = self.class_limits[class.priority()].load(Ordering::Relaxed);
+            if self.rules.surely_admits(class, held, in_flight, limit) {
                 self.count(tenant, cell);
                 return Ok(());
             }
@@ -149,7 +169,7 @@ impl Gate {
         let verdict = self.rules.decide(&ask);
         if let Some(kind) = verdict.refusal {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(self.rules.refusal(kind, class, ask.load));
+            return Err(self.rules.refusal(kind, class, ask.load, in_flight));
         }
         if let Some(cell) = cell {
             self.count(tenant, cell);
@@ -278,6 +298,16 @@ impl Gate {
             .store(load.utilization.to_bits(), Ordering::Relaxed);
         self.standing_delay_ns
             .store(load.standing_delay_ns, Ordering::Relaxed);
+        self.backlog.store(load.backlog, Ordering::Relaxed);
+        self.in_flight_at_step
+            .store(load.in_flight, Ordering::Relaxed);
+        self.delay_per_task_bits
+            .store(load.delay_per_task_ns.to_bits(), Ordering::Relaxed);
+        self.armed.store(load.armed, Ordering::Relaxed);
+        for class in Class::ALL {
+            self.class_limits[class.priority()]
+                .store(self.rules.class_limit(&load, class), Ordering::Relaxed);
+        }
     }
 }
 

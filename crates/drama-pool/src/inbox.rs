@@ -157,6 +157,15 @@ impl<T> Inbox<T> {
         Some(value)
     }
 
+    /// About how many values the inbox holds, for the monitor's estimate
+    /// of the backlog: the tickets taken less the tickets read, by two
+    /// relaxed loads that may see a push or pop in progress.
+    pub(crate) fn len_hint(&self) -> usize {
+        let tail = self.tail.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
+        tail.wrapping_sub(head).min(self.mask + 1)
+    }
+
     /// Whether a value is ready to pop. Only meaningful to the owner; a push
     /// in progress reads as empty (its producer notifies afterwards).
     pub(crate) fn has_ready(&self) -> bool {

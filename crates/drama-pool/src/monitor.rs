@@ -123,8 +123,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 /// Folds the workers' counters into the admission estimate, one step per
 /// monitor beat: the mean queueing delay of the polls the step started
-/// (time from entering a worker's queue to the start of the poll) and the
-/// share of the workers' time spent polling.
+/// (time from entering a worker's queue to the start of the poll), the
+/// share of the workers' time spent polling, the mean poll, and the
+/// backlog (tasks queued in the slots, their inboxes and overflow lists)
+/// with the work in flight at the same moment.
 struct LoadSampler {
     estimator: Estimator,
     /// The clock at the last step, and the workers' cumulative counters
@@ -155,14 +157,35 @@ impl LoadSampler {
             .wrapping_sub(last_delay_sum)
             .checked_div(polls_started)
             .unwrap_or(0);
+        let busy_ns = busy.wrapping_sub(last_busy);
         let capacity_ns = elapsed_ns as f64 * shared.slots.len() as f64;
-        let utilization = busy.wrapping_sub(last_busy) as f64 / capacity_ns;
+        let utilization = busy_ns as f64 / capacity_ns;
+        // The backlog and the work in flight are read together, so that a
+        // decision comparing its own reading of the work in flight with
+        // this one sees what joined the backlog since.
+        let in_flight = shared.in_flight();
+        let backlog: usize = shared
+            .slots
+            .iter()
+            .map(|slot| {
+                slot.load.load(Ordering::Relaxed)
+                    + slot.inbox.len_hint()
+                    + slot.overflow_len.load(Ordering::Relaxed)
+            })
+            .sum();
         shared.gate.step(
             &mut self.estimator,
             Sample {
                 now_ns,
                 queue_delay_ns,
                 utilization,
+                backlog: backlog as u64,
+                in_flight,
+                // Worker time per poll started from the queue: the rate at
+                // which the workers drain it, hand-off polls included in
+                // the time they take from it.
+                poll_ns: busy_ns.checked_div(polls_started).unwrap_or(0),
+                workers: shared.slots.len() as u32,
             },
         );
         self.last_ns = now_ns;

@@ -420,6 +420,11 @@ impl Shared {
     }
 
     /// Spawns `future` with `spec`: the path of every spawn API.
+    /// Admission's work in flight: live tasks and admission permits.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.live.load(Ordering::Relaxed) as u64 + self.permits.load(Ordering::Relaxed) as u64
+    }
+
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         spec: Spawn,
@@ -444,8 +449,7 @@ impl Shared {
         // by drama-admission's rules on the load the monitor estimates; a
         // refusal costs a few loads and hands the future back.
         let class = spec.get_class().unwrap_or_default();
-        let in_flight =
-            self.live.load(Ordering::Relaxed) as u64 + self.permits.load(Ordering::Relaxed) as u64;
+        let in_flight = self.in_flight();
         if let Err(refusal) = self.gate.admit(tenant, class, in_flight, spec.time_left()) {
             return Err(Rejected::with_load(
                 future,

@@ -33,8 +33,8 @@ use drama_policy_fifo::Fifo;
 mod admission;
 
 pub use admission::{
-    SLO_NS, T1_AGE_BOUND_NS, T1_DRAIN_NS, T1_LOADS, T1_MAX_IN_FLIGHT, T1_STEP_NS, T1_WARMUP_NS,
-    T5_PHASE_NS, T5_RAMP_NS, t1, t5,
+    SLO_NS, T1_AGE_BOUND_NS, T1_DRAIN_NS, T1_LOADS, T1_STEP_NS, T1_WARMUP_NS, T5_PHASE_NS,
+    T5_RAMP_NS, t1, t5,
 };
 
 use crate::error::SimError;

@@ -560,6 +560,9 @@ struct Step {
     /// their waits from arrival.
     first_polls: u64,
     first_wait_sum_ns: u64,
+    /// Polls that ended during the step, and the sum of their lengths.
+    polls_ended: u64,
+    poll_len_sum_ns: u64,
     admitted: u64,
     refused: u64,
     first_refusal_ns: Option<u64>,
@@ -1027,6 +1030,8 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
         }
         if self.admission.is_some() {
             self.step.busy_ns += now_ns - start_ns.max(self.step.start_ns);
+            self.step.polls_ended += 1;
+            self.step.poll_len_sum_ns += now_ns - start_ns;
         }
         self.workers[worker] = Worker::Idle;
         self.try_pick(worker)
@@ -1085,6 +1090,14 @@ impl<'a, P: Policy<RequestId> + ?Sized> Sim<'a, P> {
             now_ns,
             queue_delay_ns,
             utilization,
+            backlog: self.queued as u64,
+            // Admission counts its own.
+            in_flight: 0,
+            poll_ns: step
+                .poll_len_sum_ns
+                .checked_div(step.polls_ended)
+                .unwrap_or(0),
+            workers: self.config.workers as u32,
         });
         let load = admission.load();
         // The sample's inputs, in integers: the load itself is computed
