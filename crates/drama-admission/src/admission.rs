@@ -303,20 +303,24 @@ impl Rules {
     }
 
     /// The work in flight from which new work of `class` is refused by
-    /// `load`: where the backlog reaches the class's threshold
-    /// (`u64::MAX` while the load is not armed, or for a class never
-    /// refused by load). A runtime computes it once per measurement step
+    /// `load`: where the backlog's predicted wait reaches the class's
+    /// threshold, or the window while the load is not armed (`u64::MAX`
+    /// for a class never refused by load, or before any poll was
+    /// measured). A runtime computes it once per measurement step
     /// and hands it to [`surely_admits`](Self::surely_admits).
     pub fn class_limit(&self, load: &Load, class: Class) -> u64 {
         self.in_flight_limit(load, self.config.refuse_at[class.priority()])
     }
 
     /// The work in flight at which `load`'s score reaches `score` (see
-    /// [`class_limit`](Self::class_limit)).
+    /// [`class_limit`](Self::class_limit)); while the load is not armed, a
+    /// burst is admitted up to a window's wait.
     fn in_flight_limit(&self, load: &Load, score: f64) -> u64 {
-        if !load.armed {
-            return u64::MAX;
-        }
+        let score = if load.armed {
+            score
+        } else {
+            score.max(load.window_ns as f64 / load.target_delay_ns as f64)
+        };
         match load.backlog_limit(score) {
             u64::MAX => u64::MAX,
             backlog => (load.in_flight + backlog).saturating_sub(load.backlog),

@@ -18,13 +18,14 @@
 //!   workers are all busy, 1 saturated, above 1 overloaded. It is
 //!   continuous, so it rises before anything is refused and an upstream
 //!   load balancer can act on it first.
-//! - **Bursts are not overload.** The delay counts only while the load is
-//!   *armed*: the workers have been busy (utilization averaged over a
-//!   window, 4 ms, at least 0.95), or a queue has stood for the window
-//!   (the smallest delay seen over it, CoDel's test, is past the window),
-//!   or the backlog alone takes the window to drain. A burst on idle
-//!   workers is admitted whole; the work that would queue behind it, once
-//!   the workers stay busy, is what is refused.
+//! - **Bursts are not overload.** The predicted delay counts only while
+//!   the load is *armed*: the workers have been busy (utilization averaged
+//!   over a window, 4 ms, at least 0.95), or a queue has stood for the
+//!   window (the smallest delay seen over it, CoDel's test, is past the
+//!   window), or the backlog at a step still takes half the window to
+//!   drain. A burst on idle workers is admitted up to a window of work;
+//!   the work that would queue behind it, once the workers stay busy, is
+//!   what is refused.
 //! - **The class ladder.** New work of each class is refused past a score:
 //!   `Accept` first (1 by default), then `Read` (1.5), then `Compute` (2);
 //!   `Write`, which finishes requests and frees resources, only at the

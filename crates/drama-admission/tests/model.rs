@@ -155,14 +155,17 @@ impl Model {
         self.last_ns.is_some()
             && (self.utilization >= ARM_UTILIZATION
                 || self.standing_ns() >= WINDOW_NS
-                || (self.backlog as f64 * self.delay_per_task_ns()) as u64 >= WINDOW_NS)
+                || (self.backlog as f64 * self.delay_per_task_ns()) as u64 >= WINDOW_NS / 2)
     }
 
     /// Whether the backlog's predicted delay is `score` times the target.
     fn past(&self, score: f64) -> bool {
-        self.armed()
-            && self.backlog_now() as f64
-                >= (score * TARGET_NS as f64 / self.delay_per_task_ns()).ceil()
+        let score = if self.armed() {
+            score
+        } else {
+            score.max(WINDOW_NS as f64 / TARGET_NS as f64)
+        };
+        self.backlog_now() as f64 >= (score * TARGET_NS as f64 / self.delay_per_task_ns()).ceil()
     }
 
     fn observe(
@@ -487,6 +490,7 @@ proptest! {
                 delay_per_task_ns,
                 target_delay_ns: TARGET_NS,
                 armed,
+                window_ns: WINDOW_NS,
             },
             heaviest: Holding { in_flight: heaviest_in_flight, weight: heaviest_weight },
             time_left_ns: None,

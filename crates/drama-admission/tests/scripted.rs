@@ -243,14 +243,14 @@ fn a_burst_on_idle_workers_is_admitted_and_refusals_wait_for_busy_workers() {
     check(
         AdmissionConfig::new(),
         &[
-            // 40 tasks waiting (2 ms of work) on workers busy a third of
+            // 30 tasks waiting (1.5 ms of work) on workers busy a third of
             // the time: a burst, which the workers drain.
             Load {
                 from_ms: 0,
                 to_ms: 3,
                 delay_us: 0,
                 utilization: 0.3,
-                backlog: 40,
+                backlog: 30,
             },
             score(0.0, 0.31),
             admit(1, Class::Accept, Admitted),
@@ -263,11 +263,38 @@ fn a_burst_on_idle_workers_is_admitted_and_refusals_wait_for_busy_workers() {
 }
 
 #[test]
+fn a_burst_is_admitted_up_to_a_window_of_work() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            Load {
+                from_ms: 0,
+                to_ms: 3,
+                delay_us: 0,
+                utilization: 0.3,
+                backlog: 30,
+            },
+            // Fifty more admitted: the last of them waits behind 79
+            // others, 3.95 ms, within the 4 ms window.
+            Fill {
+                tenant: 1,
+                class: Class::Accept,
+                n: 50,
+            },
+            // The next would wait the window.
+            admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Compute, Refused(RefusalKind::Overloaded)),
+            admit(1, Class::Write, Admitted),
+        ],
+    );
+}
+
+#[test]
 fn a_backlog_that_takes_a_window_to_drain_is_overload_at_once() {
     check(
         AdmissionConfig::new(),
         &[
-            // 100 tasks: 5 ms of work, more than the 4 ms window.
+            // 100 tasks: 5 ms of work, more than half the 4 ms window.
             Load {
                 from_ms: 0,
                 to_ms: 1,

@@ -129,8 +129,8 @@ impl Pool {
         self.handle.shared.shutdown(timeout)
     }
 
-    /// The load as admission sees it: the score new work is admitted by,
-    /// the utilization and the standing queueing delay, as the monitor
+    /// The load as admission sees it: the load score, the utilization and
+    /// the standing queueing delay, as the monitor
     /// last estimated them (every couple of milliseconds while the pool is
     /// busy), and the spawns refused so far.
     pub fn load(&self) -> LoadReport {
@@ -415,16 +415,19 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// The load score: 0 idle, close to 1 with every worker busy, 1 when the
-    /// standing queueing delay reaches its target (saturated), above 1
-    /// overloaded. New `Accept` work is refused from 1 by default, `Read`
-    /// from 1.5, `Compute` from 2; `Write` only at the task bound.
+    /// The load score: 0 idle, close to 1 with every worker busy, 1 when
+    /// work admitted now would wait the target (500 µs by default) for a
+    /// worker (saturated), above 1 overloaded, by that factor. New `Accept`
+    /// work is refused from 1 by default, `Read` from 1.5, `Compute` from
+    /// 2; `Write` only at the task bound. Bursts on idle workers are not
+    /// refused: the predicted wait counts once the workers have stayed
+    /// busy for a few milliseconds.
     pub fn score(&self) -> f64 {
         self.score
     }
 
-    /// The share of the workers' time spent polling, averaged over a few
-    /// milliseconds.
+    /// The share of the workers' time not out of work (polling, or ready
+    /// to poll), averaged over a few milliseconds.
     pub fn utilization(&self) -> f64 {
         self.utilization
     }

@@ -128,6 +128,7 @@ impl Gate {
             delay_per_task_ns: f64::from_bits(self.delay_per_task_bits.load(Ordering::Relaxed)),
             target_delay_ns: self.rules.config().get_target_delay_ns(),
             armed: self.armed.load(Ordering::Relaxed),
+            window_ns: self.rules.config().get_window_ns(),
         }
     }
 

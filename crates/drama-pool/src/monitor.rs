@@ -124,7 +124,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 /// Folds the workers' counters into the admission estimate, one step per
 /// monitor beat: the mean queueing delay of the polls the step started
 /// (time from entering a worker's queue to the start of the poll), the
-/// share of the workers' time spent polling, the mean poll, and the
+/// share of the workers' time not out of work, the mean poll, and the
 /// backlog (tasks queued in the slots, their inboxes and overflow lists)
 /// with the work in flight at the same moment.
 struct LoadSampler {
@@ -133,14 +133,18 @@ struct LoadSampler {
     /// then: delay sum, polls, busy time.
     last_ns: u64,
     last: (u64, u64, u64),
+    /// The workers' time out of work at the last step, summed.
+    last_idle_ns: u64,
 }
 
 impl LoadSampler {
     fn new(shared: &Shared) -> LoadSampler {
+        let now_ns = drama_core::clock::now_ns();
         LoadSampler {
             estimator: Estimator::with_config(shared.config.admission.config()),
-            last_ns: drama_core::clock::now_ns(),
+            last_ns: now_ns,
             last: totals(shared),
+            last_idle_ns: idle_ns(shared, now_ns),
         }
     }
 
@@ -158,8 +162,13 @@ impl LoadSampler {
             .checked_div(polls_started)
             .unwrap_or(0);
         let busy_ns = busy.wrapping_sub(last_busy);
+        // Utilization: the workers' time not out of work. (Time polling
+        // would read a pool whose workers lose their cores to other
+        // threads as not saturated, however long its queue.)
         let capacity_ns = elapsed_ns as f64 * shared.slots.len() as f64;
-        let utilization = busy_ns as f64 / capacity_ns;
+        let idle_total = idle_ns(shared, now_ns).max(self.last_idle_ns);
+        let utilization = 1.0 - (idle_total - self.last_idle_ns) as f64 / capacity_ns;
+        self.last_idle_ns = idle_total;
         // The backlog and the work in flight are read together, so that a
         // decision comparing its own reading of the work in flight with
         // this one sees what joined the backlog since.
@@ -203,5 +212,12 @@ fn totals(shared: &Shared) -> (u64, u64, u64) {
             n.wrapping_add(polls),
             b.wrapping_add(busy_ns),
         )
+    })
+}
+
+/// The workers' time out of work up to `now_ns`, summed.
+fn idle_ns(shared: &Shared, now_ns: u64) -> u64 {
+    shared.slots.iter().fold(0u64, |sum, slot| {
+        sum.wrapping_add(slot.stats.idle_ns(now_ns))
     })
 }

@@ -146,6 +146,13 @@ pub(crate) struct WorkerStats {
     delay_sum_ns: AtomicU64,
     delayed_polls: AtomicU64,
     busy_ns: AtomicU64,
+    /// Time the owner spent out of work (spinning or parked in `idle`), in
+    /// finished spells, and the start of the spell going on (0: none).
+    /// The monitor's utilization is the time not idle: a worker that has
+    /// work but lost its core to another thread is not idle, so the pool
+    /// reads as saturated on a machine it shares.
+    idle_ns: AtomicU64,
+    idle_since_ns: AtomicU64,
 }
 
 impl WorkerStats {
@@ -154,6 +161,35 @@ impl WorkerStats {
             delay_sum_ns: AtomicU64::new(0),
             delayed_polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
+            idle_ns: AtomicU64::new(0),
+            idle_since_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// The owner ran out of work at `start_ns`.
+    fn idle_begins(&self, start_ns: u64) {
+        self.idle_since_ns.store(start_ns.max(1), Ordering::Relaxed);
+    }
+
+    /// The owner's idle spell of `spell_ns` ended. Only the owner writes,
+    /// so a load and a store do.
+    fn idle_ends(&self, spell_ns: u64) {
+        let idle_ns = self.idle_ns.load(Ordering::Relaxed);
+        self.idle_ns
+            .store(idle_ns.wrapping_add(spell_ns), Ordering::Relaxed);
+        self.idle_since_ns.store(0, Ordering::Relaxed);
+    }
+
+    /// Time the owner spent out of work up to `now_ns`, the spell going on
+    /// included. Racing the end of a spell, it may count that spell twice
+    /// for one reading; the monitor never lets the total go backwards.
+    pub(crate) fn idle_ns(&self, now_ns: u64) -> u64 {
+        let since = self.idle_since_ns.load(Ordering::Relaxed);
+        let done = self.idle_ns.load(Ordering::Relaxed);
+        if since == 0 {
+            done
+        } else {
+            done.wrapping_add(now_ns.saturating_sub(since))
         }
     }
 
@@ -1255,6 +1291,7 @@ impl Worker<'_> {
             return;
         }
         let start = clock::now_ns();
+        self.shared.slots[self.index].stats.idle_begins(start);
         if self.avg_idle_ns < MAX_SPIN_NS {
             let budget_ns = (2 * self.avg_idle_ns).clamp(1_000, MAX_SPIN_NS);
             loop {
@@ -1302,6 +1339,9 @@ impl Worker<'_> {
     /// cost.
     fn idle_spell(&mut self, start: u64) {
         let now = clock::now_ns();
+        self.shared.slots[self.index]
+            .stats
+            .idle_ends(now.saturating_sub(start));
         let spell = now.wrapping_sub(start).min(1_000_000_000);
         self.avg_idle_ns = self.avg_idle_ns - self.avg_idle_ns / 4 + spell / 4;
         self.last_ns = now;

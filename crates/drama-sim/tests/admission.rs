@@ -243,12 +243,13 @@ fn the_monitor_measures_waits_and_busy_time() {
     // 10 ms on, each request waits 9 ms (nine ahead of it), and so does
     // the oldest one waiting. The worker is never idle.
     //
-    // The score: the first sample only starts the estimator's clock (it
-    // covers no time, so its utilization weighs nothing, and it counts as
-    // "no queue yet"); after it the utilization average is 1 - e^(-t/4ms).
-    // From 5 ms, when "no queue yet" leaves the 4 ms window, the standing
-    // delay (the smallest sample in the window) is that of 3 ms before,
-    // over the 1 ms target.
+    // The score: at every step nine requests wait behind the one running,
+    // and each poll takes 1 ms on the one worker: work admitted now would
+    // wait 9 ms, 18 times the 500 µs target. Nine milliseconds of backlog
+    // is past half the 4 ms window, so the load is armed from the first
+    // step that knows the poll's length (a backlog that deep is not a
+    // burst to wait out). At the first, the first poll has not ended yet
+    // (it ends at 1 ms, after the step), so nothing predicts a wait.
     let ten_slots = Workload::new().tenant(Tenant::new("loop").stream(Stream::new(
         Arrival::ClosedLoop { in_flight: 10 },
         Service::Constant { ns: MS },
@@ -259,20 +260,16 @@ fn the_monitor_measures_waits_and_busy_time() {
         utilization: 1.0,
         score,
     };
-    let utilization = |at_ms: u64| 1.0 - (-((at_ms - 1) as f64) / 4.0).exp();
     check_monitor(
         &ten_slots,
         30,
         &[
             point(1, 1_000, 0.0),
-            point(2, 2_000, utilization(2)),
-            point(4, 4_000, utilization(4)),
-            point(5, 5_000, 2.0),
-            point(6, 6_000, 3.0),
-            point(9, 9_000, 6.0),
-            point(10, 9_000, 7.0),
-            point(12, 9_000, 9.0),
-            point(29, 9_000, 9.0),
+            point(2, 2_000, 18.0),
+            point(4, 4_000, 18.0),
+            point(9, 9_000, 18.0),
+            point(10, 9_000, 18.0),
+            point(29, 9_000, 18.0),
         ],
     );
 }

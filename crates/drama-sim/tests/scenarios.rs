@@ -57,10 +57,9 @@ fn t1_judges_the_admission_columns_at_every_load() {
         outcome.columns,
         [
             "adm Compute",
+            "adm Read",
             "adm Accept",
-            "age 1 ms",
-            "N=20",
-            "N=20, age 1 ms",
+            "age 4 ms",
             "DRR",
             "FIFO"
         ]
@@ -73,14 +72,14 @@ fn t1_judges_the_admission_columns_at_every_load() {
     );
     for row in &outcome.rows {
         assert_eq!(row.figures.len(), outcome.columns.len(), "{row:?}");
-        // The admission columns are judged where the row has a target;
-        // the runs without admission control never are.
+        // The defaults with `Compute` and with `Read` requests are judged
+        // where the row has a target; the comparison columns never are.
         let judged = row.verdicts[0].is_some();
         assert!(
-            row.verdicts[..5].iter().all(|v| v.is_some() == judged),
+            row.verdicts[..2].iter().all(|v| v.is_some() == judged),
             "{row:?}"
         );
-        assert!(row.verdicts[5..].iter().all(Option::is_none), "{row:?}");
+        assert!(row.verdicts[2..].iter().all(Option::is_none), "{row:?}");
     }
     let p99_rows = outcome.rows.iter().filter(|r| r.target.contains("p99"));
     assert_eq!(p99_rows.filter(|r| r.verdicts[0].is_some()).count(), 5);
@@ -89,7 +88,7 @@ fn t1_judges_the_admission_columns_at_every_load() {
     assert!(table.contains("10×: goodput ≥ 0.85"), "{table}");
     // Without a baseline only the admission columns run.
     let judged_only = scenarios::t1(2, false, 20 * MS).expect("no invariant broken");
-    assert_eq!(judged_only.columns.len(), 5);
+    assert_eq!(judged_only.columns.len(), 4);
     assert!(judged_only.report("FIFO 10×").is_none());
     assert!(judged_only.report("adm Compute 10×").is_some());
 }
@@ -99,7 +98,7 @@ fn t5_reads_signal_refusals_and_recovery_from_the_load_series() {
     let outcome = scenarios::t5(1, 50 * MS, 100 * MS).expect("no invariant broken");
     assert_eq!(
         outcome.columns,
-        ["adm Compute", "adm Accept", "age 1 ms", "N=20, age 1 ms"]
+        ["adm Compute", "adm Read", "adm Accept", "age 4 ms"]
     );
     // A step, a ramp and a steady run per column, each with its series.
     assert_eq!(outcome.reports.len(), 3 * outcome.columns.len());
@@ -107,7 +106,10 @@ fn t5_reads_signal_refusals_and_recovery_from_the_load_series() {
     let judged = outcome
         .rows
         .iter()
-        .filter(|r| r.verdicts.iter().all(Option::is_some))
+        .filter(|r| {
+            r.verdicts[..2].iter().all(Option::is_some)
+                && r.verdicts[2..].iter().all(Option::is_none)
+        })
         .count();
     assert_eq!(judged, 5, "{outcome}");
     // A 3× step is overload however it is configured: it is refused, and
