@@ -116,9 +116,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full run (3 repetitions, 2 s steps, 1 s T5 steps: about 9
-    /// minutes on 2 cores) or `--quick` (1 repetition, 0.5 s steps, 0.5 s
-    /// T5 steps: about 2 minutes).
+    /// The full run (3 repetitions, 2 s steps, 1 s T5 steps: about 5
+    /// minutes on 2 cores, 180 child processes) or `--quick` (1
+    /// repetition, 0.5 s steps, 0.5 s T5 steps: about 40 s).
     pub fn new(quick: bool) -> Plan {
         Plan {
             quick,
@@ -325,11 +325,11 @@ impl Targets {
     }
 
     fn write(&self, r: &mut String) {
-        let _ = write!(r, "| target |");
+        let _ = write!(r, "\n| target |");
         for e in EXECUTORS {
             let _ = write!(r, " {} |", e.name());
         }
-        let _ = writeln!(r, " drama |");
+        let _ = writeln!(r, " drama's verdict |");
         let _ = writeln!(r, "|---|{}---|", "---:|".repeat(EXECUTORS.len()));
         for (target, cells, pass) in &self.rows {
             let _ = writeln!(
@@ -517,6 +517,14 @@ fn checks(r: &mut String, runs: &Runs, test: &str, cases: &[&str]) {
                     r,
                     "- {test} {case} {}: the harness's expired count differs from \
                      `LoadReport::n_expired`",
+                    e.name()
+                );
+            }
+            if any_zero(runs, test, case, e, "boost") {
+                let _ = writeln!(
+                    r,
+                    "- {test} {case} {}: the generator ran at the workers' priority \
+                     (`renice` refused)",
                     e.name()
                 );
             }
