@@ -11,6 +11,11 @@
 //!   programs' own thread-CPU counters: T3a (equal tenants of different
 //!   parallelism) and T3b (weights 1:2:4:8) under four spawn patterns,
 //!   T4 (class priorities across the pool), T3c (10 to 10,000 tenants);
+//! - [`overload`]: the overload suite of part B (T1 goodput, T2 noisy
+//!   neighbour, T5 signal and reaction, T6 spawn flood): drama with its
+//!   default admission beside tokio, tokio + tower, and tokio + tower with
+//!   a per-tenant cap, under seeded open-loop load, each run in a child
+//!   process;
 //! - [`cpu`]: the thread-CPU spin that is the fairness suite's unit of
 //!   work, and the CPU clocks of the runtime's threads.
 //!
@@ -31,6 +36,7 @@
 pub mod cpu;
 pub mod fairness;
 pub mod micro;
+pub mod overload;
 pub mod runtimes;
 pub mod stats;
 

@@ -4,6 +4,9 @@
 //! drama-bench micro    [--quick] [--out FILE]   the micro suite, drama beside its peers
 //! drama-bench fairness [--quick] [--out FILE] [--only t3ab,t4,t3c]
 //!                                               T3a/T3b spawn patterns, T4 classes, T3c many tenants
+//! drama-bench overload [--quick] [--out FILE] [--only t1,t2,t5,t6]
+//!                                               T1 goodput, T2 noisy neighbour, T5 signal
+//!                                               and reaction, T6 spawn flood (part B)
 //! drama-bench loop RUNTIME WORKLOAD SECONDS     one workload in a loop, for a profiler
 //! ```
 //!
@@ -12,7 +15,8 @@
 //! with `child-micro RUNTIME ...`), so that global executors, thread pools
 //! and the process CPU clock of one runtime never touch another's figures;
 //! rounds visit the runtimes in rotating order so that drift of a shared
-//! machine spreads over all of them.
+//! machine spreads over all of them. The overload suite does the same per
+//! run (`child-overload ...`, see `drama_benches::overload`).
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -21,13 +25,15 @@ use std::time::Duration;
 
 use drama_benches::fairness;
 use drama_benches::micro::{self, WORKLOADS};
+use drama_benches::overload;
 use drama_benches::runtimes::{
     AsyncExecutor, AsyncGlobalExecutor, Drama, RUNTIMES, Rt, Smolscale, Tokio, WORKERS,
 };
 use drama_benches::stats::{Summary, summarize};
 
-const USAGE: &str = "usage: drama-bench <micro|fairness> [--quick] [--out FILE]
-       drama-bench fairness ... --only t3ab,t4,t3c   (some sections only, for development)";
+const USAGE: &str = "usage: drama-bench <micro|fairness|overload> [--quick] [--out FILE]
+       drama-bench fairness ... --only t3ab,t4,t3c   (some sections only, for development)
+       drama-bench overload ... --only t1,t2,t5,t6   (some tests only, for development)";
 
 /// The idle_cpu message period.
 const IDLE_PERIOD: Duration = Duration::from_micros(100);
@@ -36,7 +42,7 @@ const IDLE_PERIOD: Duration = Duration::from_micros(100);
 struct Settings {
     quick: bool,
     out: Option<String>,
-    /// `--only SECTIONS` (fairness): run some sections only.
+    /// `--only SECTIONS` (fairness, overload): run some sections only.
     only: Option<String>,
 }
 
@@ -45,7 +51,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("micro") => settings(&args[1..]).and_then(|s| micro_suite(&s)),
         Some("fairness") => settings(&args[1..]).and_then(|s| fairness_suite(&s)),
+        Some("overload") => settings(&args[1..]).and_then(|s| overload_suite(&s)),
         Some("child-micro") => child_micro(&args[1..]),
+        Some("child-overload") => overload::run_child(&args[1..]),
         Some("loop") => loop_workload(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -106,7 +114,7 @@ struct ChildFigures {
 
 fn micro_suite(settings: &Settings) -> Result<(), String> {
     if settings.only.is_some() {
-        return Err("--only is an option of the fairness suite".into());
+        return Err("--only is an option of the fairness and overload suites".into());
     }
     let (rounds, samples, idle_window) = if settings.quick {
         (1, 7, Duration::from_secs(1))
@@ -352,5 +360,16 @@ fn fairness_suite(settings: &Settings) -> Result<(), String> {
         plan.sections = fairness::report::Sections::parse(only)?;
     }
     let report = fairness::report::run_suite(&plan);
+    write_report(settings, &report)
+}
+
+// ------------------------------------------------------------- overload ---
+
+fn overload_suite(settings: &Settings) -> Result<(), String> {
+    let mut plan = overload::report::Plan::new(settings.quick);
+    if let Some(only) = &settings.only {
+        plan.sections = overload::report::Sections::parse(only)?;
+    }
+    let report = overload::report::run_suite(&plan)?;
     write_report(settings, &report)
 }

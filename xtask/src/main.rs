@@ -11,9 +11,10 @@
 //!   `--scenario NAME`, `--reports`, `--help`).
 //! - `loom`: the pool's loom models (inbox, park/unpark, hand-over), built
 //!   with `--cfg loom` in a target directory of their own.
-//! - `bench [micro|fairness|all] [--quick]`: the runtime benchmarks of
-//!   `benches/` (release build), drama beside its peers; writes
-//!   `docs/bench/micro.md` and `docs/bench/fairness.md`.
+//! - `bench [micro|fairness|overload|all] [--quick]`: the runtime
+//!   benchmarks of `benches/` (release build), drama beside its peers;
+//!   writes `docs/bench/micro.md`, `docs/bench/fairness.md` and
+//!   `docs/bench/overload.md`.
 #![forbid(unsafe_code)]
 
 use std::env;
@@ -29,8 +30,9 @@ commands:
   sim     run the simulated overload scenarios (T1-T5: DRR vs FIFO, admission for T1, T5);
           `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)
   loom    run the pool's loom models (park/unpark, inbox, hand-over)
-  bench   [micro|fairness|all] [--quick]: drama beside tokio, async-executor,
-          smolscale and async-global-executor; reports in docs/bench/";
+  bench   [micro|fairness|overload|all] [--quick]: drama beside tokio, async-executor,
+          smolscale and async-global-executor (overload: beside tokio and tokio+tower);
+          reports in docs/bench/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -124,12 +126,13 @@ fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         .find(|a| !a.starts_with("--"))
         .map(String::as_str)
     {
-        None | Some("all") => &["micro", "fairness"],
+        None | Some("all") => &["micro", "fairness", "overload"],
         Some("micro") => &["micro"],
         Some("fairness") => &["fairness"],
+        Some("overload") => &["overload"],
         Some(other) => {
             return Err(format!(
-                "unknown bench suite `{other}` (micro, fairness, all)"
+                "unknown bench suite `{other}` (micro, fairness, overload, all)"
             ));
         }
     };
