@@ -71,8 +71,8 @@ pub enum RefusalKind {
     /// IO of this kind is at its depth limit, and the work is of a class
     /// that starts more IO (`Accept`, `Read`).
     IoDepth(IoKind),
-    /// The standing queueing delay alone would take the work past its
-    /// deadline.
+    /// The predicted wait (or the standing queueing delay, when longer)
+    /// would take the work past its deadline before its first poll.
     DeadlineUnreachable,
     /// The tenant id is not below `max_tenants`.
     UnknownTenant,
@@ -290,10 +290,16 @@ impl Rules {
                 return refuse(RefusalKind::Overloaded, over);
             }
         }
-        if ask
-            .time_left_ns
-            .is_some_and(|left| ask.load.standing_delay_ns > left)
-        {
+        // The wait the backlog predicts (or the standing delay, when that
+        // is longer), armed or not: work that would expire before its first
+        // poll is refused now, with its future handed back, rather than
+        // queued and dropped.
+        if ask.time_left_ns.is_some_and(|left| {
+            ask.load
+                .delay_at(ask.in_flight)
+                .max(ask.load.standing_delay_ns)
+                > left
+        }) {
             return refuse(RefusalKind::DeadlineUnreachable, over);
         }
         Verdict {

@@ -25,7 +25,9 @@
 //!   window), or the backlog at a step still takes half the window to
 //!   drain. A burst on idle workers is admitted up to a window of work;
 //!   the work that would queue behind it, once the workers stay busy, is
-//!   what is refused.
+//!   what is refused. Once armed, the load stays armed until the
+//!   utilization falls to 0.85, so that a pool offered about its capacity
+//!   does not disarm on every dip.
 //! - **The class ladder.** New work of each class is refused past a score:
 //!   `Accept` first (1 by default), then `Read` (1.5), then `Compute` (2);
 //!   `Write`, which finishes requests and frees resources, only at the
@@ -46,9 +48,11 @@
 //! - **IO depth.** IO operations in flight are counted per tenant and kind;
 //!   while a kind is at its depth limit, new `Accept` and `Read` work (which
 //!   would start more IO) is refused.
-//! - **Deadlines.** [`Admission::admit_by`] refuses work that the standing
-//!   queueing delay (the least any work waited over the window) alone
-//!   would take past its deadline.
+//! - **Deadlines.** [`Admission::admit_by`] refuses work that the
+//!   predicted wait (armed or not; or the standing delay, the least any
+//!   work waited over the window, when that is longer) would take past its
+//!   deadline: refused now, it comes back to its caller, rather than being
+//!   queued and dropped unpolled.
 //!
 //! Pure, like the policy: no threads, no clock, no atomics. Time comes in
 //! with the samples, so a simulator drives it in virtual time and a test

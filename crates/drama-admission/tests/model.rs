@@ -90,6 +90,10 @@ struct Model {
     poll_ns: f64,
     backlog: u64,
     in_flight_at_step: u64,
+    /// Busy workers, a standing queue, or a backlog of half a window's
+    /// work at a step; once armed, until the utilization falls 0.1 below
+    /// the arming level.
+    armed: bool,
     /// The heaviest holder as the rule tracks it: found again at each
     /// measurement step, taken over by a tenant admitted past it.
     heaviest: Option<u32>,
@@ -149,13 +153,9 @@ impl Model {
         (self.backlog + self.total()).saturating_sub(self.in_flight_at_step)
     }
 
-    /// Busy workers, a standing queue, or a backlog of a window's work
-    /// (at the step).
+    /// Armed at the last step.
     fn armed(&self) -> bool {
-        self.last_ns.is_some()
-            && (self.utilization >= ARM_UTILIZATION
-                || self.standing_ns() >= WINDOW_NS
-                || (self.backlog as f64 * self.delay_per_task_ns()) as u64 >= WINDOW_NS / 2)
+        self.armed
     }
 
     /// Whether the backlog's predicted delay is `score` times the target.
@@ -196,6 +196,11 @@ impl Model {
         self.backlog = backlog;
         self.in_flight_at_step = self.total();
         self.samples.push((now, delay_ns));
+        let backlog_delay_ns = backlog as f64 * self.poll_ns / f64::from(WORKERS);
+        self.armed = self.utilization >= ARM_UTILIZATION
+            || self.standing_ns() >= WINDOW_NS
+            || backlog_delay_ns >= (WINDOW_NS / 2) as f64
+            || (self.armed && self.utilization >= ARM_UTILIZATION - 0.1);
         self.heaviest = None;
         for t in 0..MAX_TENANTS {
             if self.held(t) > 0

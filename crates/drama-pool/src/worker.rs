@@ -146,6 +146,8 @@ pub(crate) struct WorkerStats {
     delay_sum_ns: AtomicU64,
     delayed_polls: AtomicU64,
     busy_ns: AtomicU64,
+    /// Tasks requeued after a yield (cumulative).
+    requeued: AtomicU64,
     /// Time the owner spent out of work (spinning or parked in `idle`), in
     /// finished spells, and the start of the spell going on (0: none).
     /// The monitor's utilization is the time not idle: a worker that has
@@ -161,6 +163,7 @@ impl WorkerStats {
             delay_sum_ns: AtomicU64::new(0),
             delayed_polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
+            requeued: AtomicU64::new(0),
             idle_ns: AtomicU64::new(0),
             idle_since_ns: AtomicU64::new(0),
         }
@@ -193,19 +196,24 @@ impl WorkerStats {
         }
     }
 
-    fn publish(&self, delay_sum_ns: u64, delayed_polls: u64, busy_ns: u64) {
-        self.delay_sum_ns.store(delay_sum_ns, Ordering::Relaxed);
-        self.delayed_polls.store(delayed_polls, Ordering::Relaxed);
-        self.busy_ns.store(busy_ns, Ordering::Relaxed);
+    fn publish(&self, core: &Core) {
+        self.delay_sum_ns
+            .store(core.delay_sum_ns, Ordering::Relaxed);
+        self.delayed_polls
+            .store(core.delayed_polls, Ordering::Relaxed);
+        self.busy_ns.store(core.busy_ns, Ordering::Relaxed);
+        self.requeued.store(core.requeued, Ordering::Relaxed);
     }
 
     /// The queueing delay of the polls started from the policy, those
-    /// polls, and the time spent polling, all cumulative.
-    pub(crate) fn read(&self) -> (u64, u64, u64) {
+    /// polls, the time spent polling, and the tasks requeued after a
+    /// yield, all cumulative.
+    pub(crate) fn read(&self) -> (u64, u64, u64, u64) {
         (
             self.delay_sum_ns.load(Ordering::Relaxed),
             self.delayed_polls.load(Ordering::Relaxed),
             self.busy_ns.load(Ordering::Relaxed),
+            self.requeued.load(Ordering::Relaxed),
         )
     }
 }
@@ -352,6 +360,8 @@ pub(crate) struct Core {
     delay_sum_ns: u64,
     delayed_polls: u64,
     busy_ns: u64,
+    /// Tasks requeued here after a yield.
+    requeued: u64,
 }
 
 impl Core {
@@ -379,6 +389,7 @@ impl Core {
             delay_sum_ns: 0,
             delayed_polls: 0,
             busy_ns: 0,
+            requeued: 0,
         }
     }
 
@@ -412,6 +423,7 @@ impl Core {
         }
         self.presence.add(tenant, class);
         let queued = if resumed {
+            self.requeued = self.requeued.wrapping_add(1);
             self.policy.requeue(runnable, tenant, class, now_ns)
         } else {
             self.policy.enqueue(runnable, tenant, class, now_ns)
@@ -1226,7 +1238,7 @@ impl Worker<'_> {
             core.delayed_polls = core.delayed_polls.wrapping_add(1);
         }
         let stats = &self.shared.slots[self.index].stats;
-        stats.publish(core.delay_sum_ns, core.delayed_polls, core.busy_ns);
+        stats.publish(core);
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! A flood of tasks that yield forever cannot starve other work: neither a
 //! newly spawned task, nor a task that yields too, nor the same tenant's
-//! older tasks.
+//! older tasks. Nor does admission control refuse the new tasks: tasks
+//! that yield wait behind fresh work, so they are not a backlog new work
+//! waits for (the spawns below unwrap).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -610,7 +610,14 @@ pub fn t5(seed: u64, phase_ns: u64, ramp_ns: u64) -> Result<Outcome, ScenarioErr
         None => "never".to_string(),
     };
     let row = |target: String, figure: &dyn Fn(&T5Runs) -> (String, Option<bool>)| {
-        let (figures, verdicts) = runs.iter().map(figure).unzip();
+        let (figures, verdicts) = runs
+            .iter()
+            .zip(&setups)
+            .map(|(run, setup)| {
+                let (text, verdict) = figure(run);
+                (text, verdict.filter(|_| setup.judged))
+            })
+            .unzip();
         Row {
             target,
             figures,
