@@ -71,8 +71,9 @@ pub enum RefusalKind {
     /// IO of this kind is at its depth limit, and the work is of a class
     /// that starts more IO (`Accept`, `Read`).
     IoDepth(IoKind),
-    /// The predicted wait (or the standing queueing delay, when longer)
-    /// would take the work past its deadline before its first poll.
+    /// The work would wait past its deadline before its first poll: by the
+    /// predicted wait while the load is armed (for a tenant that waits
+    /// behind the backlog), else by the standing queueing delay.
     DeadlineUnreachable,
     /// The tenant id is not below `max_tenants`.
     UnknownTenant,
@@ -168,7 +169,8 @@ pub struct Ask {
     /// share outlasts it.
     pub heaviest: Holding,
     /// How long the work has until its deadline, if it has one: refused
-    /// when the standing queueing delay alone is longer.
+    /// when the work would wait longer (see
+    /// [`RefusalKind::DeadlineUnreachable`]).
     pub time_left_ns: Option<u64>,
 }
 
@@ -263,17 +265,19 @@ impl Rules {
         {
             return refuse(RefusalKind::IoDepth(kind), over);
         }
-        let threshold = self.config.refuse_at[ask.class.priority()];
-        if ask.in_flight >= self.in_flight_limit(&ask.load, threshold) {
-            if over {
-                return refuse(RefusalKind::OverShare, over);
-            }
-            // A tenant within its share outlasts the ones above theirs,
-            // when there are any to refuse first: the heaviest holder, with
-            // the asking tenant counted among the active ones (a light
-            // tenant whose few tasks finish quickly is rarely active when
-            // the heavy one asks, and would let it look entitled to all).
-            let someone_over_share = self.holds_over_share(
+        // A tenant within its share outlasts the ones above theirs, when
+        // there are any to refuse first: the heaviest holder, with the
+        // asking tenant counted among the active ones (a light tenant whose
+        // few tasks finish quickly is rarely active when the heavy one
+        // asks, and would let it look entitled to all). Here the heaviest
+        // needs only to hold more than the asking tenant would, not more
+        // than `min_share_tasks`: that minimum keeps a tenant with a
+        // handful of tasks from being refused as heavy, but a pool slow
+        // enough that four tasks are the whole backlog (workers sharing
+        // their cores) refused the light tenant while the heavy one held
+        // four.
+        let someone_over_share = || {
+            self.holds_over_share_past(
                 ask.heaviest,
                 ask.active_weight
                     + if ask.tenant_in_flight == 0 {
@@ -282,25 +286,42 @@ impl Rules {
                         0
                     },
                 ask.in_flight + 1,
-            );
-            if !someone_over_share
+                ask.tenant_in_flight.saturating_add(1),
+            )
+        };
+        let threshold = self.config.refuse_at[ask.class.priority()];
+        if ask.in_flight >= self.in_flight_limit(&ask.load, threshold) {
+            if over {
+                return refuse(RefusalKind::OverShare, over);
+            }
+            if !someone_over_share()
                 || ask.in_flight
                     >= self.in_flight_limit(&ask.load, threshold * self.config.within_share_factor)
             {
                 return refuse(RefusalKind::Overloaded, over);
             }
         }
-        // The wait the backlog predicts (or the standing delay, when that
-        // is longer), armed or not: work that would expire before its first
-        // poll is refused now, with its future handed back, rather than
-        // queued and dropped.
-        if ask.time_left_ns.is_some_and(|left| {
-            ask.load
-                .delay_at(ask.in_flight)
-                .max(ask.load.standing_delay_ns)
-                > left
-        }) {
-            return refuse(RefusalKind::DeadlineUnreachable, over);
+        // Work that would expire before its first poll is refused now,
+        // with its future handed back, rather than queued and dropped. The
+        // wait is the one the backlog predicts while the load is armed
+        // (the queue is served about in order then: past DRR's age bound,
+        // oldest first), for a tenant that waits behind it: not one within
+        // its share while another is over its share, which the fair queue
+        // serves its share whatever the heavy one queued. Otherwise (a
+        // burst, which DRR serves newest first; or such a tenant) it is
+        // the standing delay, the least any work waited over the window.
+        if let Some(left) = ask.time_left_ns {
+            let predicted = ask.load.armed && (over || !someone_over_share());
+            let wait_ns = if predicted {
+                ask.load
+                    .delay_at(ask.in_flight)
+                    .max(ask.load.standing_delay_ns)
+            } else {
+                ask.load.standing_delay_ns
+            };
+            if wait_ns > left {
+                return refuse(RefusalKind::DeadlineUnreachable, over);
+            }
         }
         Verdict {
             refusal: None,
@@ -379,8 +400,20 @@ impl Rules {
     /// Whether `holding` is more than its share of `total` work in flight,
     /// among tenants whose weights sum to `active_weight`.
     fn holds_over_share(&self, holding: Holding, active_weight: u64, total: u64) -> bool {
+        self.holds_over_share_past(holding, active_weight, total, self.config.min_share_tasks)
+    }
+
+    /// As `holds_over_share`, with `min_held` in place of
+    /// `min_share_tasks`: at most `min_held` tasks is never over a share.
+    fn holds_over_share_past(
+        &self,
+        holding: Holding,
+        active_weight: u64,
+        total: u64,
+        min_held: u32,
+    ) -> bool {
         let held = u64::from(holding.in_flight);
-        if held <= u64::from(self.config.min_share_tasks) {
+        if held <= u64::from(min_held) {
             return false;
         }
         // held / total > (1 + slack) * weight / active_weight, without the

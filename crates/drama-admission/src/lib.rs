@@ -48,11 +48,13 @@
 //! - **IO depth.** IO operations in flight are counted per tenant and kind;
 //!   while a kind is at its depth limit, new `Accept` and `Read` work (which
 //!   would start more IO) is refused.
-//! - **Deadlines.** [`Admission::admit_by`] refuses work that the
-//!   predicted wait (armed or not; or the standing delay, the least any
-//!   work waited over the window, when that is longer) would take past its
-//!   deadline: refused now, it comes back to its caller, rather than being
-//!   queued and dropped unpolled.
+//! - **Deadlines.** [`Admission::admit_by`] refuses work that would wait
+//!   past its deadline before its first poll: refused now, it comes back to
+//!   its caller, rather than being queued and dropped unpolled. The wait is
+//!   the predicted one while the load is armed (the queue is served about
+//!   in order then), except for a tenant within its share while another is
+//!   over its share (the fair queue serves it first); otherwise it is the
+//!   standing delay, the least any work waited over the window.
 //!
 //! Pure, like the policy: no threads, no clock, no atomics. Time comes in
 //! with the samples, so a simulator drives it in virtual time and a test

@@ -237,7 +237,8 @@ impl Model {
             return false;
         };
         let held = u64::from(self.held(h));
-        if held <= u64::from(MIN_SHARE_TASKS) {
+        // More than the asking tenant would hold (not `MIN_SHARE_TASKS`).
+        if held <= u64::from(self.held(t)) + 1 {
             return false;
         }
         let active: u64 = (0..MAX_TENANTS)

@@ -676,6 +676,42 @@ fn work_the_standing_delay_would_take_past_its_deadline_is_refused() {
 }
 
 #[test]
+fn work_the_predicted_wait_would_take_past_its_deadline_is_refused_once_armed() {
+    check(
+        AdmissionConfig::new(),
+        &[
+            // 15 tasks waiting on busy workers: 750 µs predicted, under
+            // the compute threshold (1 ms).
+            backlog(0, 20, 15),
+            AdmitBy {
+                tenant: 1,
+                in_us: 500,
+                expect: Refused(RefusalKind::DeadlineUnreachable),
+            },
+            AdmitBy {
+                tenant: 1,
+                in_us: 1_000,
+                expect: Admitted,
+            },
+            // Not armed (a burst on idle workers), the standing delay
+            // decides, and there is none.
+            Load {
+                from_ms: 21,
+                to_ms: 200,
+                delay_us: 0,
+                utilization: 0.3,
+                backlog: 15,
+            },
+            AdmitBy {
+                tenant: 1,
+                in_us: 500,
+                expect: Admitted,
+            },
+        ],
+    );
+}
+
+#[test]
 fn unknown_tenants_are_refused_and_not_counted() {
     check(
         AdmissionConfig::new().max_tenants(4),

@@ -293,6 +293,11 @@ impl Gate {
     pub(crate) fn step(&self, estimator: &mut Estimator, sample: Sample) {
         estimator.observe(sample);
         let load = estimator.load();
+        self.publish(&load);
+    }
+
+    /// Publishes `load` for the deciding threads.
+    fn publish(&self, load: &Load) {
         self.score_bits
             .store(load.score.to_bits(), Ordering::Relaxed);
         self.utilization_bits
@@ -307,7 +312,7 @@ impl Gate {
         self.armed.store(load.armed, Ordering::Relaxed);
         for class in Class::ALL {
             self.class_limits[class.priority()]
-                .store(self.rules.class_limit(&load, class), Ordering::Relaxed);
+                .store(self.rules.class_limit(load, class), Ordering::Relaxed);
         }
     }
 }

@@ -159,10 +159,12 @@ impl<T> Inbox<T> {
 
     /// About how many values the inbox holds, for the monitor's estimate
     /// of the backlog: the tickets taken less the tickets read, by two
-    /// relaxed loads that may see a push or pop in progress.
+    /// relaxed loads that may see a push or pop in progress. The head is
+    /// read first: it never passes the tail, so the tail read after it is
+    /// not behind it (in the coherence order of each counter).
     pub(crate) fn len_hint(&self) -> usize {
-        let tail = self.tail.load(Ordering::Relaxed);
         let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
         tail.wrapping_sub(head).min(self.mask + 1)
     }
 

@@ -23,6 +23,17 @@ pub(crate) const MONITOR_MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// often while the pool is busy.
 const BALANCE_MAX_INTERVAL: Duration = Duration::from_millis(2);
 
+/// The monitor's nap while no poll has been measured yet: 250 µs. Before
+/// the first measured poll admission cannot predict a wait and refuses
+/// nothing by load, so a flood into a fresh pool is admitted until the
+/// monitor's first estimate. A quarter of a millisecond lets polls of up
+/// to that length end and be measured, and costs four wakes per
+/// millisecond only until then. (It bounds the transient only when the
+/// monitor gets a core: on 2 cores held by the workers and a flooding
+/// thread, its first estimate came 2 to 5 ms late and a few thousand
+/// tasks got in; once measured, the estimate is kept for the pool's life.)
+const UNMEASURED_NAP: Duration = Duration::from_micros(250);
+
 /// How long the whole pool must stay idle before the monitor stops its
 /// timed naps and sleeps until a worker wakes it.
 const MONITOR_SLEEP_AFTER: Duration = Duration::from_millis(50);
@@ -112,7 +123,14 @@ pub(crate) fn run(shared: Arc<Shared>) {
         }
         load.step(&shared);
         shared.waiters.wake_all();
-        std::thread::park_timeout(interval);
+        // Until a poll has been measured admission has no estimate of the
+        // wait and refuses nothing by load: a flood on a fresh pool would
+        // be admitted whole until the next step. Step again soon.
+        std::thread::park_timeout(if load.measured() {
+            interval
+        } else {
+            UNMEASURED_NAP
+        });
         // After the nap: a burst that just woke the monitor is not
         // rebalanced before it has had an interval to settle (balancing at
         // once measurably slowed the micro suite's 10,000 spawns from
@@ -138,6 +156,11 @@ struct LoadSampler {
 }
 
 impl LoadSampler {
+    /// Whether a poll has been measured: the estimate can predict a wait.
+    fn measured(&self) -> bool {
+        self.estimator.load().delay_per_task_ns > 0.0
+    }
+
     fn new(shared: &Shared) -> LoadSampler {
         let now_ns = drama_core::clock::now_ns();
         LoadSampler {
@@ -186,11 +209,21 @@ impl LoadSampler {
             .slots
             .iter()
             .map(|slot| {
-                slot.load.load(Ordering::Relaxed)
-                    + slot.inbox.len_hint()
-                    + slot.overflow_len.load(Ordering::Relaxed)
+                // The overflow count is raised after the push and lowered
+                // after the pop, so it may read as a moment below zero
+                // (wrapped): counted as none.
+                let overflow = slot.overflow_len.load(Ordering::Relaxed);
+                let overflow = if overflow > isize::MAX as usize {
+                    0
+                } else {
+                    overflow
+                };
+                slot.load
+                    .load(Ordering::Relaxed)
+                    .saturating_add(slot.inbox.len_hint())
+                    .saturating_add(overflow)
             })
-            .sum();
+            .fold(0usize, usize::saturating_add);
         // Tasks that yielded wait behind the fresh work of their class
         // (DRR serves a class's fresh tasks first, and new work is fresh),
         // so they do not delay new work: the backlog counts the fresh part,
@@ -208,7 +241,12 @@ impl LoadSampler {
                 now_ns,
                 queue_delay_ns,
                 utilization,
-                backlog: fresh_backlog,
+                // Read one after the other, the backlog may count a task
+                // twice (in an inbox and in a queue) or one already gone;
+                // it never holds more than the work in flight, and more
+                // would outlive that work in every decision until the next
+                // step.
+                backlog: fresh_backlog.min(in_flight),
                 in_flight,
                 poll_ns: working_ns.checked_div(polls_started).unwrap_or(0),
                 workers: shared.slots.len() as u32,
