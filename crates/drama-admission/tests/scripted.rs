@@ -214,16 +214,22 @@ fn delay(from_ms: u64, to_ms: u64, delay_us: u64) -> Step {
     }
 }
 
-/// Measurement steps from `from_ms` to `to_ms` with busy workers and
-/// `tasks` waiting: a score of `tasks / 10`.
-fn backlog(from_ms: u64, to_ms: u64, tasks: u64) -> Step {
+/// Measurement steps from `from_ms` to `to_ms` with no standing delay,
+/// workers busy `utilization` of the time and `tasks` waiting.
+fn load(from_ms: u64, to_ms: u64, utilization: f64, tasks: u64) -> Step {
     Load {
         from_ms,
         to_ms,
         delay_us: 0,
-        utilization: 1.0,
+        utilization,
         backlog: tasks,
     }
+}
+
+/// Measurement steps from `from_ms` to `to_ms` with busy workers and
+/// `tasks` waiting: a score of `tasks / 10`.
+fn backlog(from_ms: u64, to_ms: u64, tasks: u64) -> Step {
+    load(from_ms, to_ms, 1.0, tasks)
 }
 
 fn score(at_least: f64, below: f64) -> Step {
@@ -245,13 +251,7 @@ fn a_burst_on_idle_workers_is_admitted_and_refusals_wait_for_busy_workers() {
         &[
             // 30 tasks waiting (1.5 ms of work) on workers busy a third of
             // the time: a burst, which the workers drain.
-            Load {
-                from_ms: 0,
-                to_ms: 3,
-                delay_us: 0,
-                utilization: 0.3,
-                backlog: 30,
-            },
+            load(0, 3, 0.3, 30),
             score(0.0, 0.31),
             admit(1, Class::Accept, Admitted),
             // The workers stay busy and the backlog stays: overload.
@@ -267,13 +267,7 @@ fn a_burst_is_admitted_up_to_a_window_of_work() {
     check(
         AdmissionConfig::new(),
         &[
-            Load {
-                from_ms: 0,
-                to_ms: 3,
-                delay_us: 0,
-                utilization: 0.3,
-                backlog: 30,
-            },
+            load(0, 3, 0.3, 30),
             // Fifty more admitted: the last of them waits behind 79
             // others, 3.95 ms, within the 4 ms window.
             Fill {
@@ -295,13 +289,7 @@ fn a_backlog_that_takes_a_window_to_drain_is_overload_at_once() {
         AdmissionConfig::new(),
         &[
             // 100 tasks: 5 ms of work, more than half the 4 ms window.
-            Load {
-                from_ms: 0,
-                to_ms: 1,
-                delay_us: 0,
-                utilization: 0.2,
-                backlog: 100,
-            },
+            load(0, 1, 0.2, 100),
             score(10.0, 10.1),
             admit(1, Class::Accept, Refused(RefusalKind::Overloaded)),
             admit(1, Class::Compute, Refused(RefusalKind::Overloaded)),
@@ -329,13 +317,7 @@ fn utilization_alone_approaches_one() {
     check(
         AdmissionConfig::new(),
         &[
-            Load {
-                from_ms: 0,
-                to_ms: 40,
-                delay_us: 0,
-                utilization: 0.7,
-                backlog: 0,
-            },
+            load(0, 40, 0.7, 0),
             score(0.69, 0.71),
             admit(1, Class::Accept, Admitted),
             // Busy but with no queue: nothing refused yet, the score says
@@ -695,13 +677,7 @@ fn work_the_predicted_wait_would_take_past_its_deadline_is_refused_once_armed() 
             },
             // Not armed (a burst on idle workers), the standing delay
             // decides, and there is none.
-            Load {
-                from_ms: 21,
-                to_ms: 200,
-                delay_us: 0,
-                utilization: 0.3,
-                backlog: 15,
-            },
+            load(21, 200, 0.3, 15),
             AdmitBy {
                 tenant: 1,
                 in_us: 500,
