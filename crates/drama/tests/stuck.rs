@@ -1,15 +1,22 @@
 //! Workers stuck in blocking code are replaced: with every worker blocked
 //! forever (until the test releases them), other tasks still complete.
+//!
+//! The runtimes here have admission control off: while workers are stuck
+//! the pool drains nothing, and admission rightly refuses new work until
+//! they are replaced (the wait it predicts is the stuck polls' length).
+//! These tests are about the replacement, and their spawns must all land.
 
 use std::future::Future;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use drama::Runtime;
+use drama::admission::AdmissionConfig;
 
 #[test]
 fn stuck_workers_are_replaced() {
     let rt = Runtime::builder()
+        .admission(AdmissionConfig::off())
         .workers(2)
         .max_threads(6)
         .stuck_threshold(Duration::from_millis(20))
@@ -62,6 +69,7 @@ fn stuck_workers_are_replaced() {
 fn thread_bound_holds() {
     // More stuck tasks than max_threads allows: the bound is never passed.
     let rt = Runtime::builder()
+        .admission(AdmissionConfig::off())
         .workers(1)
         .max_threads(3)
         .stuck_threshold(Duration::from_millis(10))
@@ -97,6 +105,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 fn one_stuck_worker() -> Runtime {
     Runtime::builder()
+        .admission(AdmissionConfig::off())
         .workers(2)
         .max_threads(6)
         .stuck_threshold(Duration::from_millis(10))
