@@ -135,16 +135,16 @@ fn newest_first_inside_a_class() {
 
 #[test]
 fn oldest_first_once_the_oldest_is_past_the_age_bound() {
-    // Default age bound: 250 µs. At 250 µs `a` (enqueued at 0) is due;
-    // `b` (at 100 µs) is not yet, so after `a` the class is newest-first
+    // Default age bound: 500 µs. At 500 µs `a` (enqueued at 0) is due;
+    // `b` (at 200 µs) is not yet, so after `a` the class is newest-first
     // again.
     check(
-        "+1 C a @0; +1 C b @100000; +1 C c @200000; pick*3 @250000 10",
+        "+1 C a @0; +1 C b @200000; +1 C c @400000; pick*3 @500000 10",
         "a c b",
     );
-    // At 350 µs both `a` and `b` are due.
+    // At 700 µs both `a` and `b` are due.
     check(
-        "+1 C a @0; +1 C b @100000; +1 C c @200000; pick*3 @350000 10",
+        "+1 C a @0; +1 C b @200000; +1 C c @400000; pick*3 @700000 10",
         "a b c",
     );
 }
@@ -386,11 +386,11 @@ fn yielders_take_turns_behind_fresh_work() {
 
 #[test]
 fn an_overdue_yielder_runs_before_fresh_work() {
-    // The age bound (250 µs) applies across fresh and resumed items: at
-    // 300 µs the yielder a (resumed at 0) is the oldest and overdue, so it
+    // The age bound (500 µs) applies across fresh and resumed items: at
+    // 600 µs the yielder a (resumed at 0) is the oldest and overdue, so it
     // runs before the newer fresh b and c.
     check(
-        "+1 C a @0; yield @0 10; +1 C b @200000; +1 C c @210000; pick*3 @300000 10",
+        "+1 C a @0; yield @0 10; +1 C b @400000; +1 C c @420000; pick*3 @600000 10",
         "a a c b",
     );
 }

@@ -315,10 +315,14 @@ impl Handle {
     pub fn load(&self) -> LoadReport {
         let gate = &self.shared.gate;
         let load = gate.load();
+        let (p50_ns, p99_ns, refusals_per_sec) = gate.reported();
         LoadReport {
             score: load.score,
             utilization: load.utilization,
             queue_delay: Duration::from_nanos(load.standing_delay_ns),
+            queue_delay_p50: Duration::from_nanos(p50_ns),
+            queue_delay_p99: Duration::from_nanos(p99_ns),
+            refusals_per_sec,
             n_refused: gate.n_refused(),
             n_expired: gate.n_expired(),
         }
@@ -410,6 +414,9 @@ pub struct LoadReport {
     score: f64,
     utilization: f64,
     queue_delay: Duration,
+    queue_delay_p50: Duration,
+    queue_delay_p99: Duration,
+    refusals_per_sec: f64,
     n_refused: u64,
     n_expired: u64,
 }
@@ -437,6 +444,24 @@ impl LoadReport {
     /// burst that drains does not raise.
     pub fn queue_delay(&self) -> Duration {
         self.queue_delay
+    }
+
+    /// The median queueing delay (from entering a worker's queue to the
+    /// start of the poll) of the polls of about the last 100 ms, as the
+    /// upper bound of its histogram bucket (at most a fifth over).
+    pub fn queue_delay_p50(&self) -> Duration {
+        self.queue_delay_p50
+    }
+
+    /// The 99th percentile of the same delays.
+    pub fn queue_delay_p99(&self) -> Duration {
+        self.queue_delay_p99
+    }
+
+    /// Spawns refused by admission per second, averaged over about the
+    /// last 100 ms.
+    pub fn refusals_per_sec(&self) -> f64 {
+        self.refusals_per_sec
     }
 
     /// Spawns refused by admission so far (not counting shutdown).

@@ -71,6 +71,12 @@ pub(crate) struct Gate {
     heaviest: AtomicU32,
     /// Spawns refused by the rules so far.
     refused: AtomicU64,
+    /// For `LoadReport`, from the monitor: the recent queueing delays'
+    /// median and 99th percentile (ns), and the recent refusals per
+    /// second (`f64` bits).
+    delay_p50_ns: AtomicU64,
+    delay_p99_ns: AtomicU64,
+    refusal_rate_bits: AtomicU64,
     /// Tasks expired before their first poll so far.
     expired: AtomicU64,
 }
@@ -97,6 +103,9 @@ impl Gate {
             class_limits: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             heaviest: AtomicU32::new(NO_TENANT),
             refused: AtomicU64::new(0),
+            delay_p50_ns: AtomicU64::new(0),
+            delay_p99_ns: AtomicU64::new(0),
+            refusal_rate_bits: AtomicU64::new(0f64.to_bits()),
             expired: AtomicU64::new(0),
         }
     }
@@ -282,6 +291,25 @@ impl Gate {
     /// Tasks expired before their first poll so far.
     pub(crate) fn n_expired(&self) -> u64 {
         self.expired.load(Ordering::Relaxed)
+    }
+
+    /// The monitor's report: the recent queueing delays' median and 99th
+    /// percentile, and the recent refusals per second.
+    pub(crate) fn report(&self, p50_ns: u64, p99_ns: u64, refusals_per_sec: f64) {
+        self.delay_p50_ns.store(p50_ns, Ordering::Relaxed);
+        self.delay_p99_ns.store(p99_ns, Ordering::Relaxed);
+        self.refusal_rate_bits
+            .store(refusals_per_sec.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The last report: delay median, delay 99th percentile (ns), refusals
+    /// per second.
+    pub(crate) fn reported(&self) -> (u64, u64, f64) {
+        (
+            self.delay_p50_ns.load(Ordering::Relaxed),
+            self.delay_p99_ns.load(Ordering::Relaxed),
+            f64::from_bits(self.refusal_rate_bits.load(Ordering::Relaxed)),
+        )
     }
 
     /// Spawns refused by the rules so far.

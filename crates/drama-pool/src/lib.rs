@@ -83,6 +83,8 @@ mod blocking;
 #[cfg(not(loom))]
 mod builder;
 #[cfg(not(loom))]
+mod delays;
+#[cfg(not(loom))]
 mod gate;
 mod handover;
 mod inbox;

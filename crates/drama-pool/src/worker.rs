@@ -37,6 +37,7 @@ use drama_core::{Runnable, ScheduleInfo, budget, clock};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
 use crate::balance::Export;
+use crate::delays;
 use crate::outbox::Outbox;
 use crate::plan::{GroupCount, Move};
 use crate::pool::{CLOSED, Shared, Start, cancel};
@@ -148,6 +149,9 @@ pub(crate) struct WorkerStats {
     busy_ns: AtomicU64,
     /// Tasks requeued after a yield (cumulative).
     requeued: AtomicU64,
+    /// The polls started from the policy, by queueing-delay bucket
+    /// (`delays::bucket`), cumulative: the monitor's percentiles.
+    delays: [AtomicU64; delays::BUCKETS],
     /// Time the owner spent out of work (spinning or parked in `idle`), in
     /// finished spells, and the start of the spell going on (0: none).
     /// The monitor's utilization is the time not idle: a worker that has
@@ -164,6 +168,7 @@ impl WorkerStats {
             delayed_polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             requeued: AtomicU64::new(0),
+            delays: std::array::from_fn(|_| AtomicU64::new(0)),
             idle_ns: AtomicU64::new(0),
             idle_since_ns: AtomicU64::new(0),
         }
@@ -203,6 +208,18 @@ impl WorkerStats {
             .store(core.delayed_polls, Ordering::Relaxed);
         self.busy_ns.store(core.busy_ns, Ordering::Relaxed);
         self.requeued.store(core.requeued, Ordering::Relaxed);
+    }
+
+    /// Publishes the count of delay bucket `index` from `core`.
+    fn publish_delay(&self, core: &Core, index: usize) {
+        self.delays[index].store(core.delays[index], Ordering::Relaxed);
+    }
+
+    /// Adds the cumulative count of each delay bucket to `sums`.
+    pub(crate) fn add_delays(&self, sums: &mut [u64; delays::BUCKETS]) {
+        for (sum, count) in sums.iter_mut().zip(&self.delays) {
+            *sum = sum.wrapping_add(count.load(Ordering::Relaxed));
+        }
     }
 
     /// The queueing delay of the polls started from the policy, those
@@ -362,6 +379,8 @@ pub(crate) struct Core {
     busy_ns: u64,
     /// Tasks requeued here after a yield.
     requeued: u64,
+    /// Polls started from the policy, by queueing-delay bucket.
+    delays: Box<[u64; delays::BUCKETS]>,
 }
 
 impl Core {
@@ -390,6 +409,7 @@ impl Core {
             delayed_polls: 0,
             busy_ns: 0,
             requeued: 0,
+            delays: Box::new([0; delays::BUCKETS]),
         }
     }
 
@@ -1233,11 +1253,14 @@ impl Worker<'_> {
         // The monitor's load sample: three stores to a line it reads once
         // per step.
         core.busy_ns = core.busy_ns.wrapping_add(cost);
+        let stats = &self.shared.slots[self.index].stats;
         if let Some(queued_ns) = next.queued_ns {
             core.delay_sum_ns = core.delay_sum_ns.wrapping_add(queued_ns);
             core.delayed_polls = core.delayed_polls.wrapping_add(1);
+            let index = delays::bucket(queued_ns);
+            core.delays[index] = core.delays[index].wrapping_add(1);
+            stats.publish_delay(core, index);
         }
-        let stats = &self.shared.slots[self.index].stats;
         stats.publish(core);
         Ok(())
     }

@@ -159,6 +159,7 @@ fn the_heavy_tenant_is_refused_and_the_light_one_is_not() {
     let (mut light_sent, mut light_refused) = (0, 0);
     let until = Instant::now() + Duration::from_secs(1);
     let mut most_score: f64 = 0.0;
+    let mut most_refusal_rate: f64 = 0.0;
     while Instant::now() < until {
         light_sent += 1;
         let work = async { spin(Duration::from_micros(50)) };
@@ -169,6 +170,7 @@ fn the_heavy_tenant_is_refused_and_the_light_one_is_not() {
             }
         }
         most_score = most_score.max(rt.load().score());
+        most_refusal_rate = most_refusal_rate.max(rt.load().refusals_per_sec());
         std::thread::sleep(Duration::from_millis(2));
     }
     stop.store(true, Ordering::Relaxed);
@@ -179,6 +181,10 @@ fn the_heavy_tenant_is_refused_and_the_light_one_is_not() {
          highest score {most_score:.2}"
     );
     assert!(heavy_refused > 0, "the overload was never refused");
+    assert!(
+        most_refusal_rate > 0.0,
+        "the load report never showed the refusals"
+    );
     assert!(
         light_refused * 100 <= light_sent,
         "the light tenant was refused {light_refused} times of {light_sent}"
@@ -241,6 +247,22 @@ fn the_load_report_rises_under_load_and_falls_when_idle() {
         assert!(Instant::now() < deadline, "the score never rose");
         std::thread::sleep(Duration::from_millis(1));
     }
+    // The recent delays' percentiles: tasks behind a queue of 1 ms tasks
+    // wait milliseconds.
+    while rt.load().queue_delay_p50() < Duration::from_millis(1) {
+        assert!(
+            Instant::now() < deadline,
+            "the delay percentiles never rose"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let load = rt.load();
+    assert!(load.queue_delay_p99() >= load.queue_delay_p50(), "{load:?}");
+    assert_eq!(
+        load.refusals_per_sec(),
+        0.0,
+        "admission off refuses nothing"
+    );
     for handle in handles {
         rt.block_on(handle).unwrap();
     }

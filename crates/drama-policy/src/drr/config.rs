@@ -39,8 +39,8 @@ impl DrrConfig {
     pub const DEFAULT_QUANTUM_NS: u64 = 100_000;
     /// Default class weights, `Write : Compute : Read : Accept` = 8:4:2:1.
     pub const DEFAULT_CLASS_WEIGHTS: [u32; Class::COUNT] = [8, 4, 2, 1];
-    /// Default age bound: 250 µs (see [`age_bound_ns`](Self::age_bound_ns)).
-    pub const DEFAULT_AGE_BOUND_NS: u64 = 250_000;
+    /// Default age bound: 500 µs (see [`age_bound_ns`](Self::age_bound_ns)).
+    pub const DEFAULT_AGE_BOUND_NS: u64 = 500_000;
     /// Default bound on queued items, over all tenants: 2^20.
     pub const DEFAULT_MAX_LEN: usize = 1 << 20;
     /// Default bound on queued items of one tenant: 2^16.
@@ -100,19 +100,21 @@ impl DrrConfig {
     /// oldest item is at least this old, the class runs oldest-first until
     /// it is not.
     ///
-    /// The default, 250 µs, is half of admission control's 500 µs target
-    /// delay. Newest-first serves a short burst's freshest items first; an
-    /// item that has waited longer than a short burst takes to drain needs
-    /// a bound on its wait rather than priority, which oldest-first gives.
+    /// The default, 500 µs, is admission control's target delay.
+    /// Newest-first serves a short burst's freshest (and cache-warm) items
+    /// first; an item that has waited the target needs a bound on its wait
+    /// rather than priority, which oldest-first gives.
     /// With admission control holding the queue at about a millisecond of
     /// work under overload, a longer bound buries the oldest items of that
     /// full queue until the bound: in drama-sim's T1 at twice capacity, a
     /// 4 ms bound put the admitted p99 at 4.5 ms and the work done within
     /// the objective at 0.80 of capacity; 1 ms gives 1.8 ms and 0.999. On
     /// the real runtime (the overload benchmark at 1× capacity, three
-    /// quick runs each) 250 µs gave an admitted p99 of 1.86–1.99 ms and
-    /// 0.875–0.878 of capacity within the objective, 1 ms 2.21–2.24 ms and
-    /// 0.847–0.854; FIFO (0) was no better than 250 µs.
+    /// quick runs each) 1 ms gave an admitted p99 of 2.21–2.24 ms and 0.85
+    /// of capacity within the objective, 500 µs 2.11–2.46 ms and
+    /// 0.84–0.87, 250 µs 1.86–1.99 ms and 0.88; but at 250 µs the micro
+    /// suite's ping-pong ran 15 % slower (more oldest-first picks, fewer
+    /// cache-warm ones), at 500 µs as fast as at 1 ms.
     /// 0 makes every class FIFO; `u64::MAX` makes it LIFO (no age bound,
     /// which can starve old items).
     pub const fn age_bound_ns(mut self, age_bound_ns: u64) -> DrrConfig {
