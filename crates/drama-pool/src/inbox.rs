@@ -162,6 +162,7 @@ impl<T> Inbox<T> {
     /// relaxed loads that may see a push or pop in progress. The head is
     /// read first: it never passes the tail, so the tail read after it is
     /// not behind it (in the coherence order of each counter).
+    #[cfg(not(loom))]
     pub(crate) fn len_hint(&self) -> usize {
         let head = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Relaxed);

@@ -3,10 +3,10 @@
 //! `cargo xtask loom` can explore every interleaving of the inbox, the park
 //! protocol and the slot hand-over (tokio's approach).
 
+// The loom build compiles the modules its models use; the atomics only
+// the rest of the pool uses (`AtomicBool`, `AtomicU32`) are not needed.
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex};
 #[cfg(loom)]
