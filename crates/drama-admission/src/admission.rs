@@ -53,17 +53,6 @@ impl Default for TenantState {
     }
 }
 
-/// The utilization under which a pool is at rest: 0.25. A burst into a
-/// pool at rest (not armed) is admitted whole, up to the bounds: a
-/// thousand tasks spawned at once and joined, the first program anyone
-/// writes, must not be refused because a debug or sanitizer build makes
-/// them a few milliseconds of work (under AddressSanitizer they were). A
-/// pool already doing work (a quarter of its time or more) that sees a
-/// burst it has not yet armed for takes it up to a window's wait: a flood
-/// onto a working pool is held there until the next monitor step arms the
-/// load.
-pub const RESTING_UTILIZATION: f64 = 0.25;
-
 /// Why new work was refused; see [`Refusal::kind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -352,13 +341,10 @@ impl Rules {
 
     /// The work in flight at which `load`'s score reaches `score` (see
     /// [`class_limit`](Self::class_limit)); while the load is not armed, a
-    /// burst is admitted up to a window's wait, and whole into a pool at
-    /// rest (utilization under [`RESTING_UTILIZATION`]).
+    /// burst is admitted up to a window's wait.
     fn in_flight_limit(&self, load: &Load, score: f64) -> u64 {
         let score = if load.armed {
             score
-        } else if load.utilization < RESTING_UTILIZATION {
-            return u64::MAX;
         } else {
             score.max(load.window_ns as f64 / load.target_delay_ns as f64)
         };

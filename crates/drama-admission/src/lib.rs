@@ -23,10 +23,9 @@
 //!   over a window, 4 ms, at least 0.95), or a queue has stood for the
 //!   window (the smallest delay seen over it, CoDel's test, is past the
 //!   window), or the backlog at a step still takes half the window to
-//!   drain. A burst into a pool at rest (utilization under 0.25) is
-//!   admitted whole, into a working pool up to a window of work; the work
-//!   that would queue behind it, once the workers stay busy, is what is
-//!   refused. Once armed, the load stays armed until the
+//!   drain. A burst on idle workers is admitted up to a window of work;
+//!   the work that would queue behind it, once the workers stay busy, is
+//!   what is refused. Once armed, the load stays armed until the
 //!   utilization falls to 0.85, so that a pool offered about its capacity
 //!   does not disarm on every dip.
 //! - **The class ladder.** New work of each class is refused past a score:
@@ -101,8 +100,6 @@ mod admission;
 mod config;
 mod estimator;
 
-pub use admission::{
-    Admission, Ask, Holding, RESTING_UTILIZATION, Refusal, RefusalKind, Rules, Verdict,
-};
+pub use admission::{Admission, Ask, Holding, Refusal, RefusalKind, Rules, Verdict};
 pub use config::{AdmissionConfig, ConfigError};
 pub use estimator::{Estimator, Load, Sample};

@@ -162,9 +162,6 @@ impl Model {
     fn past(&self, score: f64) -> bool {
         let score = if self.armed() {
             score
-        } else if self.last_ns.is_none() || self.utilization < drama_admission::RESTING_UTILIZATION
-        {
-            return false;
         } else {
             score.max(WINDOW_NS as f64 / TARGET_NS as f64)
         };
