@@ -1,0 +1,251 @@
+//! What a worker records at every poll, in memory of its own.
+//!
+//! Each worker owns one [`WorkerRecorder`] and is its only writer: a poll
+//! adds to its tenant's cell and to its class's cell with relaxed loads and
+//! stores (no locked instruction, no shared line, no allocation once the
+//! tenant's page exists). Readers (a snapshot) load the same atomics from
+//! any thread, without stopping the worker, and add the workers up.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::buckets::{Counts, Histogram};
+use crate::vocabulary::CLASSES;
+
+/// Tenants per page of a recorder: a page (32 KiB) is allocated when a
+/// tenant of its range is first polled by that worker, so a pool with a
+/// large `max_tenants` pays only for the ranges in use. 1,024 keeps the
+/// first page small for services with a few tenants.
+pub const PAGE_TENANTS: usize = 1024;
+
+/// Bytes a page of tenant cells takes.
+const PAGE_BYTES: usize = PAGE_TENANTS * std::mem::size_of::<TenantCell>();
+
+/// One tenant's polls on one worker.
+#[derive(Default)]
+struct TenantCell {
+    polls: AtomicU64,
+    poll_ns: AtomicU64,
+    /// Polls started from the fair queue (not the hand-off slot), and
+    /// their queueing delay in total.
+    queued_polls: AtomicU64,
+    queue_delay_ns: AtomicU64,
+}
+
+/// One class's polls on one worker.
+struct ClassCell {
+    polls: AtomicU64,
+    poll_ns: AtomicU64,
+    queue_delays: Histogram,
+    poll_times: Histogram,
+}
+
+/// A worker's polls, by tenant and by class. See the module docs.
+pub struct WorkerRecorder {
+    pages: Box<[OnceLock<Box<[TenantCell]>>]>,
+    classes: [ClassCell; CLASSES],
+}
+
+/// One tenant's polls, summed over workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TenantPolls {
+    /// Polls.
+    pub polls: u64,
+    /// Time spent in them (the CPU the tenant used), ns.
+    pub poll_ns: u64,
+    /// Polls started from the fair queue, and their queueing delay in
+    /// total, ns.
+    pub queued_polls: u64,
+    /// See `queued_polls`.
+    pub queue_delay_ns: u64,
+}
+
+impl TenantPolls {
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &TenantPolls) {
+        self.polls = self.polls.wrapping_add(other.polls);
+        self.poll_ns = self.poll_ns.wrapping_add(other.poll_ns);
+        self.queued_polls = self.queued_polls.wrapping_add(other.queued_polls);
+        self.queue_delay_ns = self.queue_delay_ns.wrapping_add(other.queue_delay_ns);
+    }
+}
+
+/// One class's polls, summed over workers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassPolls {
+    /// Polls.
+    pub polls: u64,
+    /// Time spent in them, ns.
+    pub poll_ns: u64,
+    /// Queueing delays of the polls started from the fair queue.
+    pub queue_delays: Counts,
+    /// Poll times.
+    pub poll_times: Counts,
+}
+
+impl WorkerRecorder {
+    /// A recorder for tenant ids below `max_tenants` (larger ids are
+    /// counted in their class only). Allocates the page table (one pointer
+    /// per [`PAGE_TENANTS`] tenants) and the class histograms; pages come
+    /// on first use.
+    pub fn new(max_tenants: u32) -> WorkerRecorder {
+        WorkerRecorder {
+            pages: (0..(max_tenants as usize).div_ceil(PAGE_TENANTS))
+                .map(|_| OnceLock::new())
+                .collect(),
+            classes: std::array::from_fn(|_| ClassCell {
+                polls: AtomicU64::new(0),
+                poll_ns: AtomicU64::new(0),
+                queue_delays: Histogram::new(),
+                poll_times: Histogram::new(),
+            }),
+        }
+    }
+
+    /// Records a poll of `tenant`'s task of class `class` (an index below
+    /// [`CLASSES`]) that took `poll_ns`, after waiting `queued_ns` in the
+    /// fair queue (`None`: it did not come from the queue). Only the owner
+    /// may call this.
+    #[inline]
+    pub fn record_poll(&self, tenant: u32, class: usize, queued_ns: Option<u64>, poll_ns: u64) {
+        let class = &self.classes[class];
+        bump(&class.polls, 1);
+        bump(&class.poll_ns, poll_ns);
+        class.poll_times.record(poll_ns);
+        if let Some(ns) = queued_ns {
+            class.queue_delays.record(ns);
+        }
+        let index = tenant as usize;
+        let Some(page) = self.pages.get(index / PAGE_TENANTS) else {
+            return;
+        };
+        let cells = page.get_or_init(new_page);
+        let cell = &cells[index % PAGE_TENANTS];
+        bump(&cell.polls, 1);
+        bump(&cell.poll_ns, poll_ns);
+        if let Some(ns) = queued_ns {
+            bump(&cell.queued_polls, 1);
+            bump(&cell.queue_delay_ns, ns);
+        }
+    }
+
+    /// Adds `tenant`'s polls here to `into`.
+    pub fn add_tenant(&self, tenant: u32, into: &mut TenantPolls) {
+        let index = tenant as usize;
+        let Some(cells) = self.pages.get(index / PAGE_TENANTS).and_then(OnceLock::get) else {
+            return;
+        };
+        let cell = &cells[index % PAGE_TENANTS];
+        into.add(&TenantPolls {
+            polls: cell.polls.load(Ordering::Relaxed),
+            poll_ns: cell.poll_ns.load(Ordering::Relaxed),
+            queued_polls: cell.queued_polls.load(Ordering::Relaxed),
+            queue_delay_ns: cell.queue_delay_ns.load(Ordering::Relaxed),
+        });
+    }
+
+    /// Adds class `class`'s polls here to `into`.
+    pub fn add_class(&self, class: usize, into: &mut ClassPolls) {
+        let cell = &self.classes[class];
+        into.polls = into.polls.wrapping_add(cell.polls.load(Ordering::Relaxed));
+        into.poll_ns = into
+            .poll_ns
+            .wrapping_add(cell.poll_ns.load(Ordering::Relaxed));
+        cell.queue_delays.add_to(&mut into.queue_delays);
+        cell.poll_times.add_to(&mut into.poll_times);
+    }
+
+    /// Whether any tenant of the page holding `tenant` was polled here: a
+    /// reader skips the page's tenants otherwise.
+    pub fn has_page(&self, tenant: u32) -> bool {
+        self.pages
+            .get(tenant as usize / PAGE_TENANTS)
+            .is_some_and(|page| page.get().is_some())
+    }
+
+    /// The memory this recorder holds, in bytes: the page table, the pages
+    /// in use and the class histograms. At most
+    /// `max_tenants.div_ceil(PAGE_TENANTS) * (PAGE_BYTES + 8)` plus a
+    /// constant, whatever the load.
+    pub fn memory_bytes(&self) -> usize {
+        let pages = self.pages.iter().filter(|p| p.get().is_some()).count();
+        std::mem::size_of::<WorkerRecorder>()
+            + self.pages.len() * std::mem::size_of::<OnceLock<Box<[TenantCell]>>>()
+            + pages * PAGE_BYTES
+            + CLASSES * 2 * crate::buckets::BUCKETS * 8
+    }
+}
+
+impl std::fmt::Debug for WorkerRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerRecorder")
+            .field("memory_bytes", &self.memory_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_page() -> Box<[TenantCell]> {
+    (0..PAGE_TENANTS).map(|_| TenantCell::default()).collect()
+}
+
+/// Adds `n` to a counter only its owner writes: a load and a store.
+#[inline]
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_add_up_by_tenant_and_class() {
+        let r = WorkerRecorder::new(5000);
+        r.record_poll(3, 1, Some(1_000), 10_000);
+        r.record_poll(3, 1, None, 20_000);
+        r.record_poll(4097, 2, Some(3_000), 5_000);
+        // Past max_tenants: in its class only.
+        r.record_poll(9_999, 0, None, 7_000);
+        let mut t = TenantPolls::default();
+        r.add_tenant(3, &mut t);
+        assert_eq!(
+            t,
+            TenantPolls {
+                polls: 2,
+                poll_ns: 30_000,
+                queued_polls: 1,
+                queue_delay_ns: 1_000
+            }
+        );
+        let mut t = TenantPolls::default();
+        r.add_tenant(4097, &mut t);
+        assert_eq!((t.polls, t.poll_ns), (1, 5_000));
+        let mut c = ClassPolls::default();
+        r.add_class(0, &mut c);
+        assert_eq!((c.polls, c.poll_ns), (1, 7_000));
+        let mut c = ClassPolls::default();
+        r.add_class(1, &mut c);
+        assert_eq!(c.poll_times.summary().count, 2);
+        assert_eq!(c.queue_delays.summary().count, 1);
+        assert!(r.has_page(3) && r.has_page(4097) && !r.has_page(2048));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_pages_in_use() {
+        let r = WorkerRecorder::new(100_000);
+        let empty = r.memory_bytes();
+        for tenant in 0..100_000 {
+            r.record_poll(tenant, 2, None, 1);
+        }
+        let full = r.memory_bytes();
+        assert_eq!(
+            full - empty,
+            100_000usize.div_ceil(PAGE_TENANTS) * PAGE_BYTES
+        );
+        // 32 bytes a tenant: 3.2 MB for 100,000 tenants on one worker.
+        assert!(full < 100_000 * 33 + 64 * 1024, "{full}");
+    }
+}
