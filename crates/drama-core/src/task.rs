@@ -123,6 +123,16 @@ pub trait TaskGuard: Send + 'static {
     fn on_expired(&mut self, meta: &TaskMeta) {
         let _ = meta;
     }
+
+    /// Called on the polling thread, at most once, when the task's future
+    /// ended by itself: it returned its output (`panicked` false), or it
+    /// panicked (`panicked` true; a panic in the destructor of a future
+    /// that returned counts too). Not called for a task aborted, cancelled
+    /// or expired: a guard that heard nothing before it is dropped belongs
+    /// to a task that did not run to its end. (The default does nothing.)
+    fn on_output(&mut self, panicked: bool) {
+        let _ = panicked;
+    }
 }
 
 /// No guard: nothing to tell anyone.
@@ -337,16 +347,25 @@ impl<F: Future, G: TaskGuard> Future for TaskFuture<F, G> {
                 guard.on_pending(cx.waker());
                 Poll::Pending
             }
-            Ok(Poll::Ready(output)) => match self.as_mut().drop_future() {
-                None => Poll::Ready(Ok(output)),
-                // The future finished but its destructor panicked; the panic
-                // is what the caller needs to know about.
-                Some(payload) => Poll::Ready(Err(JoinError::panic(id, payload))),
-            },
+            Ok(Poll::Ready(output)) => {
+                let dropped = self.as_mut().drop_future();
+                // SAFETY: as for `on_pending` above.
+                let guard = unsafe { &mut self.as_mut().get_unchecked_mut().guard };
+                guard.on_output(dropped.is_some());
+                match dropped {
+                    None => Poll::Ready(Ok(output)),
+                    // The future finished but its destructor panicked; the
+                    // panic is what the caller needs to know about.
+                    Some(payload) => Poll::Ready(Err(JoinError::panic(id, payload))),
+                }
+            }
             Err(payload) => {
                 // The payload of a second panic, in the destructor, is
                 // dropped: the first one explains the failure.
                 let _ = self.as_mut().drop_future();
+                // SAFETY: as for `on_pending` above.
+                let guard = unsafe { &mut self.as_mut().get_unchecked_mut().guard };
+                guard.on_output(true);
                 Poll::Ready(Err(JoinError::panic(id, payload)))
             }
         }

@@ -155,6 +155,14 @@ impl WorkerRecorder {
         cell.poll_times.add_to(&mut into.poll_times);
     }
 
+    /// Polls here, every class.
+    pub fn polls(&self) -> u64 {
+        self.classes
+            .iter()
+            .map(|c| c.polls.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Whether any tenant of the page holding `tenant` was polled here: a
     /// reader skips the page's tenants otherwise.
     pub fn has_page(&self, tenant: u32) -> bool {

@@ -401,7 +401,7 @@ impl fmt::Display for Snapshot {
         writeln!(
             f,
             "heavy hitters (CPU over the last {secs:.1}s)\n  {:<20} {:>6} {:>9} {:>8} {:>6} {:>9} {:>9} {:>9}",
-            "tenant", "cpu%", "cpu", "weight", "queued", "in flight", "delay", "refused"
+            "tenant", "cpu%", "cpu", "weight", "queued", "in flight", "mean wait", "refused"
         )?;
         for r in &self.heavy_hitters {
             let Some(t) = self.tenant(r.id) else { continue };

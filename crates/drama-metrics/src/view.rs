@@ -92,14 +92,12 @@ pub struct WorkerReading {
     pub polls: u64,
 }
 
-/// One class's cumulative counters.
+/// One class's cumulative counters (its tasks spawned and completed are
+/// the sums of the tenants' readings).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClassReading {
-    /// Tasks spawned, completed and refused.
-    pub spawned: u64,
-    /// See `spawned`.
-    pub completed: u64,
-    /// See `spawned`.
+    /// Spawns and admissions refused (a tenant's refusals are by reason,
+    /// not by class).
     pub refused: u64,
     /// Polls, with their histograms.
     pub polls: ClassPolls,
@@ -158,6 +156,8 @@ impl Window {
             throttled: Top::new(top),
             wanted: Vec::new(),
             totals: Totals::default(),
+            class_spawned: [0; CLASSES],
+            class_completed: [0; CLASSES],
             tenants: 0,
             cpu_ns_window: 0,
             refused_window: 0,
@@ -194,6 +194,8 @@ pub struct View<'a> {
     /// Rows asked for by id, ranked or not.
     wanted: Vec<TenantRow>,
     totals: Totals,
+    class_spawned: [u64; CLASSES],
+    class_completed: [u64; CLASSES],
     tenants: u64,
     cpu_ns_window: u64,
     refused_window: u64,
@@ -225,6 +227,10 @@ impl View<'_> {
         let queued: u64 = reading.queued.iter().sum();
 
         self.tenants += 1;
+        for c in 0..CLASSES {
+            self.class_spawned[c] += reading.spawned[c];
+            self.class_completed[c] += reading.completed[c];
+        }
         let t = &mut self.totals;
         t.spawned += reading.spawned.iter().sum::<u64>();
         t.completed += reading.completed.iter().sum::<u64>();
@@ -273,6 +279,8 @@ impl View<'_> {
             throttled,
             wanted,
             totals,
+            class_spawned,
+            class_completed,
             tenants,
             cpu_ns_window,
             refused_window,
@@ -300,8 +308,8 @@ impl View<'_> {
                 let (delays, polls) = base.classes.get(i).unwrap_or(&empty);
                 ClassRow {
                     name: CLASS_NAMES.get(i).copied().unwrap_or("?").to_string(),
-                    spawned: c.spawned,
-                    completed: c.completed,
+                    spawned: class_spawned.get(i).copied().unwrap_or(0),
+                    completed: class_completed.get(i).copied().unwrap_or(0),
                     refused: c.refused,
                     polls: c.polls.polls,
                     cpu_ns: c.polls.poll_ns,

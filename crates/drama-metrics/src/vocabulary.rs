@@ -19,10 +19,11 @@ pub const IO_KIND_NAMES: [&str; IO_KINDS] = ["accept", "connect", "read", "write
 
 /// Reasons a spawn or an admission is refused (the index of per-reason
 /// tables).
-pub const REASONS: usize = 7;
+pub const REASONS: usize = 6;
 
 /// The reasons' names, by index: drama-core's `RejectReason`s that a
-/// tenant's spawn can get, in snake case.
+/// tenant's spawn can get while the runtime runs, in snake case (a spawn
+/// refused at shutdown is not counted).
 pub const REASON_NAMES: [&str; REASONS] = [
     "overloaded",
     "over_share",
@@ -30,5 +31,4 @@ pub const REASON_NAMES: [&str; REASONS] = [
     "io_depth",
     "deadline_unreachable",
     "invalid_tenant",
-    "shutting_down",
 ];

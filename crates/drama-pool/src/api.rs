@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
+use drama_metrics::Snapshot;
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::builder::Builder;
@@ -135,6 +136,11 @@ impl Pool {
     /// busy), and the spawns refused so far.
     pub fn load(&self) -> LoadReport {
         self.handle.load()
+    }
+
+    /// The scheduler's view; see [`Handle::snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.snapshot()
     }
 
     /// Live tasks: spawned and not yet finished or cancelled.
@@ -311,6 +317,32 @@ impl Handle {
         self.shared.gate.io_in_flight(tenant, kind)
     }
 
+    /// The scheduler's view now: the process's figures, each worker's and
+    /// class's, and the ten heaviest tenants by CPU over the recent window,
+    /// the ten with the deepest queues, and the ten most throttled, each
+    /// with its row (see `drama_metrics::Snapshot`; `Display` prints it as
+    /// a table). Read from the workers' counters without stopping them:
+    /// the figures of one snapshot may be a poll apart. It costs
+    /// O(tenants × workers) loads, a few milliseconds with 100,000
+    /// tenants; take it about once a second, not per request.
+    pub fn snapshot(&self) -> Snapshot {
+        crate::snapshot::snapshot(&self.shared, crate::snapshot::DEFAULT_TOP, &[])
+    }
+
+    /// As [`snapshot`](Self::snapshot), with rankings of `top` tenants
+    /// (at most 1,000) and rows for the `tenants` named too, ranked or
+    /// not (an exporter that labels chosen tenants needs their rows).
+    pub fn snapshot_with(&self, top: usize, tenants: &[TenantId]) -> Snapshot {
+        crate::snapshot::snapshot(&self.shared, top, tenants)
+    }
+
+    /// Where the status endpoint listens (`Builder::status_addr`), with
+    /// the port chosen if port 0 was asked; `None` without one.
+    #[cfg(feature = "status")]
+    pub fn status_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.status_addr.get().copied()
+    }
+
     /// The load; see [`Pool::load`].
     pub fn load(&self) -> LoadReport {
         let gate = &self.shared.gate;
@@ -464,7 +496,8 @@ impl LoadReport {
         self.refusals_per_sec
     }
 
-    /// Spawns refused by admission so far (not counting shutdown).
+    /// Spawns and admissions refused so far, by admission's rules or the
+    /// task bound (not counting shutdown).
     pub fn n_refused(&self) -> u64 {
         self.n_refused
     }

@@ -33,6 +33,8 @@ pub(crate) struct Config {
     /// The admission rules (their bounds set to `max_tasks` and
     /// `max_tenants`).
     pub(crate) admission: Rules,
+    /// Whether workers record their polls for the scheduler's view.
+    pub(crate) record_metrics: bool,
 }
 
 /// Builds a [`Pool`]: worker count, bounds, thresholds and the policy.
@@ -68,6 +70,9 @@ pub struct Builder {
     blocking: BlockingLimits,
     policy: PolicyChoice,
     admission: AdmissionConfig,
+    record_metrics: bool,
+    #[cfg(feature = "status")]
+    status_addr: Option<std::net::SocketAddr>,
 }
 
 /// Which policy each worker runs.
@@ -211,6 +216,9 @@ impl Builder {
             },
             policy: PolicyChoice::Drr(DrrConfig::new()),
             admission: AdmissionConfig::new(),
+            record_metrics: true,
+            #[cfg(feature = "status")]
+            status_addr: None,
         }
     }
 
@@ -334,6 +342,32 @@ impl Builder {
     /// `AdmissionConfig::new()`.
     pub fn admission(mut self, config: AdmissionConfig) -> Builder {
         self.admission = config;
+        self
+    }
+
+    /// Whether workers record each poll for the scheduler's view
+    /// (`Handle::snapshot`): its tenant's polls, CPU and queueing delay,
+    /// its class's histograms. Default `true`. Off, a snapshot still has
+    /// the counts the spawn path keeps (spawned, completed, refused,
+    /// queued, in flight, IO), and no CPU, polls or histograms; a poll
+    /// saves a few loads and stores (see `docs/bench/` for the measured
+    /// difference).
+    pub fn record_metrics(mut self, on: bool) -> Builder {
+        self.record_metrics = on;
+        self
+    }
+
+    /// Serves the scheduler's view on `addr` (loopback unless you choose
+    /// otherwise: the view names tenants and is not authenticated), for
+    /// `drama-top ADDR` and scripts: plain HTTP/1.0, `GET /` is the
+    /// snapshot's table, `GET /snapshot.json` its JSON. One thread of the
+    /// pool's serves it, a request at a time; no async runtime is started.
+    /// Off unless set. Port 0 picks a free port
+    /// (`Handle::status_addr` says which). A bind that fails is a
+    /// [`BuildError`] of kind [`StatusEndpoint`](BuildErrorKind::StatusEndpoint).
+    #[cfg(feature = "status")]
+    pub fn status_addr(mut self, addr: impl Into<std::net::SocketAddr>) -> Builder {
+        self.status_addr = Some(addr.into());
         self
     }
 
@@ -487,6 +521,18 @@ impl Builder {
             max_tenants: self.max_tenants,
             blocking,
             class_weights,
+            record_metrics: self.record_metrics,
+        };
+        // Bound before any thread starts, so that a taken port is a
+        // `BuildError` and not a pool half started.
+        #[cfg(feature = "status")]
+        let status = match self.status_addr {
+            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| BuildError {
+                kind: BuildErrorKind::StatusEndpoint,
+                reason: "could not bind the status endpoint's address",
+                source: Some(e),
+            })?),
+            None => None,
         };
         let shared = Shared::new(config, make_policy);
         let pool = Pool::from_shared(shared.clone());
@@ -498,6 +544,11 @@ impl Builder {
         shared
             .start_monitor()
             .map_err(|e| BuildError::io("could not start the monitor thread", e))?;
+        #[cfg(feature = "status")]
+        if let Some(listener) = status {
+            crate::status::start(&shared, listener)
+                .map_err(|e| BuildError::io("could not start the status endpoint's thread", e))?;
+        }
         Ok(pool)
     }
 }
@@ -601,6 +652,10 @@ pub enum BuildErrorKind {
     /// The OS refused to start one of the pool's threads; the error's
     /// [`source`](std::error::Error::source) says why.
     ThreadStart,
+    /// The status endpoint's address could not be bound (`status_addr`,
+    /// with the `status` feature); the error's
+    /// [`source`](std::error::Error::source) says why.
+    StatusEndpoint,
 }
 
 impl BuildError {

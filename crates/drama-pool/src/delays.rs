@@ -4,49 +4,10 @@
 //! decays with time and publishes its median and 99th percentile for
 //! `LoadReport`.
 //!
-//! Buckets: four per power of two (the two bits after the leading one), so
-//! a percentile is within a fifth of the truth; delays of 0 to 3 ns have a
-//! bucket each; the last bucket also takes everything from 2^42 ns (73
-//! minutes) on.
+//! The buckets are drama-metrics' (four per power of two: a percentile is
+//! within a fifth of the truth).
 
-/// Sub-buckets per power of two: 4, an error of at most 19 % (a bucket
-/// spans a quarter of its octave), as fine as an operator reading "p99
-/// 1.2 ms" needs and coarse enough for 168 buckets.
-const SUB_BITS: u32 = 2;
-const SUBS: usize = 1 << SUB_BITS;
-
-/// The largest octave kept apart: 2^41 ns, about 36 minutes. A task that
-/// waited longer is in the last bucket.
-const MAX_OCTAVE: u32 = 41;
-
-/// The number of buckets: the small values, then four per octave.
-pub(crate) const BUCKETS: usize = SUBS + (MAX_OCTAVE as usize - SUB_BITS as usize + 1) * SUBS;
-
-/// The bucket of a delay of `ns`.
-pub(crate) fn bucket(ns: u64) -> usize {
-    if ns < SUBS as u64 {
-        return ns as usize;
-    }
-    let octave = 63 - ns.leading_zeros(); // >= SUB_BITS
-    if octave > MAX_OCTAVE {
-        return BUCKETS - 1;
-    }
-    let sub = ((ns >> (octave - SUB_BITS)) as usize) & (SUBS - 1);
-    SUBS + (octave - SUB_BITS) as usize * SUBS + sub
-}
-
-/// The largest delay bucket `index` holds: what a percentile that falls in
-/// it reports (an upper bound, never flattering).
-pub(crate) fn upper_ns(index: usize) -> u64 {
-    if index < SUBS {
-        return index as u64;
-    }
-    let octave = (index - SUBS) / SUBS + SUB_BITS as usize;
-    let sub = ((index - SUBS) % SUBS) as u64;
-    let base = 1u64 << octave;
-    let width = base >> SUB_BITS;
-    base + (sub + 1) * width - 1
-}
+pub(crate) use drama_metrics::{BUCKETS, bucket, upper_ns};
 
 /// A histogram of recent delays: each step's new counts are added to the
 /// old ones decayed by `e^(-elapsed / horizon)`, so the percentiles cover
@@ -96,28 +57,6 @@ impl RecentDelays {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_are_ordered_and_bound_their_values() {
-        let mut last = 0;
-        for ns in (0..100_000u64).chain([1 << 30, (1 << 40) + 7, u64::MAX]) {
-            let b = bucket(ns);
-            assert!(b >= last || ns > 100_000, "{ns}");
-            assert!(b < BUCKETS);
-            if ns < 1 << MAX_OCTAVE {
-                // Within its bucket: at most the upper bound, more than the
-                // previous bucket's.
-                assert!(ns <= upper_ns(b), "{ns} > {}", upper_ns(b));
-                assert!(b == 0 || ns > upper_ns(b - 1), "{ns}");
-                // At most a fifth over.
-                assert!(upper_ns(b) as f64 <= ns as f64 * 1.25 + 1.0, "{ns}");
-            }
-            if ns < 100_000 {
-                last = b;
-            }
-        }
-        assert_eq!(bucket(u64::MAX), BUCKETS - 1);
-    }
 
     #[test]
     fn percentiles_of_a_known_mix() {

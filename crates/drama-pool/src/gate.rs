@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use drama_admission::{Ask, Estimator, Holding, Load, Refusal, RefusalKind, Rules, Sample};
 use drama_core::RejectReason;
+use drama_metrics::{REASONS, TenantReading};
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// Tenants per page of the counters: a page (32 KiB) is allocated when a
+/// Tenants per page of the counters: a page (about 900 KiB: 224 bytes a
+/// tenant, most of them the scheduler's view's counts) is allocated when a
 /// tenant of its range first shows up, so that `max_tenants` of 2^24 costs
 /// memory only for the ranges in use.
 const PAGE: usize = 4096;
@@ -37,6 +39,29 @@ struct TenantCell {
     io: [AtomicU32; IoKind::COUNT],
     /// Tasks whose deadline passed before their first poll.
     expired: AtomicU32,
+    /// For the scheduler's view (cumulative): tasks spawned and completed
+    /// by class, tasks that panicked or were dropped before completing,
+    /// refusals by reason (`drama_metrics::REASON_NAMES`), IO ended by
+    /// kind.
+    spawned: [AtomicU64; Class::COUNT],
+    completed: [AtomicU64; Class::COUNT],
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    refused: [AtomicU64; REASONS],
+    io_done: [AtomicU64; IoKind::COUNT],
+}
+
+/// How a task ended, for the scheduler's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Its future returned its output.
+    Completed,
+    /// It panicked.
+    Panicked,
+    /// It was dropped before its end (aborted, or cancelled at shutdown).
+    Cancelled,
+    /// Its deadline had passed at its first poll (counted by `expired`).
+    Expired,
 }
 
 /// The shared side of admission for one pool.
@@ -69,8 +94,10 @@ pub(crate) struct Gate {
     /// so a heavy tenant that stops asking may be missed until it asks
     /// again; the shield it gives the light tenants then waits for that.
     heaviest: AtomicU32,
-    /// Spawns refused by the rules so far.
+    /// Spawns refused so far (by the rules and by the pool's bounds), in
+    /// total and by class.
     refused: AtomicU64,
+    class_refused: [AtomicU64; Class::COUNT],
     /// For `LoadReport`, from the monitor: the recent queueing delays'
     /// median and 99th percentile (ns), and the recent refusals per
     /// second (`f64` bits).
@@ -103,6 +130,7 @@ impl Gate {
             class_limits: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             heaviest: AtomicU32::new(NO_TENANT),
             refused: AtomicU64::new(0),
+            class_refused: std::array::from_fn(|_| AtomicU64::new(0)),
             delay_p50_ns: AtomicU64::new(0),
             delay_p99_ns: AtomicU64::new(0),
             refusal_rate_bits: AtomicU64::new(0f64.to_bits()),
@@ -120,6 +148,12 @@ impl Gate {
                     weight: AtomicU32::new(Weight::DEFAULT.get()),
                     io: std::array::from_fn(|_| AtomicU32::new(0)),
                     expired: AtomicU32::new(0),
+                    spawned: std::array::from_fn(|_| AtomicU64::new(0)),
+                    completed: std::array::from_fn(|_| AtomicU64::new(0)),
+                    panicked: AtomicU64::new(0),
+                    cancelled: AtomicU64::new(0),
+                    refused: std::array::from_fn(|_| AtomicU64::new(0)),
+                    io_done: std::array::from_fn(|_| AtomicU64::new(0)),
                 })
                 .collect()
         });
@@ -178,7 +212,7 @@ impl Gate {
         };
         let verdict = self.rules.decide(&ask);
         if let Some(kind) = verdict.refusal {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+            self.refuse(tenant, class, reject_reason(kind));
             return Err(self.rules.refusal(kind, class, ask.load, in_flight));
         }
         if let Some(cell) = cell {
@@ -237,6 +271,81 @@ impl Gate {
         }
     }
 
+    /// A task of `tenant` in `class` was spawned (after its admission).
+    pub(crate) fn spawned(&self, tenant: TenantId, class: Class) {
+        if let Some(cell) = self.cell(tenant) {
+            cell.spawned[class.priority()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A task of `tenant` in `class` ended (its future was dropped) as
+    /// `ending` says: its admitted work is over.
+    pub(crate) fn task_ended(&self, tenant: TenantId, class: Class, ending: Ending) {
+        if let Some(cell) = self.cell(tenant) {
+            let counter = match ending {
+                Ending::Completed => Some(&cell.completed[class.priority()]),
+                Ending::Panicked => Some(&cell.panicked),
+                Ending::Cancelled => Some(&cell.cancelled),
+                // Counted when it expired (`expired`).
+                Ending::Expired => None,
+            };
+            if let Some(counter) = counter {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.finish(tenant);
+    }
+
+    /// A spawn or an admission of `tenant` in `class` was refused for
+    /// `reason`.
+    pub(crate) fn refuse(&self, tenant: TenantId, class: Class, reason: RejectReason) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        self.class_refused[class.priority()].fetch_add(1, Ordering::Relaxed);
+        if let (Some(cell), Some(index)) = (self.cell(tenant), reason_index(reason)) {
+            cell.refused[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Refusals of class `class` so far.
+    pub(crate) fn class_refused(&self, class: Class) -> u64 {
+        self.class_refused[class.priority()].load(Ordering::Relaxed)
+    }
+
+    /// The tenant ids whose counters exist (their page was needed): every
+    /// tenant that was ever admitted, refused or did IO is among them.
+    pub(crate) fn ids_in_use(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pages
+            .iter()
+            .enumerate()
+            .filter(|(_, page)| page.get().is_some())
+            .flat_map(|(i, _)| (i * PAGE) as u32..((i + 1) * PAGE) as u32)
+    }
+
+    /// Fills in what the gate knows of tenant `reading.id`: its weight,
+    /// work in flight and IO now, its tasks' endings and its refusals.
+    pub(crate) fn read_tenant(&self, reading: &mut TenantReading) {
+        let Some(cell) = self
+            .pages
+            .get(reading.id as usize / PAGE)
+            .and_then(OnceLock::get)
+        else {
+            return;
+        };
+        let cell = &cell[reading.id as usize % PAGE];
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        reading.weight = cell.weight.load(Ordering::Relaxed);
+        reading.in_flight = u64::from(cell.in_flight.load(Ordering::Relaxed));
+        reading.spawned = std::array::from_fn(|i| load(&cell.spawned[i]));
+        reading.completed = std::array::from_fn(|i| load(&cell.completed[i]));
+        reading.panicked = load(&cell.panicked);
+        reading.cancelled = load(&cell.cancelled);
+        reading.expired = u64::from(cell.expired.load(Ordering::Relaxed));
+        reading.refused = std::array::from_fn(|i| load(&cell.refused[i]));
+        reading.io_in_flight =
+            std::array::from_fn(|i| u64::from(cell.io[i].load(Ordering::Relaxed)));
+        reading.io_done = std::array::from_fn(|i| load(&cell.io_done[i]));
+    }
+
     /// `tenant`'s weight changed.
     pub(crate) fn set_weight(&self, tenant: TenantId, weight: Weight) {
         let Some(cell) = self.cell(tenant) else {
@@ -265,6 +374,7 @@ impl Gate {
     pub(crate) fn io_end(&self, tenant: TenantId, kind: IoKind) {
         if let Some(cell) = self.cell(tenant) {
             cell.io[kind.index()].fetch_sub(1, Ordering::Relaxed);
+            cell.io_done[kind.index()].fetch_add(1, Ordering::Relaxed);
         }
         self.io_in_flight[kind.index()].fetch_sub(1, Ordering::Relaxed);
     }
@@ -356,6 +466,21 @@ pub(crate) fn reject_reason(kind: RefusalKind) -> RejectReason {
         // The bounds: the executor is full for this work.
         _ => RejectReason::QueueFull,
     }
+}
+
+/// Where a refusal's reason counts in the view's per-reason tables
+/// (`drama_metrics::REASON_NAMES`); `None` for a reason no tenant's spawn
+/// gets.
+pub(crate) fn reason_index(reason: RejectReason) -> Option<usize> {
+    Some(match reason {
+        RejectReason::Overloaded => 0,
+        RejectReason::OverShare => 1,
+        RejectReason::QueueFull => 2,
+        RejectReason::IoDepth => 3,
+        RejectReason::DeadlineUnreachable => 4,
+        RejectReason::InvalidTenant => 5,
+        _ => return None,
+    })
 }
 
 /// The retry hint of a refusal, as a `Duration`.

@@ -102,6 +102,10 @@ mod pool;
 mod registry;
 #[cfg(not(loom))]
 mod run_delay;
+#[cfg(not(loom))]
+mod snapshot;
+#[cfg(all(feature = "status", not(loom)))]
+mod status;
 mod sync;
 #[cfg(not(loom))]
 mod tenants;
@@ -114,6 +118,9 @@ mod worker;
 pub use api::{Handle, IoGuard, LoadReport, Permit, Pool};
 #[cfg(not(loom))]
 pub use builder::{BuildError, BuildErrorKind, Builder};
+/// The scheduler's view (`Handle::snapshot`): drama-metrics' types.
+#[cfg(not(loom))]
+pub use drama_metrics::Snapshot;
 #[cfg(not(loom))]
 pub use pool::MAX_WORKERS;
 #[cfg(not(loom))]

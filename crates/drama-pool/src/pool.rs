@@ -15,18 +15,21 @@ use crossbeam_utils::CachePadded;
 use drama_core::{
     JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, TaskGuard, new_task,
 };
-use drama_policy::{Policy, TenantId, Weight};
+use drama_metrics::{Window, WorkerRecorder};
+use drama_policy::{Class, Policy, TenantId, Weight};
 
 use crate::balance::Homes;
 use crate::blocking::BlockingLanes;
 use crate::builder::Config;
-use crate::gate::{self, Gate};
+use crate::gate::{self, Ending, Gate};
 use crate::handover::PollState;
 use crate::inbox::Inbox;
 use crate::park::Parking;
 use crate::plan::{Move, WorkerView};
 use crate::registry::{Key, Registry};
-use crate::sync::{Arc, AtomicU8, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock};
+use crate::sync::{
+    Arc, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock,
+};
 use crate::tenants::{TenantError, Tenants};
 use crate::waiters::Waiters;
 use crate::worker::{self, Core, WorkerStats};
@@ -182,6 +185,12 @@ pub(crate) struct Shared {
     /// Callers waiting in `Handle::admit`, woken at every monitor step.
     /// Bounded by `waiters::MAX_WAITERS`.
     pub(crate) waiters: Waiters,
+    /// The readings the scheduler's view measures its recent window from
+    /// (`view.rs`).
+    pub(crate) window: Mutex<Window>,
+    /// Where the status endpoint listens, once started (`status.rs`).
+    #[cfg(feature = "status")]
+    pub(crate) status_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// How many of the latest weight changes the table remembers: 1,024.
@@ -295,6 +304,11 @@ pub(crate) struct Slot {
     pub(crate) exited: AtomicBool,
     /// The owner's load counters, for the monitor's estimate.
     pub(crate) stats: WorkerStats,
+    /// The owner's polls by tenant and class, for the scheduler's view
+    /// (written by the owner alone, read by snapshots), and the tenant of
+    /// the poll under way, plus one (0: none).
+    pub(crate) recorder: WorkerRecorder,
+    pub(crate) running: AtomicU32,
     /// The runnable tasks of each (tenant, class) the owner holds, and the
     /// share of a core its thread gets, as it last published them for the
     /// balancer (when `publish` asked).
@@ -337,6 +351,8 @@ impl Shared {
                     load: AtomicUsize::new(0),
                     exited: AtomicBool::new(false),
                     stats: WorkerStats::new(),
+                    recorder: WorkerRecorder::new(config.max_tenants),
+                    running: AtomicU32::new(0),
                     presence: Mutex::new(WorkerView {
                         groups: Vec::new(),
                         capacity: 1.0,
@@ -377,6 +393,9 @@ impl Shared {
             gate: Gate::new(config.admission),
             permits: AtomicUsize::new(0),
             waiters: Waiters::new(),
+            window: Mutex::new(Window::new(drama_core::clock::now_ns())),
+            #[cfg(feature = "status")]
+            status_addr: std::sync::OnceLock::new(),
             config,
         })
     }
@@ -442,13 +461,14 @@ impl Shared {
         // resolves an unset tenant now instead of inside `new_task`.
         let spec = spec.inherit();
         let tenant = spec.get_tenant().unwrap_or_default();
+        let class = spec.get_class().unwrap_or_default();
         if tenant.as_u32() >= self.config.max_tenants {
+            self.gate.refuse(tenant, class, RejectReason::InvalidTenant);
             return Err(Rejected::new(future, RejectReason::InvalidTenant));
         }
         // Admission: new work only (a wake never comes this way), decided
         // by drama-admission's rules on the load the monitor estimates; a
         // refusal costs a few loads and hands the future back.
-        let class = spec.get_class().unwrap_or_default();
         let in_flight = self.in_flight();
         if let Err(refusal) = self.gate.admit(tenant, class, in_flight, spec.time_left()) {
             return Err(Rejected::with_load(
@@ -463,6 +483,7 @@ impl Shared {
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.config.max_tasks {
             self.live.fetch_sub(1, Ordering::Relaxed);
             self.gate.finish(tenant);
+            self.gate.refuse(tenant, class, RejectReason::QueueFull);
             let load = self.gate.load();
             return Err(Rejected::with_load(
                 future,
@@ -472,10 +493,13 @@ impl Shared {
             ));
         }
         let local = worker::local_slot(self);
+        self.gate.spawned(tenant, class);
         let guard = Registration {
             shared: self.clone(),
             key: None,
             tenant,
+            class,
+            ending: Ending::Cancelled,
         };
         let shared = self.clone();
         let (runnable, handle) = new_task(
@@ -642,6 +666,8 @@ impl Shared {
             slot.parking.notify();
         }
         self.monitor.notify();
+        #[cfg(feature = "status")]
+        crate::status::wake(self);
         // A worker inside a poll finishes that poll first. Give polls the
         // stuck threshold to return; a thread still inside one after that
         // is stuck, and is detached.
@@ -715,13 +741,27 @@ struct Registration {
     shared: Arc<Shared>,
     /// The task's entry in the registry, once it has waited.
     key: Option<Key>,
-    /// Whose work in flight it counts as (for admission).
+    /// Whose work in flight it counts as (for admission), and its class.
     tenant: TenantId,
+    class: Class,
+    /// How the task ended, as far as told: `Cancelled` until the task says
+    /// otherwise (a task dropped without an ending of its own was aborted
+    /// or cancelled).
+    ending: Ending,
 }
 
 impl TaskGuard for Registration {
     fn on_expired(&mut self, _meta: &drama_core::TaskMeta) {
         self.shared.gate.expired(self.tenant);
+        self.ending = Ending::Expired;
+    }
+
+    fn on_output(&mut self, panicked: bool) {
+        self.ending = if panicked {
+            Ending::Panicked
+        } else {
+            Ending::Completed
+        };
     }
 
     fn on_pending(&mut self, waker: &Waker) {
@@ -747,7 +787,9 @@ impl Drop for Registration {
         if let Some(key) = self.key {
             self.shared.registry.remove(key);
         }
-        self.shared.gate.finish(self.tenant);
+        self.shared
+            .gate
+            .task_ended(self.tenant, self.class, self.ending);
         self.shared.live.fetch_sub(1, Ordering::Release);
     }
 }

@@ -606,6 +606,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 run_delay: RunDelay::open(),
                 delay_mark: None,
                 capacity: 1.0,
+                record: shared.config.record_metrics,
             };
             worker.adopt(outbox.clone());
             if matches!(start, Start::Steal(_)) {
@@ -783,6 +784,9 @@ struct Worker<'a> {
     /// be, averaged over about `CAPACITY_WINDOW_NS`: published for the
     /// balancer, which gives a worker the OS shortchanges less load.
     capacity: f64,
+    /// Whether polls are recorded for the scheduler's view
+    /// (`Builder::record_metrics`).
+    record: bool,
 }
 
 impl Worker<'_> {
@@ -1213,6 +1217,10 @@ impl Worker<'_> {
         core.poll_class = next.class;
         core.poll_counted = next.counted;
         let slot = &self.shared.slots[self.index];
+        if self.record {
+            slot.running
+                .store(next.tenant.as_u32().wrapping_add(1), Ordering::Relaxed);
+        }
         slot.poll.begin(self.epoch);
         budget::set_poll_deadline_ns(Some(
             self.last_ns
@@ -1241,6 +1249,18 @@ impl Worker<'_> {
             let end = clock::now_ns();
             cost += end.saturating_sub(now);
             self.last_ns = end;
+        }
+        if self.record {
+            // The scheduler's view: a few loads and stores to the slot's
+            // recorder, which only this thread writes.
+            let slot = &self.shared.slots[self.index];
+            slot.running.store(0, Ordering::Relaxed);
+            slot.recorder.record_poll(
+                next.tenant.as_u32(),
+                next.class.priority(),
+                next.queued_ns,
+                cost,
+            );
         }
         let core = self.core();
         core.policy.charge(next.tenant, next.class, cost);

@@ -67,6 +67,16 @@ pub mod admission {
     pub use drama_admission::{AdmissionConfig, ConfigError};
 }
 
+/// The scheduler's view ([`Runtime::snapshot`]): the [`Snapshot`](metrics::Snapshot)
+/// and its rows, and the [`Exporter`](metrics::Exporter) that sends it to
+/// the `metrics` facade (Prometheus and others) with bounded labels.
+pub mod metrics {
+    pub use drama_metrics::{
+        CLASS_NAMES, ClassRow, DEFAULT_TENANT_LABELS, Exporter, IO_KIND_NAMES, OTHER, Process,
+        REASON_NAMES, Ranked, Snapshot, Summary, TenantRow, Totals, WorkerRow,
+    };
+}
+
 /// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom
 /// policy implements, and drama's default, [`Drr`](policy::Drr).
 pub mod policy {

@@ -9,6 +9,7 @@ use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
 use drama_policy::{DrrConfig, Policy, TenantId, Weight};
 
 use drama_admission::AdmissionConfig;
+use drama_metrics::Snapshot;
 use drama_policy::{Class, IoKind};
 use drama_pool::{Admit, IoGuard, LoadReport, Permit};
 
@@ -268,6 +269,40 @@ impl Runtime {
         self.pool.load()
     }
 
+    /// The scheduler's view now: utilization and load, each worker and
+    /// class (queueing-delay and poll-time percentiles), and the tenants
+    /// that matter: the heavy hitters by CPU over the last second or two,
+    /// the deepest queues, the most throttled. `Display` prints it as a
+    /// table; [`metrics::Exporter`](crate::metrics::Exporter) sends it to
+    /// the `metrics` facade. Read without stopping the workers; take it
+    /// about once a second (it reads every tenant's counters).
+    ///
+    /// ```
+    /// let rt = drama::Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// let task = rt.spawn_with(drama::Spawn::new().tenant(acme), async { 1 + 1 })?;
+    /// rt.block_on(task)?;
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.tenant_named("acme").unwrap().completed_total(), 1);
+    /// println!("{snap}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.snapshot()
+    }
+
+    /// As [`snapshot`](Self::snapshot), with rankings of `top` tenants (at
+    /// most 1,000) and rows for the `tenants` named, ranked or not.
+    pub fn snapshot_with(&self, top: usize, tenants: &[TenantId]) -> Snapshot {
+        self.handle.snapshot_with(top, tenants)
+    }
+
+    /// Where the status endpoint listens ([`Builder::status_addr`]).
+    #[cfg(feature = "status")]
+    pub fn status_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pool.handle().status_addr()
+    }
+
     /// Live tasks: spawned and not yet finished or cancelled.
     pub fn n_tasks(&self) -> usize {
         self.pool.n_tasks()
@@ -342,6 +377,20 @@ impl Handle {
         self.pool.spawn(spec, future)
     }
 
+    /// Runs a blocking closure on `tenant`'s lane; see
+    /// [`Runtime::spawn_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, tenant: TenantId, f: F) -> Result<JoinHandle<R>, Rejected<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.pool.spawn_blocking(tenant, Spawn::new(), f)
+    }
+
     /// The tenant called `name`; see [`Runtime::tenant`].
     ///
     /// # Errors
@@ -370,6 +419,16 @@ impl Handle {
     /// The load; see [`Runtime::load`].
     pub fn load(&self) -> LoadReport {
         self.pool.load()
+    }
+
+    /// The scheduler's view; see [`Runtime::snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.pool.snapshot()
+    }
+
+    /// See [`Runtime::snapshot_with`].
+    pub fn snapshot_with(&self, top: usize, tenants: &[TenantId]) -> Snapshot {
+        self.pool.snapshot_with(top, tenants)
     }
 
     /// Admission for work that is not a task; see [`Runtime::try_admit`].
@@ -545,6 +604,27 @@ impl Builder {
     /// runtime's `max_tasks` and `max_tenants`.
     pub fn admission(mut self, config: AdmissionConfig) -> Builder {
         self.pool = self.pool.admission(config);
+        self
+    }
+
+    /// Whether workers record each poll for the scheduler's view (its
+    /// tenant's CPU and queueing delay, its class's histograms). Default
+    /// `true`; off, a [`Runtime::snapshot`] has no CPU, polls or
+    /// histograms, and a poll saves a few loads and stores.
+    pub fn record_metrics(mut self, on: bool) -> Builder {
+        self.pool = self.pool.record_metrics(on);
+        self
+    }
+
+    /// Serves the scheduler's view on `addr` for `drama-top ADDR` (plain
+    /// HTTP/1.0: `/` the table, `/snapshot.json` the JSON), from one
+    /// thread of the runtime's; no async runtime is started. Off unless
+    /// set; keep it on loopback (`127.0.0.1:PORT`): the view names tenants
+    /// and the endpoint has no authentication. Port 0 picks a free port
+    /// ([`Runtime::status_addr`]). Needs the `status` cargo feature.
+    #[cfg(feature = "status")]
+    pub fn status_addr(mut self, addr: impl Into<std::net::SocketAddr>) -> Builder {
+        self.pool = self.pool.status_addr(addr);
         self
     }
 

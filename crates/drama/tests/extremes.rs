@@ -577,9 +577,16 @@ fn max_tasks_one() {
 }
 
 /// `inbox_capacity(2)`: many spawns from outside overflow the inboxes and
-/// all still run.
+/// all still run. Admission is off: a burst of 1,000 spawns into a pool
+/// that has not measured a poll yet can arm it by its backlog alone (a
+/// weakness of the estimate's start: "armed" in docs/architecture.md),
+/// and this case is about the inboxes.
 fn inbox_capacity_two() {
-    let rt = base().inbox_capacity(2).build().expect("a runtime");
+    let rt = base()
+        .inbox_capacity(2)
+        .admission(drama::admission::AdmissionConfig::off())
+        .build()
+        .expect("a runtime");
     let handles: Vec<_> = (0..1_000u32)
         .map(|i| rt.spawn(async move { i }).expect("spawn"))
         .collect();

@@ -1,0 +1,113 @@
+//! The exporter sets the series a metrics backend scrapes, with a bounded
+//! tenant label: the labelled tenants keep their label, the rest are
+//! summed as `other`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use drama_metrics::{Exporter, OTHER, Process, Snapshot, TenantReading, Window};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+const SEC: u64 = 1_000_000_000;
+
+/// 30 tenants: tenant `id` used `id` ms of CPU and spawned `id` tasks.
+fn snapshot(window: &mut Window, at_ns: u64, scale: u64, wanted: &[u32]) -> Snapshot {
+    let mut view = window.begin(at_ns, 10);
+    for id in 0..30u32 {
+        let mut r = TenantReading {
+            id,
+            weight: 1,
+            ..TenantReading::default()
+        };
+        r.polls.polls = u64::from(id) * scale;
+        r.polls.poll_ns = u64::from(id) * 1_000_000 * scale;
+        r.spawned[1] = u64::from(id) * scale;
+        r.completed[1] = u64::from(id) * scale;
+        view.tenant(&r, wanted.contains(&id));
+    }
+    let mut process = Process::default();
+    process.load_score = 0.5;
+    view.finish(process, &[], &[], |id| format!("tenant-{id}"))
+}
+
+/// A series: its name and labels.
+type Series = (String, Vec<(String, String)>);
+
+/// The series the recorder holds, with their values.
+fn series(recorder: &DebuggingRecorder) -> HashMap<Series, DebugValue> {
+    recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_string(), l.value().to_string()))
+                .collect();
+            ((key.name().to_string(), labels), value)
+        })
+        .collect()
+}
+
+fn counter(all: &HashMap<Series, DebugValue>, name: &str, labels: &[(&str, &str)]) -> u64 {
+    let labels = labels
+        .iter()
+        .map(|&(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match all.get(&(name.to_string(), labels)) {
+        Some(DebugValue::Counter(n)) => *n,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[test]
+fn the_tenant_label_is_bounded_and_the_rest_is_other() {
+    let recorder = DebuggingRecorder::new();
+    let mut exporter = Exporter::new(5);
+    let mut window = Window::new(0);
+    let snap = snapshot(&mut window, SEC, 1, &exporter.tenants());
+    metrics::with_local_recorder(&recorder, || exporter.export(&snap));
+    // The five heaviest got a label; the exporter asks for them from now on.
+    assert_eq!(exporter.tenants(), [29, 28, 27, 26, 25]);
+    let all = series(&recorder);
+    let tenants: BTreeSet<String> = all
+        .keys()
+        .flat_map(|(_, labels)| labels.iter())
+        .filter(|(k, _)| k == "tenant")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(tenants.len(), 6, "{tenants:?}");
+    assert!(tenants.contains(OTHER));
+    let cpu = |t: &str| counter(&all, "drama_tenant_cpu_nanoseconds_total", &[("tenant", t)]);
+    assert_eq!(cpu("tenant-29"), 29_000_000);
+    // Every tenant's CPU is in exactly one series.
+    let total: u64 = (0..30).map(|id| id * 1_000_000).sum();
+    let labelled: u64 = (25..30).map(|id| id * 1_000_000).sum();
+    assert_eq!(cpu(OTHER), total - labelled);
+    assert_eq!(
+        counter(
+            &all,
+            "drama_tenant_spawned_total",
+            &[("tenant", "tenant-25"), ("class", "compute")]
+        ),
+        25
+    );
+    assert!(matches!(
+        all.get(&("drama_load_score".to_string(), vec![])),
+        Some(DebugValue::Gauge(v)) if v.0 == 0.5
+    ));
+
+    // Later the labelled tenants keep their label and their rows are asked
+    // for, ranked or not; the counters only grow.
+    let snap = snapshot(&mut window, 3 * SEC, 2, &exporter.tenants());
+    for id in exporter.tenants() {
+        assert!(snap.tenant(id).is_some());
+    }
+    metrics::with_local_recorder(&recorder, || exporter.export(&snap));
+    assert_eq!(exporter.tenants(), [29, 28, 27, 26, 25]);
+    let all = series(&recorder);
+    let cpu = |t: &str| counter(&all, "drama_tenant_cpu_nanoseconds_total", &[("tenant", t)]);
+    assert_eq!(cpu("tenant-29"), 58_000_000);
+    assert_eq!(cpu(OTHER), 2 * (total - labelled));
+}
