@@ -98,15 +98,16 @@ fn main() -> ExitCode {
         Command::Watch(addr) => match watch(addr) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("drama-top: the terminal failed: {e} (for scripts, use --once)");
+                eprintln!("drama-top: {e}");
                 ExitCode::FAILURE
             }
         },
     }
 }
 
-/// The full-screen view, until a key quits it.
-fn watch(addr: String) -> io::Result<()> {
+/// The full-screen view, until a key quits it; the error says what
+/// failed.
+fn watch(addr: String) -> Result<(), String> {
     // ratatui's panic hook restores raw mode and the main screen; this one,
     // called after it, shows the cursor again too, so that a panic leaves a
     // usable shell behind.
@@ -115,10 +116,15 @@ fn watch(addr: String) -> io::Result<()> {
         let _ = ratatui::crossterm::execute!(io::stdout(), ratatui::crossterm::cursor::Show);
         hook(info);
     }));
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = ratatui::try_init().map_err(|e| {
+        // Raw mode may be on even if the alternate screen failed; a
+        // failure to undo what was never done is no news.
+        let _ = ratatui::try_restore();
+        format!("cannot take over the terminal ({e}); for scripts, use --once")
+    })?;
     let result = run(&mut terminal, App::new(addr));
     ratatui::restore();
-    result
+    result.map_err(|e| format!("the terminal failed: {e}"))
 }
 
 fn run(terminal: &mut DefaultTerminal, mut app: App) -> io::Result<()> {

@@ -19,7 +19,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, RenderDirection, Row, Sparkline, SparklineBar, Table,
 };
 
-use crate::app::{App, Entry, HISTORY, SortKey, TenantTable};
+use crate::app::{App, Entry, SortKey, TenantTable};
 
 /// The narrowest terminal that gets the wide layout.
 pub const WIDE_WIDTH: u16 = 140;
@@ -27,8 +27,11 @@ pub const WIDE_WIDTH: u16 = 140;
 /// The shortest terminal that gets the wide layout.
 pub const WIDE_HEIGHT: u16 = 36;
 
-/// Between two items of the header.
-const GAP: &str = "   ";
+/// Between two items of the header: wide where there is room, narrower
+/// on a small terminal, where it saves a line.
+fn gap(width: u16) -> &'static str {
+    if width < 100 { "  " } else { "   " }
+}
 
 /// Draws `app` on the whole frame.
 pub fn render(frame: &mut Frame<'_>, app: &App) {
@@ -127,7 +130,7 @@ fn header(app: &App, width: u16) -> Vec<Line<'static>> {
         return vec![Line::from(vec![
             Span::styled("drama-top", bold()),
             Span::raw(format!(
-                "{GAP}waiting for the first snapshot from {}",
+                "   waiting for the first snapshot from {}",
                 app.addr()
             )),
         ])];
@@ -199,7 +202,6 @@ fn header(app: &App, width: u16) -> Vec<Line<'static>> {
             value(fmt_count(p.blocking_queued)),
             label(" queued"),
         ],
-        vec![label("tenants "), value(fmt_count(p.tenants))],
     ];
     let mut lines = flow(items, width);
     if !s.workers.is_empty() {
@@ -211,18 +213,19 @@ fn header(app: &App, width: u16) -> Vec<Line<'static>> {
 /// Lays `items` out left to right, starting a new line where the next
 /// one would not fit in `width`.
 fn flow(items: Vec<Vec<Span<'static>>>, width: u16) -> Vec<Line<'static>> {
+    let gap = gap(width);
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut line: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
     for item in items {
         let w: usize = item.iter().map(Span::width).sum();
-        if !line.is_empty() && used + GAP.len() + w > usize::from(width) {
+        if !line.is_empty() && used + gap.len() + w > usize::from(width) {
             lines.push(Line::from(std::mem::take(&mut line)));
             used = 0;
         }
         if !line.is_empty() {
-            line.push(Span::raw(GAP));
-            used += GAP.len();
+            line.push(Span::raw(gap));
+            used += gap.len();
         }
         line.extend(item);
         used += w;
@@ -288,36 +291,31 @@ fn render_history(frame: &mut Frame<'_>, app: &App, load: Rect, utilization: Rec
                 format!("{:.0}%", v * 100.0)
             }
         };
-        let now = history.back().copied().flatten();
-        let peak = history.iter().flatten().copied().fold(f64::NAN, f64::max);
+        // The points that fit, newest first: the title's figures are
+        // about what the panel shows.
+        let recent: Vec<Option<f64>> = history
+            .iter()
+            .rev()
+            .take(usize::from(area.width))
+            .copied()
+            .collect();
+        let now = recent.first().copied().flatten();
+        let peak = recent.iter().flatten().copied().reduce(f64::max);
         let mut title = vec![
             Span::raw(format!("{name} ")),
             Span::styled(now.map_or("—".to_string(), as_text), bold()),
         ];
-        if !peak.is_nan() {
+        if let Some(peak) = peak {
             title.push(Span::styled(
-                format!(
-                    "  max {} over {}s",
-                    as_text(peak),
-                    history.len().min(HISTORY)
-                ),
+                format!("  max {} over {}s", as_text(peak), recent.len()),
                 dim(),
             ));
         }
         // A load score of 1 is the target; scaling to at least 1 keeps an
         // idle runtime's wobble from filling the panel.
-        let max = max.unwrap_or_else(|| {
-            history
-                .iter()
-                .flatten()
-                .map(|&v| percent(v))
-                .max()
-                .unwrap_or(0)
-                .max(100)
-        });
-        let bars: Vec<SparklineBar> = history
+        let max = max.unwrap_or_else(|| peak.map_or(0, percent).max(100));
+        let bars: Vec<SparklineBar> = recent
             .iter()
-            .rev()
             .map(|v| SparklineBar::from(v.map(percent)))
             .collect();
         let sparkline = Sparkline::default()
@@ -595,7 +593,15 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
     let room = area
         .width
         .saturating_sub(fixed + if reasons { REASONS_WIDTH + 1 } else { 0 });
-    let name_w = room.clamp(6, 24);
+    // As wide as the longest name in the table, so that the numbers sit
+    // next to the names and the reasons get the rest, and the columns stay
+    // put while scrolling; cut past 24 characters.
+    let longest = entries
+        .iter()
+        .map(|e| e.row.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let name_w = (longest.clamp(6, 24) as u16).min(room.max(6));
 
     let marker = |key: Option<SortKey>| match key {
         Some(k) if k == sort.key && k != SortKey::Rank => {
@@ -661,20 +667,26 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
 fn render_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let line = match (app.error(), app.snapshot()) {
         (Some((error, failures)), snapshot) => {
-            let mut spans = vec![Span::styled(format!("✗ {error}"), bold().fg(Color::Red))];
-            spans.push(Span::styled(
-                match snapshot {
-                    Some(_) if failures == 1 => {
-                        " · showing the previous snapshot · retrying every second".to_string()
-                    }
-                    Some(_) => format!(
-                        " · showing the snapshot from {failures} refreshes ago · retrying every second"
-                    ),
-                    None => " · retrying every second".to_string(),
-                },
-                dim(),
-            ));
-            Line::from(spans)
+            let error = Span::styled(format!("✗ {error}"), bold().fg(Color::Red));
+            let long = match snapshot {
+                Some(_) if failures == 1 => {
+                    " · showing the previous snapshot · retrying every second".to_string()
+                }
+                Some(_) => format!(
+                    " · showing the snapshot from {failures} refreshes ago · retrying every second"
+                ),
+                None => " · retrying every second".to_string(),
+            };
+            // The error comes first; what is on screen is said in short
+            // when the whole would not fit.
+            let after = if error.width() + long.chars().count() <= usize::from(area.width) {
+                long
+            } else if snapshot.is_some() {
+                format!(" · stale ×{failures}")
+            } else {
+                String::new()
+            };
+            Line::from(vec![error, Span::styled(after, dim())])
         }
         (None, Some(s)) => Line::from(vec![
             Span::styled("● ", Style::new().fg(Color::Green)),
@@ -693,23 +705,35 @@ fn render_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// The keys, as many as fit, in two spellings: long and short.
-const KEYS: [(&str, &str, &str, &str); 9] = [
-    ("Q/Esc", "quit", "Q", "quit"),
-    ("Tab/←→/1-4", "table", "1-4", "table"),
-    ("↑↓", "scroll", "↑↓", "scroll"),
-    ("c", "cpu", "c", "cpu"),
-    ("q", "queued", "q", "queued"),
-    ("r", "refused", "r", "refused"),
-    ("f", "in flight", "f", "flight"),
-    ("n", "name", "n", "name"),
-    ("o", "rank order (a sort key again reverses)", "o", "rank"),
+/// The keys: long spelling, short spelling, and whether the shortest
+/// help keeps them (`--help` lists them all).
+const KEYS: [(&str, &str, &str, &str, bool); 9] = [
+    ("Q/Esc", "quit", "Q", "quit", true),
+    ("Tab/←→/1-4", "table", "1-4", "table", true),
+    ("↑↓", "scroll", "↑↓", "scroll", false),
+    ("c", "cpu", "c", "cpu", true),
+    ("q", "queued", "q", "queued", true),
+    ("r", "refused", "r", "refused", true),
+    ("f", "in flight", "f", "flight", true),
+    ("n", "name", "n", "name", true),
+    (
+        "o",
+        "rank order (a sort key again reverses)",
+        "o",
+        "rank",
+        true,
+    ),
 ];
 
+/// The key help: long where it fits, else short, else without the keys
+/// that matter least.
 fn render_help(frame: &mut Frame<'_>, area: Rect) {
-    let spell = |long: bool| -> Vec<Span<'static>> {
+    let spell = |long: bool, all: bool| -> Vec<Span<'static>> {
         let mut spans = Vec::new();
-        for (i, &(key, what, short_key, short_what)) in KEYS.iter().enumerate() {
+        for (i, &(key, what, short_key, short_what, essential)) in KEYS.iter().enumerate() {
+            if !all && !essential {
+                continue;
+            }
             if i == 3 {
                 spans.push(Span::styled("sort ", dim()));
             }
@@ -723,12 +747,13 @@ fn render_help(frame: &mut Frame<'_>, area: Rect) {
         }
         spans
     };
-    let long = spell(true);
-    let width: usize = long.iter().map(Span::width).sum();
-    let spans = if width <= usize::from(area.width) {
-        long
-    } else {
-        spell(false)
+    let fits = |spans: &Vec<Span<'_>>| {
+        // The last item's trailing gap may fall off the edge.
+        spans.iter().map(Span::width).sum::<usize>() <= usize::from(area.width) + 2
     };
+    let spans = [spell(true, true), spell(false, true)]
+        .into_iter()
+        .find(fits)
+        .unwrap_or_else(|| spell(false, false));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
