@@ -182,6 +182,16 @@ impl App {
         self.snapshot.as_ref()
     }
 
+    /// The load score history, oldest first.
+    pub(crate) fn load_history(&self) -> &VecDeque<Option<f64>> {
+        &self.load
+    }
+
+    /// The utilization history, oldest first.
+    pub(crate) fn utilization_history(&self) -> &VecDeque<Option<f64>> {
+        &self.utilization
+    }
+
     /// The last fetch's error, if it failed, and how many fetches in a row
     /// failed.
     pub fn error(&self) -> Option<(&str, u64)> {
@@ -198,7 +208,15 @@ impl App {
         self.sorts[table.index()]
     }
 
-    /// Acts on a key: see the key help at the bottom of the screen.
+    /// Acts on a key:
+    ///
+    /// - `Q`, `Esc`, ctrl-c: quit.
+    /// - `Tab`, `→` / `Shift-Tab`, `←`: the next / previous table of
+    ///   tenants; `1` to `4`: that table.
+    /// - `c`, `q`, `r`, `f`, `n`: sort the selected table by CPU, queued,
+    ///   refused, in flight or name; the same key again reverses the
+    ///   order. `o`: back to the ranking's order.
+    /// - `↑`/`k`, `↓`/`j`, `PgUp`, `PgDn`, `Home`, `End`: scroll it.
     pub fn on_key(&mut self, key: KeyEvent) -> Control {
         if key.kind == KeyEventKind::Release {
             return Control::Continue;
@@ -338,18 +356,6 @@ fn push(history: &mut VecDeque<Option<f64>>, value: Option<f64>) {
         history.pop_front();
     }
     history.push_back(value);
-}
-
-impl App {
-    /// The load score history, oldest first.
-    pub(crate) fn load_history(&self) -> &VecDeque<Option<f64>> {
-        &self.load
-    }
-
-    /// The utilization history, oldest first.
-    pub(crate) fn utilization_history(&self) -> &VecDeque<Option<f64>> {
-        &self.utilization
-    }
 }
 
 #[cfg(test)]

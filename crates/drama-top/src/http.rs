@@ -151,7 +151,21 @@ pub fn get(addr: &str, path: &str) -> Result<Vec<u8>, FetchError> {
                 .take(MAX_RESPONSE_BYTES + 1)
                 .read_to_end(&mut response)
         })
-        .map_err(|e| fail(Kind::Io(e)))?;
+        .or_else(|e| {
+            // A server that answers and closes without reading all of the
+            // request makes the kernel reset the connection, which can
+            // surface here after the whole response came. What did come
+            // is parsed; if it is cut short, the parse says so.
+            let reset = matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            );
+            if reset && !response.is_empty() {
+                Ok(0)
+            } else {
+                Err(fail(Kind::Io(e)))
+            }
+        })?;
     if response.len() as u64 > MAX_RESPONSE_BYTES {
         return Err(fail(Kind::Malformed(format!(
             "the response is larger than {} MiB",

@@ -500,7 +500,7 @@ fn reasons(t: &drama_metrics::TenantRow) -> String {
         .join(", ")
 }
 
-/// What a table ranks by, for its title on the wide layout.
+/// What a table ranks by, for its title.
 fn measures(table: TenantTable, secs: f64) -> String {
     match table {
         TenantTable::HeavyHitters => format!("CPU over the last {secs:.1}s"),
@@ -536,7 +536,7 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
     let selected = app.table() == table;
     let secs = app.snapshot().map_or(1.0, window_secs);
     let highlight = bold().fg(Color::Black).bg(Color::Cyan);
-    let title: Line<'_> = if tabs {
+    let mut title: Line<'_> = if tabs {
         let mut spans = Vec::new();
         for (i, t) in TenantTable::ALL.into_iter().enumerate() {
             let style = if t == table { highlight } else { Style::new() };
@@ -545,17 +545,12 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
         }
         Line::from(spans)
     } else {
-        let i = TenantTable::ALL
-            .iter()
-            .position(|&t| t == table)
-            .unwrap_or(0);
         let style = if selected { highlight } else { bold() };
         Line::from(vec![
-            Span::styled(format!(" {} {} ", i + 1, table.title()), style),
-            Span::styled(format!(" {}", measures(table, secs)), dim()),
+            Span::styled(format!(" {} {} ", table as usize + 1, table.title()), style),
+            Span::raw(" "),
         ])
     };
-
     let entries = app.entries(table);
     // One line for the border, one for the column headers.
     let visible = usize::from(area.height.saturating_sub(2));
@@ -564,6 +559,9 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
 
     let sort = app.sort(table);
     let mut info = match sort.key {
+        SortKey::Rank if !sort.reversed && table == TenantTable::Io => {
+            "by IO in flight".to_string()
+        }
         SortKey::Rank if !sort.reversed => "by rank".to_string(),
         key => {
             // Numbers sort largest first, names alphabetically.
@@ -578,6 +576,13 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
             first + shown.len(),
             entries.len()
         ));
+    }
+    // What the table ranks by, where the title has room for it.
+    let measures = format!("{} ", measures(table, secs));
+    if title.width() + measures.chars().count() + info.chars().count() + 4
+        <= usize::from(area.width)
+    {
+        title.push_span(Span::styled(measures, dim()));
     }
     let block = panel(title)
         .title_top(Line::styled(format!(" {info} "), dim()).right_aligned())
