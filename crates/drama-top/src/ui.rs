@@ -558,25 +558,30 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
     let shown = &entries[first..entries.len().min(first + visible)];
 
     let sort = app.sort(table);
-    let mut info = match sort.key {
-        SortKey::Rank if !sort.reversed && table == TenantTable::Io => {
-            "by IO in flight".to_string()
-        }
-        SortKey::Rank if !sort.reversed => "by rank".to_string(),
+    let order = match sort.key {
+        SortKey::Rank if !sort.reversed && table == TenantTable::Io => "IO in flight".to_string(),
+        SortKey::Rank if !sort.reversed => "rank".to_string(),
         key => {
             // Numbers sort largest first, names alphabetically.
             let descending = (key != SortKey::Name) != sort.reversed;
-            format!("by {} {}", key.name(), if descending { '▼' } else { '▲' })
+            format!("{} {}", key.name(), if descending { '▼' } else { '▲' })
         }
     };
-    if shown.len() < entries.len() {
-        info.push_str(&format!(
-            " · {}-{} of {}",
-            first + 1,
-            first + shown.len(),
-            entries.len()
-        ));
-    }
+    let (last, total) = (first + shown.len(), entries.len());
+    // The order and the rows shown, in as many words as fit beside the
+    // title (a right-aligned title overwrites the left one).
+    let info = [
+        (shown.len() < total).then(|| format!(" by {order} · {}-{last} of {total} ", first + 1)),
+        (shown.len() < total).then(|| format!(" {order} {}-{last}/{total} ", first + 1)),
+        (shown.len() < total).then(|| format!(" {}-{last}/{total} ", first + 1)),
+        Some(format!(" by {order} ")),
+        Some(format!(" {order} ")),
+        Some(String::new()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|info| title.width() + info.chars().count() + 2 <= usize::from(area.width))
+    .unwrap_or_default();
     // What the table ranks by, where the title has room for it.
     let measures = format!("{} ", measures(table, secs));
     if title.width() + measures.chars().count() + info.chars().count() + 4
@@ -585,7 +590,7 @@ fn render_tenants(frame: &mut Frame<'_>, app: &App, table: TenantTable, area: Re
         title.push_span(Span::styled(measures, dim()));
     }
     let block = panel(title)
-        .title_top(Line::styled(format!(" {info} "), dim()).right_aligned())
+        .title_top(Line::styled(info, dim()).right_aligned())
         .border_style(if selected && !tabs {
             Style::new().fg(Color::Cyan)
         } else {

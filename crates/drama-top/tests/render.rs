@@ -155,3 +155,39 @@ fn tiny_terminals_do_not_break_it() {
     }
     draw(&App::new("x"), 10, 3);
 }
+
+#[test]
+fn the_tabs_stay_readable_whatever_the_order() {
+    // Thirty tenants with IO, so that every table scrolls at 80×24.
+    let mut snapshot = common::snapshot();
+    let template = snapshot.tenants[0].clone();
+    let mut ranked = snapshot.heavy_hitters[0];
+    for id in 10..40 {
+        let mut t = template.clone();
+        t.id = id;
+        t.name = format!("tenant-{id}");
+        snapshot.tenants.push(t);
+        ranked.id = id;
+        for ranking in [
+            &mut snapshot.heavy_hitters,
+            &mut snapshot.deep_queues,
+            &mut snapshot.most_throttled,
+        ] {
+            ranking.push(ranked);
+        }
+    }
+    let mut app = App::new("127.0.0.1:7070");
+    app.update(snapshot);
+    for table in ['1', '2', '3', '4'] {
+        press(&mut app, table);
+        for key in ['o', 'c', 'q', 'r', 'f', 'n', 'n'] {
+            press(&mut app, key);
+            app.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE));
+            let screen = draw(&app, 80, 24);
+            let tabs = &screen[line_of(&screen, "1 heavy hitters")];
+            assert!(tabs.contains("4 IO"), "table {table}, key {key}: {tabs}");
+            // Which rows show, in some words.
+            assert!(tabs.contains(" of 3") || tabs.contains("/3"), "{tabs}");
+        }
+    }
+}
