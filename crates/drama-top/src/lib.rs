@@ -60,4 +60,4 @@ pub mod http;
 mod ui;
 
 pub use app::{App, Control, HISTORY, Sort, SortKey, TenantTable};
-pub use ui::{WIDE_HEIGHT, WIDE_WIDTH, render};
+pub use ui::render;

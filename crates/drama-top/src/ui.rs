@@ -3,10 +3,10 @@
 //! Two layouts. On a small terminal (80×24 is the one to fit) the panels
 //! stack: the header, the two history sparklines side by side, the class
 //! table, and one table of tenants at a time under a row of tabs. On a
-//! large one (from [`WIDE_WIDTH`]×[`WIDE_HEIGHT`]) the class table and the
-//! sparklines share a row and the four tables of tenants show at once, in
-//! a grid, the selected one highlighted. Panels have a top border only, so
-//! that an 80-column table gets all 80 columns.
+//! large one (from 140×36) the class table and the sparklines share a row
+//! and the four tables of tenants show at once, in a grid, the selected
+//! one highlighted. Panels have a top border only, so that an 80-column
+//! table gets all 80 columns.
 
 use drama_metrics::{
     IO_KIND_NAMES, IO_KINDS, REASON_NAMES, Snapshot, fit, fmt_count, fmt_ns, fmt_uptime,
@@ -22,10 +22,10 @@ use ratatui::widgets::{
 use crate::app::{App, Entry, SortKey, TenantTable};
 
 /// The narrowest terminal that gets the wide layout.
-pub const WIDE_WIDTH: u16 = 140;
+const WIDE_WIDTH: u16 = 140;
 
 /// The shortest terminal that gets the wide layout.
-pub const WIDE_HEIGHT: u16 = 36;
+const WIDE_HEIGHT: u16 = 36;
 
 /// Between two items of the header: wide where there is room, narrower
 /// on a small terminal, where it saves a line.
