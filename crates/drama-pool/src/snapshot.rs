@@ -97,6 +97,14 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
         }
         if let Some(q) = queued.get(&id) {
             reading.queued = *q;
+            // The workers' views are a moment older than the gate's count:
+            // a tenant never shows more queued than it has in flight.
+            let mut over = q.iter().sum::<u64>().saturating_sub(reading.in_flight);
+            for q in reading.queued.iter_mut().rev() {
+                let cut = over.min(*q);
+                *q -= cut;
+                over -= cut;
+            }
         }
         reading.running = running.get(&id).copied().unwrap_or(0);
         view.tenant(&reading, wanted.binary_search(&id).is_ok());

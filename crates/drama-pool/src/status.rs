@@ -3,7 +3,8 @@
 //!
 //! One thread of the pool's accepts a connection at a time, reads the
 //! request line, answers and closes: `GET /` is the snapshot's table,
-//! `GET /snapshot.json` its JSON (`drama_metrics::Snapshot` with serde).
+//! `GET /snapshot.json` its JSON (`drama_metrics::Snapshot` with serde);
+//! `?top=N` sets the rankings' length (default 10, at most 1,000).
 //! No async runtime, no thread per connection: a snapshot costs a few
 //! milliseconds at most, and an operator's terminal asks once a second.
 //! Each connection gets [`IO_TIMEOUT`] to send its request and take the
@@ -110,7 +111,12 @@ fn respond(shared: &Shared, request_line: &str) -> (&'static str, &'static str, 
             "only GET\n".to_string(),
         );
     }
-    let top = crate::snapshot::DEFAULT_TOP;
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let top = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("top="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(crate::snapshot::DEFAULT_TOP);
     match path {
         "/" | "/snapshot" => (
             "200 OK",

@@ -210,11 +210,11 @@ impl App {
 
     /// Acts on a key:
     ///
-    /// - `Q`, `Esc`, ctrl-c: quit.
+    /// - `q`, `Q`, `Esc`, ctrl-c: quit (as in top and htop).
     /// - `Tab`, `→` / `Shift-Tab`, `←`: the next / previous table of
     ///   tenants; `1` to `4`: that table.
-    /// - `c`, `q`, `r`, `f`, `n`: sort the selected table by CPU, queued,
-    ///   refused, in flight or name; the same key again reverses the
+    /// - `c`, `d`, `r`, `f`, `n`: sort the selected table by CPU, queue
+    ///   depth, refused, in flight or name; the same key again reverses the
     ///   order. `o`: back to the ranking's order.
     /// - `↑`/`k`, `↓`/`j`, `PgUp`, `PgDn`, `Home`, `End`: scroll it.
     pub fn on_key(&mut self, key: KeyEvent) -> Control {
@@ -231,13 +231,13 @@ impl App {
         }
         let i = self.table.index();
         match key.code {
-            KeyCode::Esc | KeyCode::Char('Q') => return Control::Quit,
+            KeyCode::Esc | KeyCode::Char('q' | 'Q') => return Control::Quit,
             KeyCode::Tab | KeyCode::Right => self.select((i + 1) % 4),
             KeyCode::BackTab | KeyCode::Left => self.select((i + 3) % 4),
             KeyCode::Char(c @ '1'..='4') => self.select(c as usize - '1' as usize),
             KeyCode::Char('o') => self.sort_by(SortKey::Rank),
             KeyCode::Char('c') => self.sort_by(SortKey::Cpu),
-            KeyCode::Char('q') => self.sort_by(SortKey::Queued),
+            KeyCode::Char('d') => self.sort_by(SortKey::Queued),
             KeyCode::Char('r') => self.sort_by(SortKey::Refused),
             KeyCode::Char('f') => self.sort_by(SortKey::InFlight),
             KeyCode::Char('n') => self.sort_by(SortKey::Name),
@@ -403,14 +403,15 @@ mod tests {
         assert_eq!(names(&app), ["acme", "globex", "zeta"]);
         app.on_key(key(KeyCode::Char('n')));
         assert_eq!(names(&app), ["zeta", "globex", "acme"]);
-        app.on_key(key(KeyCode::Char('q')));
+        app.on_key(key(KeyCode::Char('d')));
         assert_eq!(names(&app), ["acme", "zeta", "globex"]);
         app.on_key(key(KeyCode::Char('o')));
         assert_eq!(names(&app), ["globex", "acme", "zeta"]);
         // Another table keeps its own order.
         app.on_key(key(KeyCode::Char('2')));
         assert_eq!(app.sort(TenantTable::DeepQueues), Sort::default());
-        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Control::Continue);
+        assert_eq!(app.on_key(key(KeyCode::Char('d'))), Control::Continue);
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Control::Quit);
         assert_eq!(app.on_key(key(KeyCode::Char('Q'))), Control::Quit);
         assert_eq!(app.on_key(key(KeyCode::Esc)), Control::Quit);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);

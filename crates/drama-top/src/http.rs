@@ -20,8 +20,10 @@ use drama_metrics::Snapshot;
 /// not freeze for long when it does not.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The path the runtime serves its snapshot at, as JSON.
-pub const SNAPSHOT_PATH: &str = "/snapshot.json";
+/// The path the runtime serves its snapshot at, as JSON, with rankings of
+/// 50 tenants: rows enough to fill a tall terminal, and still a snapshot of
+/// a few tens of kilobytes.
+pub const SNAPSHOT_PATH: &str = "/snapshot.json?top=50";
 
 /// The most a response may hold. A snapshot is bounded by its rankings'
 /// length (a few kilobytes); anything much larger is not one, and reading

@@ -407,7 +407,7 @@ const HEAVY: [Column; 7] = [
     col("weight", 6, None),
     col("queued", 7, Some(SortKey::Queued)),
     col("in flight", 9, Some(SortKey::InFlight)),
-    col("delay", 8, None),
+    col("mean wait", 9, None),
     col("refused", 8, Some(SortKey::Refused)),
 ];
 const DEEP: [Column; 7] = [
@@ -718,11 +718,11 @@ fn render_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
 /// The keys: long spelling, short spelling, and whether the shortest
 /// help keeps them (`--help` lists them all).
 const KEYS: [(&str, &str, &str, &str, bool); 9] = [
-    ("Q/Esc", "quit", "Q", "quit", true),
+    ("q/Esc", "quit", "q", "quit", true),
     ("Tab/←→/1-4", "table", "1-4", "table", true),
     ("↑↓", "scroll", "↑↓", "scroll", false),
     ("c", "cpu", "c", "cpu", true),
-    ("q", "queued", "q", "queued", true),
+    ("d", "queue depth", "d", "queued", true),
     ("r", "refused", "r", "refused", true),
     ("f", "in flight", "f", "flight", true),
     ("n", "name", "n", "name", true),

@@ -10,7 +10,7 @@ fn reads_a_snapshot_from_a_200() {
     let (addr, server) = common::serve(common::json_response(&snapshot), 1);
     assert_eq!(http::fetch_snapshot(&addr).unwrap(), snapshot);
     let requests = server.join().unwrap();
-    assert!(requests[0].starts_with("GET /snapshot.json HTTP/1.0\r\n"));
+    assert!(requests[0].starts_with("GET /snapshot.json?top=50 HTTP/1.0\r\n"));
     assert!(requests[0].contains(&format!("\r\nHost: {addr}\r\n")));
 }
 

@@ -17,7 +17,7 @@ fn tenant(
     name: &str,
     cpu_ns_window: u64,
     queued: [u64; 4],
-    refused: [u64; 7],
+    refused: [u64; drama_metrics::REASONS],
 ) -> TenantRow {
     let mut t = TenantRow::default();
     t.id = id;
@@ -85,16 +85,16 @@ pub(crate) fn snapshot() -> Snapshot {
         };
         s.classes.push(c);
     }
-    let mut acme = tenant(
-        1,
-        "acme",
-        300_000_000,
-        [0, 30, 10, 0],
-        [5, 2, 0, 0, 0, 0, 0],
-    );
+    let mut acme = tenant(1, "acme", 300_000_000, [0, 30, 10, 0], [5, 2, 0, 0, 0, 0]);
     acme.io_in_flight = [0, 0, 4, 1, 0];
     acme.io_done = [0, 3, 12_000, 800, 0];
-    let mut globex = tenant(2, "globex", 600_000_000, [0, 5, 0, 0], [0; 7]);
+    let mut globex = tenant(
+        2,
+        "globex",
+        600_000_000,
+        [0, 5, 0, 0],
+        [0; drama_metrics::REASONS],
+    );
     globex.io_done = [2, 0, 0, 0, 0];
     s.tenants = vec![
         acme,
@@ -104,9 +104,15 @@ pub(crate) fn snapshot() -> Snapshot {
             "initech",
             100_000_000,
             [0, 2, 0, 0],
-            [800, 100, 0, 0, 0, 0, 0],
+            [800, 100, 0, 0, 0, 0],
         ),
-        tenant(4, "umbrella", 50_000_000, [0, 12, 0, 0], [0; 7]),
+        tenant(
+            4,
+            "umbrella",
+            50_000_000,
+            [0, 12, 0, 0],
+            [0; drama_metrics::REASONS],
+        ),
     ];
     s.heavy_hitters = vec![
         ranked(2, 600_000_000, 0.5),
