@@ -63,13 +63,22 @@ pub const RUNTIMES: [&str; 5] = [
 pub struct Drama {
     rt: Arc<drama::Runtime>,
     spec: drama::Spawn,
+    name: &'static str,
 }
 
 impl Drama {
     /// A 2-worker runtime with a tenant named "bench".
     pub fn new(workers: usize) -> Drama {
+        Drama::with_recording(workers, true)
+    }
+
+    /// As [`new`](Self::new), with the workers' recording for the
+    /// scheduler's view on or off (`Builder::record_metrics`): the
+    /// recording suite's two sides.
+    pub fn with_recording(workers: usize, record: bool) -> Drama {
         let rt = drama::Runtime::builder()
             .workers(workers)
+            .record_metrics(record)
             // The micro suite's workloads spawn thousands of tasks at once
             // and need every one: admission decides on each spawn (its
             // cost is measured) but never refuses by load, as the peers
@@ -81,6 +90,7 @@ impl Drama {
         Drama {
             rt: Arc::new(rt),
             spec: drama::Spawn::new().tenant(tenant),
+            name: if record { "drama" } else { "drama-unrecorded" },
         }
     }
 
@@ -110,7 +120,7 @@ impl Rt for Drama {
     type Join<T: Send + 'static> = Unwrapping<drama::JoinHandle<T>>;
 
     fn name(&self) -> &'static str {
-        "drama"
+        self.name
     }
 
     fn spawn<F>(&self, future: F) -> Self::Join<F::Output>

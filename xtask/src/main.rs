@@ -11,10 +11,10 @@
 //!   `--scenario NAME`, `--reports`, `--help`).
 //! - `loom`: the pool's loom models (inbox, park/unpark, hand-over), built
 //!   with `--cfg loom` in a target directory of their own.
-//! - `bench [micro|fairness|overload|all] [--quick]`: the runtime
-//!   benchmarks of `benches/` (release build), drama beside its peers;
-//!   writes `docs/bench/micro.md`, `docs/bench/fairness.md` and
-//!   `docs/bench/overload.md`.
+//! - `bench [micro|recording|fairness|overload|all] [--quick]`: the runtime
+//!   benchmarks of `benches/` (release build), drama beside its peers
+//!   (`recording`: drama with the scheduler's view recorded and not);
+//!   writes `docs/bench/<suite>.md`.
 #![forbid(unsafe_code)]
 
 use std::env;
@@ -30,7 +30,7 @@ commands:
   sim     run the simulated overload scenarios (T1-T5: DRR vs FIFO, admission for T1, T5);
           `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)
   loom    run the pool's loom models (park/unpark, inbox, hand-over)
-  bench   [micro|fairness|overload|all] [--quick]: drama beside tokio, async-executor,
+  bench   [micro|recording|fairness|overload|all] [--quick]: drama beside tokio, async-executor,
           smolscale and async-global-executor (overload: beside tokio and tokio+tower);
           reports in docs/bench/";
 
@@ -126,13 +126,14 @@ fn bench(root: &Path, args: &[String]) -> Result<(), String> {
         .find(|a| !a.starts_with("--"))
         .map(String::as_str)
     {
-        None | Some("all") => &["micro", "fairness", "overload"],
+        None | Some("all") => &["micro", "recording", "fairness", "overload"],
         Some("micro") => &["micro"],
+        Some("recording") => &["recording"],
         Some("fairness") => &["fairness"],
         Some("overload") => &["overload"],
         Some(other) => {
             return Err(format!(
-                "unknown bench suite `{other}` (micro, fairness, overload, all)"
+                "unknown bench suite `{other}` (micro, recording, fairness, overload, all)"
             ));
         }
     };
