@@ -105,9 +105,18 @@ impl WorkerRecorder {
     /// Records a poll of `tenant`'s task of class `class` (an index below
     /// [`CLASSES`]) that took `poll_ns`, after waiting `queued_ns` in the
     /// fair queue (`None`: it did not come from the queue). Only the owner
-    /// may call this.
+    /// may call this. Returns whether it allocated the tenant's page (32
+    /// KiB, the first poll of a tenant of its range here): an executor that
+    /// charges the time between polls to the next one should not charge
+    /// that.
     #[inline]
-    pub fn record_poll(&self, tenant: u32, class: usize, queued_ns: Option<u64>, poll_ns: u64) {
+    pub fn record_poll(
+        &self,
+        tenant: u32,
+        class: usize,
+        queued_ns: Option<u64>,
+        poll_ns: u64,
+    ) -> bool {
         let class = &self.classes[class];
         bump(&class.polls, 1);
         bump(&class.poll_ns, poll_ns);
@@ -117,9 +126,13 @@ impl WorkerRecorder {
         }
         let index = tenant as usize;
         let Some(page) = self.pages.get(index / PAGE_TENANTS) else {
-            return;
+            return false;
         };
-        let cells = page.get_or_init(new_page);
+        let mut allocated = false;
+        let cells = page.get_or_init(|| {
+            allocated = true;
+            new_page()
+        });
         let cell = &cells[index % PAGE_TENANTS];
         bump(&cell.polls, 1);
         bump(&cell.poll_ns, poll_ns);
@@ -127,6 +140,7 @@ impl WorkerRecorder {
             bump(&cell.queued_polls, 1);
             bump(&cell.queue_delay_ns, ns);
         }
+        allocated
     }
 
     /// Adds `tenant`'s polls here to `into`.

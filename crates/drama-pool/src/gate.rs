@@ -21,11 +21,16 @@ use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// Tenants per page of the counters: a page (about 900 KiB: 224 bytes a
-/// tenant, most of them the scheduler's view's counts) is allocated when a
-/// tenant of its range first shows up, so that `max_tenants` of 2^24 costs
-/// memory only for the ranges in use.
-const PAGE: usize = 4096;
+/// Tenants per page of the counters: a page (112 KiB: 224 bytes a tenant,
+/// most of them the scheduler's view's counts) is allocated when a tenant
+/// of its range first shows up, so that `max_tenants` of 2^24 costs memory
+/// only for the ranges in use (and 32,768 page pointers, 256 KiB). Pages of
+/// 4,096 tenants (900 KiB, mapped afresh and zeroed by the spawning thread)
+/// stalled the workers' own page faults for half a millisecond, which the
+/// poll then running was charged: the scheduler's view showed a new
+/// tenant every 4,096 among the heaviest. A page under the allocator's
+/// mapping threshold (128 KiB) comes from the heap.
+const PAGE: usize = 512;
 
 /// No tenant: `heaviest` before any admission. Past every valid id
 /// (`max_tenants` is at most 2^24).

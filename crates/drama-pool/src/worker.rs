@@ -272,12 +272,16 @@ impl Presence {
         tenant.as_u32() as usize * Class::COUNT + class.priority()
     }
 
-    fn add(&mut self, tenant: TenantId, class: Class) {
+    /// Counts a task of `tenant` in `class`; returns whether the tables
+    /// grew (a tenant id larger than any before: the policy's tables grow
+    /// with it, and the time is the worker's, see `Worker::drain_inbox`).
+    fn add(&mut self, tenant: TenantId, class: Class) -> bool {
         if tenant.as_u32() >= self.max_tenants {
-            return;
+            return false;
         }
         let i = Self::key(tenant, class);
-        if i >= self.count.len() {
+        let grew = i >= self.count.len();
+        if grew {
             self.count.resize(i + 1, 0);
             self.position.resize(i + 1, 0);
         }
@@ -287,6 +291,7 @@ impl Presence {
         }
         self.count[i] += 1;
         self.total += 1;
+        grew
     }
 
     fn remove(&mut self, tenant: TenantId, class: Class) {
@@ -381,6 +386,9 @@ pub(crate) struct Core {
     requeued: u64,
     /// Polls started from the policy, by queueing-delay bucket.
     delays: Box<[u64; delays::BUCKETS]>,
+    /// Set when queueing a task grew the per-tenant tables (a new largest
+    /// tenant id): the time is the worker's, not the next poll's.
+    grew: bool,
 }
 
 impl Core {
@@ -410,6 +418,7 @@ impl Core {
             busy_ns: 0,
             requeued: 0,
             delays: Box::new([0; delays::BUCKETS]),
+            grew: false,
         }
     }
 
@@ -441,7 +450,7 @@ impl Core {
             }
             return Some((runnable, to));
         }
-        self.presence.add(tenant, class);
+        self.grew |= self.presence.add(tenant, class);
         let queued = if resumed {
             self.requeued = self.requeued.wrapping_add(1);
             self.policy.requeue(runnable, tenant, class, now_ns)
@@ -1146,6 +1155,15 @@ impl Worker<'_> {
                 slot.publish.store(false, Ordering::Relaxed);
                 self.core().presence.snapshot(&mut published.groups);
                 published.capacity = self.capacity;
+                let copied = published.groups.len();
+                drop(published);
+                if copied > HEAVY_BOOKKEEPING {
+                    // Copying the view of 100,000 queued tenants takes
+                    // milliseconds: the worker's cost, not the next poll's
+                    // tenant's (the scheduler's view showed a tenant with
+                    // one empty task as the heaviest).
+                    self.skip_bookkeeping();
+                }
             }
         }
         let now = self.last_ns;
@@ -1192,7 +1210,12 @@ impl Worker<'_> {
                 self.queue(runnable, now, false);
             }
         }
-        if n > HEAVY_BOOKKEEPING {
+        let core = self.core();
+        if n > HEAVY_BOOKKEEPING || std::mem::take(&mut core.grew) {
+            // Queueing many tasks, or growing the per-tenant tables for a
+            // new tenant (copies of up to megabytes with 100,000 tenants:
+            // the scheduler's view showed tenants of one empty task among
+            // the heaviest), is the worker's cost.
             self.skip_bookkeeping();
         }
     }
@@ -1255,12 +1278,17 @@ impl Worker<'_> {
             // recorder, which only this thread writes.
             let slot = &self.shared.slots[self.index];
             slot.running.store(0, Ordering::Relaxed);
-            slot.recorder.record_poll(
+            let allocated = slot.recorder.record_poll(
                 next.tenant.as_u32(),
                 next.class.priority(),
                 next.queued_ns,
                 cost,
             );
+            if allocated {
+                // A page of the recorder: the worker's cost, not the next
+                // poll's.
+                self.skip_bookkeeping();
+            }
         }
         let core = self.core();
         core.policy.charge(next.tenant, next.class, cost);
