@@ -115,15 +115,25 @@ struct ChildFigures {
     idle_cpu_s: Option<f64>,
 }
 
-fn micro_suite(settings: &Settings) -> Result<(), String> {
+/// A micro-suite run's rounds, samples and idle window: `quick` or `full`
+/// as `settings` asks; `--only` is refused (it belongs to other suites).
+fn micro_plan(
+    settings: &Settings,
+    quick: (usize, usize, Duration),
+    full: (usize, usize, Duration),
+) -> Result<(usize, usize, Duration), String> {
     if settings.only.is_some() {
         return Err("--only is an option of the fairness and overload suites".into());
     }
-    let (rounds, samples, idle_window) = if settings.quick {
-        (1, 7, Duration::from_secs(1))
-    } else {
-        (3, 21, Duration::from_secs(2))
-    };
+    Ok(if settings.quick { quick } else { full })
+}
+
+fn micro_suite(settings: &Settings) -> Result<(), String> {
+    let (rounds, samples, idle_window) = micro_plan(
+        settings,
+        (1, 7, Duration::from_secs(1)),
+        (3, 21, Duration::from_secs(2)),
+    )?;
     let figures = run_children(&RUNTIMES, rounds, samples, idle_window)?;
     let report = micro_report(settings, rounds, samples, idle_window, &figures);
     write_report(settings, &report)
@@ -171,14 +181,11 @@ fn run_children(
 /// suite on drama with `record_metrics` on and off, in alternating child
 /// processes. Target: within 5 % (issue: the metrics crate).
 fn recording_suite(settings: &Settings) -> Result<(), String> {
-    if settings.only.is_some() {
-        return Err("--only is an option of the fairness and overload suites".into());
-    }
-    let (rounds, samples, idle_window) = if settings.quick {
-        (2, 7, Duration::from_secs(1))
-    } else {
-        (6, 21, Duration::from_secs(1))
-    };
+    let (rounds, samples, idle_window) = micro_plan(
+        settings,
+        (2, 7, Duration::from_secs(1)),
+        (6, 21, Duration::from_secs(1)),
+    )?;
     let names = ["drama", "drama-unrecorded"];
     let figures = run_children(&names, rounds, samples, idle_window)?;
     let mut r = String::new();

@@ -20,7 +20,7 @@
 //!   tenant label bounded.
 //!
 //! ```
-//! use drama_metrics::{Process, TenantReading, Window, WorkerRecorder};
+//! use drama_metrics::{Process, TenantRow, Window, WorkerRecorder};
 //!
 //! // Two workers record polls of tenants 1 and 2 (class 1, `compute`).
 //! let workers = [WorkerRecorder::new(16), WorkerRecorder::new(16)];
@@ -32,9 +32,10 @@
 //! let mut window = Window::new(0);
 //! let mut view = window.begin(1_000_000_000, 10);
 //! for id in 0..3 {
-//!     let mut reading = TenantReading { id, weight: 1, ..Default::default() };
+//!     let mut reading = TenantRow::default();
+//!     reading.id = id;
 //!     for worker in &workers {
-//!         worker.add_tenant(id, &mut reading.polls);
+//!         worker.add_tenant(id, &mut reading);
 //!     }
 //!     view.tenant(&reading, false);
 //! }
@@ -59,10 +60,10 @@ mod vocabulary;
 
 pub use buckets::{BUCKETS, Counts, Histogram, Summary, bucket, upper_ns};
 pub use export::{DEFAULT_TENANT_LABELS, Exporter, OTHER};
-pub use recorder::{ClassPolls, PAGE_TENANTS, TenantPolls, WorkerRecorder};
+pub use recorder::{ClassPolls, PAGE_TENANTS, WorkerRecorder};
 pub use snapshot::{
     ClassRow, Process, Ranked, Snapshot, TenantRow, Totals, WorkerRow, fit, fmt_count, fmt_ns,
     fmt_uptime,
 };
-pub use view::{ClassReading, MIN_WINDOW_NS, TenantReading, View, Window, WorkerReading};
+pub use view::{ClassReading, MIN_WINDOW_NS, View, Window, WorkerReading};
 pub use vocabulary::{CLASS_NAMES, CLASSES, IO_KIND_NAMES, IO_KINDS, REASON_NAMES, REASONS};

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buckets::{Counts, Histogram};
+use crate::snapshot::TenantRow;
 use crate::vocabulary::CLASSES;
 
 /// Tenants per page of a recorder: a page (32 KiB) is allocated when a
@@ -44,30 +45,6 @@ struct ClassCell {
 pub struct WorkerRecorder {
     pages: Box<[OnceLock<Box<[TenantCell]>>]>,
     classes: [ClassCell; CLASSES],
-}
-
-/// One tenant's polls, summed over workers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TenantPolls {
-    /// Polls.
-    pub polls: u64,
-    /// Time spent in them (the CPU the tenant used), ns.
-    pub poll_ns: u64,
-    /// Polls started from the fair queue, and their queueing delay in
-    /// total, ns.
-    pub queued_polls: u64,
-    /// See `queued_polls`.
-    pub queue_delay_ns: u64,
-}
-
-impl TenantPolls {
-    /// Adds `other`'s counts.
-    pub fn add(&mut self, other: &TenantPolls) {
-        self.polls = self.polls.wrapping_add(other.polls);
-        self.poll_ns = self.poll_ns.wrapping_add(other.poll_ns);
-        self.queued_polls = self.queued_polls.wrapping_add(other.queued_polls);
-        self.queue_delay_ns = self.queue_delay_ns.wrapping_add(other.queue_delay_ns);
-    }
 }
 
 /// One class's polls, summed over workers.
@@ -143,19 +120,21 @@ impl WorkerRecorder {
         allocated
     }
 
-    /// Adds `tenant`'s polls here to `into`.
-    pub fn add_tenant(&self, tenant: u32, into: &mut TenantPolls) {
+    /// Adds `tenant`'s polls here to `into`'s polls, CPU, and polls from
+    /// the fair queue with their wait.
+    pub fn add_tenant(&self, tenant: u32, into: &mut TenantRow) {
         let index = tenant as usize;
         let Some(cells) = self.pages.get(index / PAGE_TENANTS).and_then(OnceLock::get) else {
             return;
         };
         let cell = &cells[index % PAGE_TENANTS];
-        into.add(&TenantPolls {
-            polls: cell.polls.load(Ordering::Relaxed),
-            poll_ns: cell.poll_ns.load(Ordering::Relaxed),
-            queued_polls: cell.queued_polls.load(Ordering::Relaxed),
-            queue_delay_ns: cell.queue_delay_ns.load(Ordering::Relaxed),
-        });
+        let add = |sum: &mut u64, counter: &AtomicU64| {
+            *sum = sum.wrapping_add(counter.load(Ordering::Relaxed));
+        };
+        add(&mut into.polls, &cell.polls);
+        add(&mut into.cpu_ns, &cell.poll_ns);
+        add(&mut into.queued_polls, &cell.queued_polls);
+        add(&mut into.queue_delay_ns, &cell.queue_delay_ns);
     }
 
     /// Adds class `class`'s polls here to `into`.
@@ -231,20 +210,15 @@ mod tests {
         r.record_poll(4097, 2, Some(3_000), 5_000);
         // Past max_tenants: in its class only.
         r.record_poll(9_999, 0, None, 7_000);
-        let mut t = TenantPolls::default();
+        let mut t = TenantRow::default();
         r.add_tenant(3, &mut t);
         assert_eq!(
-            t,
-            TenantPolls {
-                polls: 2,
-                poll_ns: 30_000,
-                queued_polls: 1,
-                queue_delay_ns: 1_000
-            }
+            (t.polls, t.cpu_ns, t.queued_polls, t.queue_delay_ns),
+            (2, 30_000, 1, 1_000)
         );
-        let mut t = TenantPolls::default();
+        let mut t = TenantRow::default();
         r.add_tenant(4097, &mut t);
-        assert_eq!((t.polls, t.poll_ns), (1, 5_000));
+        assert_eq!((t.polls, t.cpu_ns), (1, 5_000));
         let mut c = ClassPolls::default();
         r.add_class(0, &mut c);
         assert_eq!((c.polls, c.poll_ns), (1, 7_000));

@@ -218,6 +218,37 @@ impl TenantRow {
         self.queued.iter().sum()
     }
 
+    /// Whether the tenant ever did anything (spawned, was refused, was
+    /// polled, did IO): the others are left out of every ranking and total.
+    pub fn is_active(&self) -> bool {
+        self.spawned.iter().any(|&n| n > 0)
+            || self.refused.iter().any(|&n| n > 0)
+            || self.polls > 0
+            || self.in_flight > 0
+            || self
+                .io_done
+                .iter()
+                .chain(&self.io_in_flight)
+                .any(|&n| n > 0)
+    }
+
+    /// The reasons it was refused for, most first: `overloaded 120,
+    /// over_share 3`.
+    pub fn reasons(&self) -> String {
+        let mut by: Vec<(usize, u64)> = self
+            .refused
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        by.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        by.iter()
+            .map(|&(i, n)| format!("{} {}", REASON_NAMES[i], fmt_count(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The mean queueing delay of its polls from the fair queue, ns.
     pub fn mean_queue_delay_ns(&self) -> u64 {
         self.queue_delay_ns
@@ -305,23 +336,6 @@ pub fn fit(name: &str, width: usize) -> String {
         s.push('…');
         s
     }
-}
-
-/// Which reasons a tenant was refused for, most first: `overloaded 120,
-/// over_share 3`.
-fn reasons(row: &TenantRow) -> String {
-    let mut by: Vec<(usize, u64)> = row
-        .refused
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    by.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    by.iter()
-        .map(|&(i, n)| format!("{} {}", REASON_NAMES[i], fmt_count(n)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl fmt::Display for Snapshot {
@@ -447,7 +461,7 @@ impl fmt::Display for Snapshot {
                 r.share * 100.0,
                 r.value as f64 / secs,
                 fmt_count(t.refused_total()),
-                reasons(t),
+                t.reasons(),
             )?;
         }
         let io: Vec<&TenantRow> = self

@@ -24,64 +24,14 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use crate::buckets::Counts;
-use crate::recorder::{ClassPolls, TenantPolls};
+use crate::recorder::ClassPolls;
 use crate::snapshot::{ClassRow, Process, Ranked, Snapshot, TenantRow, Totals, WorkerRow};
-use crate::vocabulary::{CLASS_NAMES, CLASSES, IO_KINDS, REASONS};
+use crate::vocabulary::{CLASS_NAMES, CLASSES};
 
 /// The shortest window: 1 s. Shorter, and a ranking by CPU flickers with
 /// each scheduling quantum; longer, and a tenant that turned heavy shows
 /// late.
 pub const MIN_WINDOW_NS: u64 = 1_000_000_000;
-
-/// One tenant's counters as the runtime read them: cumulative counts since
-/// the start, and its state now.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TenantReading {
-    /// The tenant's id.
-    pub id: u32,
-    /// Its weight.
-    pub weight: u32,
-    /// Tasks spawned, by class.
-    pub spawned: [u64; CLASSES],
-    /// Tasks completed, by class.
-    pub completed: [u64; CLASSES],
-    /// Tasks that panicked, were dropped before completing, or expired.
-    pub panicked: u64,
-    /// See `panicked`.
-    pub cancelled: u64,
-    /// See `panicked`.
-    pub expired: u64,
-    /// Refusals by reason.
-    pub refused: [u64; REASONS],
-    /// Its polls, summed over the workers.
-    pub polls: TenantPolls,
-    /// Work in flight now.
-    pub in_flight: u64,
-    /// Tasks queued now, by class.
-    pub queued: [u64; CLASSES],
-    /// Tasks being polled now.
-    pub running: u64,
-    /// IO in flight now and ended since the start, by kind.
-    pub io_in_flight: [u64; IO_KINDS],
-    /// See `io_in_flight`.
-    pub io_done: [u64; IO_KINDS],
-}
-
-impl TenantReading {
-    /// Whether the tenant ever did anything (spawned, was refused, polled,
-    /// did IO): the others are left out of every ranking and total.
-    pub fn is_active(&self) -> bool {
-        self.spawned.iter().any(|&n| n > 0)
-            || self.refused.iter().any(|&n| n > 0)
-            || self.polls.polls > 0
-            || self.in_flight > 0
-            || self
-                .io_done
-                .iter()
-                .chain(&self.io_in_flight)
-                .any(|&n| n > 0)
-    }
-}
 
 /// One worker's cumulative counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -203,16 +153,18 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// Adds a tenant's reading; `wanted` puts its row in the snapshot even
-    /// if it is in no ranking. Readings come in increasing id order.
-    pub fn tenant(&mut self, reading: &TenantReading, wanted: bool) {
+    /// Adds a tenant's reading: its row with the counts since the start
+    /// and its state now filled in (its name and window figures are this
+    /// view's to fill). `wanted` puts its row in the snapshot even if it
+    /// is in no ranking. Readings come in increasing id order.
+    pub fn tenant(&mut self, reading: &TenantRow, wanted: bool) {
         let id = reading.id as usize;
         let refused: u64 = reading.refused.iter().sum();
         if let Some(next) = &mut self.next {
             // Ids not streamed (inactive ranges) read as zero.
             next.cpu_ns.resize(id, 0);
             next.refused.resize(id, 0);
-            next.cpu_ns.push(reading.polls.poll_ns);
+            next.cpu_ns.push(reading.cpu_ns);
             next.refused.push(refused);
         }
         if !reading.is_active() && !wanted {
@@ -220,8 +172,7 @@ impl View<'_> {
         }
         let base = &self.window.older;
         let cpu_window = reading
-            .polls
-            .poll_ns
+            .cpu_ns
             .saturating_sub(base.cpu_ns.get(id).copied().unwrap_or(0));
         let refused_window = refused.saturating_sub(base.refused.get(id).copied().unwrap_or(0));
         let queued: u64 = reading.queued.iter().sum();
@@ -238,8 +189,8 @@ impl View<'_> {
         t.cancelled += reading.cancelled;
         t.expired += reading.expired;
         t.refused += refused;
-        t.polls += reading.polls.polls;
-        t.cpu_ns += reading.polls.poll_ns;
+        t.polls += reading.polls;
+        t.cpu_ns += reading.cpu_ns;
         self.cpu_ns_window += cpu_window;
         self.refused_window += refused_window;
         self.queued += queued;
@@ -251,7 +202,9 @@ impl View<'_> {
         if !takes && !wanted {
             return;
         }
-        let row = row(reading, cpu_window, refused_window);
+        let mut row = reading.clone();
+        row.cpu_ns_window = cpu_window;
+        row.refused_window = refused_window;
         self.heavy.offer(key(cpu_window), &row);
         self.deep.offer(key(queued), &row);
         self.throttled.offer(key(refused_window), &row);
@@ -376,31 +329,6 @@ impl View<'_> {
             deep_queues,
             most_throttled,
         }
-    }
-}
-
-fn row(r: &TenantReading, cpu_ns_window: u64, refused_window: u64) -> TenantRow {
-    TenantRow {
-        id: r.id,
-        name: String::new(),
-        weight: r.weight,
-        spawned: r.spawned,
-        completed: r.completed,
-        panicked: r.panicked,
-        cancelled: r.cancelled,
-        expired: r.expired,
-        refused: r.refused,
-        polls: r.polls.polls,
-        cpu_ns: r.polls.poll_ns,
-        queued_polls: r.polls.queued_polls,
-        queue_delay_ns: r.polls.queue_delay_ns,
-        in_flight: r.in_flight,
-        queued: r.queued,
-        running: r.running,
-        io_in_flight: r.io_in_flight,
-        io_done: r.io_done,
-        cpu_ns_window,
-        refused_window,
     }
 }
 

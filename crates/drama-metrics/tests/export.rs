@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use drama_metrics::{Exporter, OTHER, Process, Snapshot, TenantReading, Window};
+use drama_metrics::{Exporter, OTHER, Process, Snapshot, TenantRow, Window};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
 const SEC: u64 = 1_000_000_000;
@@ -13,13 +13,11 @@ const SEC: u64 = 1_000_000_000;
 fn snapshot(window: &mut Window, at_ns: u64, scale: u64, wanted: &[u32]) -> Snapshot {
     let mut view = window.begin(at_ns, 10);
     for id in 0..30u32 {
-        let mut r = TenantReading {
-            id,
-            weight: 1,
-            ..TenantReading::default()
-        };
-        r.polls.polls = u64::from(id) * scale;
-        r.polls.poll_ns = u64::from(id) * 1_000_000 * scale;
+        let mut r = TenantRow::default();
+        r.id = id;
+        r.weight = 1;
+        r.polls = u64::from(id) * scale;
+        r.cpu_ns = u64::from(id) * 1_000_000 * scale;
         r.spawned[1] = u64::from(id) * scale;
         r.completed[1] = u64::from(id) * scale;
         view.tenant(&r, wanted.contains(&id));

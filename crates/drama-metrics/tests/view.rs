@@ -1,30 +1,26 @@
 //! The view from readings: windows, totals and rankings, scripted and
 //! against a naive model; bounded with 100,000 tenants.
 
-use drama_metrics::{
-    CLASSES, ClassReading, Process, Snapshot, TenantReading, Window, WorkerReading,
-};
+use drama_metrics::{CLASSES, ClassReading, Process, Snapshot, TenantRow, Window, WorkerReading};
 use proptest::prelude::*;
 
 const SEC: u64 = 1_000_000_000;
 
 /// A reading of tenant `id` with `cpu_ns` of CPU, `queued` tasks (class
 /// `compute`) and `refused` refusals (reason `overloaded`).
-fn reading(id: u32, cpu_ns: u64, queued: u64, refused: u64) -> TenantReading {
-    let mut r = TenantReading {
-        id,
-        weight: 1,
-        ..TenantReading::default()
-    };
-    r.polls.polls = cpu_ns.div_ceil(1000);
-    r.polls.poll_ns = cpu_ns;
+fn reading(id: u32, cpu_ns: u64, queued: u64, refused: u64) -> TenantRow {
+    let mut r = TenantRow::default();
+    r.id = id;
+    r.weight = 1;
+    r.polls = cpu_ns.div_ceil(1000);
+    r.cpu_ns = cpu_ns;
     r.queued[1] = queued;
     r.refused[0] = refused;
-    r.spawned[1] = r.polls.polls + queued;
+    r.spawned[1] = r.polls + queued;
     r
 }
 
-fn take(window: &mut Window, now_ns: u64, top: usize, readings: &[TenantReading]) -> Snapshot {
+fn take(window: &mut Window, now_ns: u64, top: usize, readings: &[TenantRow]) -> Snapshot {
     let mut view = window.begin(now_ns, top);
     for r in readings {
         view.tenant(r, false);
@@ -50,7 +46,7 @@ struct Step {
 fn check(steps: &[Step]) {
     let mut window = Window::new(0);
     for (i, step) in steps.iter().enumerate() {
-        let readings: Vec<TenantReading> = step
+        let readings: Vec<TenantRow> = step
             .readings
             .iter()
             .map(|&(id, cpu, refused)| reading(id, cpu, 0, refused))
@@ -219,7 +215,7 @@ fn the_true_heavy_hitters_of_a_zipf_workload_over_100_000_tenants() {
             (1e9 / r.powf(1.1) * (1.0 + jitter())) as u64
         })
         .collect();
-    let readings: Vec<TenantReading> = (0..TENANTS)
+    let readings: Vec<TenantRow> = (0..TENANTS)
         .map(|id| reading(id, cpu[id as usize], u64::from(id % 7), 0))
         .collect();
     let mut window = Window::new(0);
@@ -246,7 +242,7 @@ proptest! {
         values in proptest::collection::vec((0u64..50, 0u64..5, 0u64..5), 0..200),
         top in 0usize..12,
     ) {
-        let readings: Vec<TenantReading> = values
+        let readings: Vec<TenantRow> = values
             .iter()
             .enumerate()
             .map(|(id, &(cpu, queued, refused))| reading(id as u32, cpu, queued, refused))

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use drama_admission::{Ask, Estimator, Holding, Load, Refusal, RefusalKind, Rules, Sample};
 use drama_core::RejectReason;
-use drama_metrics::{REASONS, TenantReading};
+use drama_metrics::{REASONS, TenantRow};
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -328,7 +328,7 @@ impl Gate {
 
     /// Fills in what the gate knows of tenant `reading.id`: its weight,
     /// work in flight and IO now, its tasks' endings and its refusals.
-    pub(crate) fn read_tenant(&self, reading: &mut TenantReading) {
+    pub(crate) fn read_tenant(&self, reading: &mut TenantRow) {
         let Some(cell) = self
             .pages
             .get(reading.id as usize / PAGE)

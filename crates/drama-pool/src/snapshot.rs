@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use drama_core::clock;
-use drama_metrics::{CLASSES, ClassReading, Process, Snapshot, TenantReading, WorkerReading};
+use drama_metrics::{CLASSES, ClassReading, Process, Snapshot, TenantRow, WorkerReading};
 use drama_policy::{Class, TenantId};
 
 use crate::pool::Shared;
@@ -87,13 +87,11 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
     let mut window = lock(&shared.window);
     let mut view = window.begin(now_ns, top);
     for id in shared.gate.ids_in_use() {
-        let mut reading = TenantReading {
-            id,
-            ..TenantReading::default()
-        };
+        let mut reading = TenantRow::default();
+        reading.id = id;
         shared.gate.read_tenant(&mut reading);
         for slot in shared.slots.iter() {
-            slot.recorder.add_tenant(id, &mut reading.polls);
+            slot.recorder.add_tenant(id, &mut reading);
         }
         if let Some(q) = queued.get(&id) {
             reading.queued = *q;

@@ -8,9 +8,7 @@
 //! one highlighted. Panels have a top border only, so that an 80-column
 //! table gets all 80 columns.
 
-use drama_metrics::{
-    IO_KIND_NAMES, IO_KINDS, REASON_NAMES, Snapshot, fit, fmt_count, fmt_ns, fmt_uptime,
-};
+use drama_metrics::{IO_KIND_NAMES, IO_KINDS, Snapshot, fit, fmt_count, fmt_ns, fmt_uptime};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -470,7 +468,7 @@ fn cells(table: TenantTable, e: &Entry<'_>, secs: f64) -> Vec<String> {
             format!("{:.0}", value as f64 / secs),
             share(e),
             fmt_count(t.refused_total()),
-            reasons(t),
+            t.reasons(),
         ],
         TenantTable::Io => (0..IO_KINDS)
             .map(|k| {
@@ -482,22 +480,6 @@ fn cells(table: TenantTable, e: &Entry<'_>, secs: f64) -> Vec<String> {
             })
             .collect(),
     }
-}
-
-/// Which reasons a tenant was refused for, most first.
-fn reasons(t: &drama_metrics::TenantRow) -> String {
-    let mut by: Vec<(usize, u64)> = t
-        .refused
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    by.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-    by.iter()
-        .map(|&(i, n)| format!("{} {}", REASON_NAMES[i], fmt_count(n)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What a table ranks by, for its title.

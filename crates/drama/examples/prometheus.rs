@@ -17,8 +17,6 @@
 mod workload;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_io::{Async, Timer};
@@ -130,16 +128,7 @@ fn main() -> Result<(), Error> {
     let rt = Runtime::builder().workers(2).build()?;
     let (addr, _tasks) = serve(&rt, addr)?;
     println!("Prometheus metrics on http://{addr}/metrics");
-    let stop = Arc::new(AtomicBool::new(false));
-    let driver = workload::start(&rt, 1.2, stop.clone());
-    match seconds {
-        Some(s) => std::thread::sleep(Duration::from_secs(s)),
-        None => loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        },
-    }
-    stop.store(true, Ordering::Relaxed);
-    driver.join().expect("the driver thread");
+    workload::run(&rt, 1.2, seconds);
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }

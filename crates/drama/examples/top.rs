@@ -16,8 +16,6 @@
 mod workload;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use drama::Runtime;
@@ -33,16 +31,7 @@ fn main() -> Result<(), Error> {
     let rt = Runtime::builder().workers(2).status_addr(addr).build()?;
     let addr = rt.status_addr().expect("the endpoint was asked for");
     println!("serving the scheduler's view on http://{addr}/ (drama-top {addr})");
-    let stop = Arc::new(AtomicBool::new(false));
-    let driver = workload::start(&rt, scale, stop.clone());
-    match seconds {
-        Some(s) => std::thread::sleep(Duration::from_secs(s)),
-        None => loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        },
-    }
-    stop.store(true, Ordering::Relaxed);
-    driver.join().expect("the driver thread");
+    workload::run(&rt, scale, seconds);
     println!("{}", rt.snapshot());
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())

@@ -38,14 +38,24 @@ struct Stream {
     disk: bool,
 }
 
-/// Starts the driver thread: it offers the tenants' requests at `scale`
-/// times their base rates (about 0.7 of two cores at 1) until `stop` is
-/// set. Refused requests are dropped, as a server answers 503.
-pub(crate) fn start(
-    rt: &Runtime,
-    scale: f64,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+/// Offers the tenants' requests at `scale` times their base rates (about
+/// 0.7 of two cores at 1) from a driver thread for `seconds` (forever with
+/// `None`). Refused requests are dropped, as a server answers 503.
+pub(crate) fn run(rt: &Runtime, scale: f64, seconds: Option<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = start(rt, scale, stop.clone());
+    match seconds {
+        Some(s) => std::thread::sleep(Duration::from_secs(s)),
+        None => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+    }
+    stop.store(true, Ordering::Relaxed);
+    driver.join().expect("the driver thread");
+}
+
+/// Starts the driver thread, which offers requests until `stop` is set.
+fn start(rt: &Runtime, scale: f64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     let tenant = |name: &str| rt.tenant(name).expect("a tenant");
     let mut streams = vec![
         Stream {
