@@ -128,6 +128,19 @@ fn micro_plan(
     Ok(if settings.quick { quick } else { full })
 }
 
+impl ChildFigures {
+    /// The summary of `workload`'s samples, if any.
+    fn summary(&self, workload: &str) -> Option<Summary> {
+        let xs: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(w, _)| w == workload)
+            .map(|&(_, v)| v)
+            .collect();
+        summarize(&xs)
+    }
+}
+
 fn micro_suite(settings: &Settings) -> Result<(), String> {
     let (rounds, samples, idle_window) = micro_plan(
         settings,
@@ -206,16 +219,8 @@ fn recording_suite(settings: &Settings) -> Result<(), String> {
     );
     let _ = writeln!(r, "|---|---|---:|---:|---:|---|");
     for workload in WORKLOADS.iter().map(|w| w.name).chain(["idle_cpu"]) {
-        let of = |f: &ChildFigures| {
-            let xs: Vec<f64> = f
-                .samples
-                .iter()
-                .filter(|(w, _)| w == workload)
-                .map(|&(_, v)| v)
-                .collect();
-            summarize(&xs)
-        };
-        if let (Some(on), Some(off)) = (of(&figures[0]), of(&figures[1])) {
+        if let (Some(on), Some(off)) = (figures[0].summary(workload), figures[1].summary(workload))
+        {
             let ratio = on.median / off.median;
             let _ = writeln!(
                 r,
@@ -316,18 +321,7 @@ fn micro_report(
         .chain(["idle_cpu"])
         .collect();
     for workload in names {
-        let summaries: Vec<Option<Summary>> = figures
-            .iter()
-            .map(|f| {
-                let xs: Vec<f64> = f
-                    .samples
-                    .iter()
-                    .filter(|(w, _)| w == workload)
-                    .map(|&(_, v)| v)
-                    .collect();
-                summarize(&xs)
-            })
-            .collect();
+        let summaries: Vec<Option<Summary>> = figures.iter().map(|f| f.summary(workload)).collect();
         let _ = write!(r, "| {workload} | {} |", unit(workload));
         for s in &summaries {
             match s {
