@@ -197,7 +197,7 @@ fn recording_suite(settings: &Settings) -> Result<(), String> {
     let (rounds, samples, idle_window) = micro_plan(
         settings,
         (2, 7, Duration::from_secs(1)),
-        (6, 21, Duration::from_secs(1)),
+        (12, 21, Duration::from_secs(1)),
     )?;
     let names = ["drama", "drama-unrecorded"];
     let figures = run_children(&names, rounds, samples, idle_window)?;

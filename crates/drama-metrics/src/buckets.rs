@@ -77,6 +77,14 @@ impl Histogram {
         );
     }
 
+    /// The durations counted.
+    pub fn count(&self) -> u64 {
+        self.counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
     /// Adds this histogram's counts to `into`.
     pub fn add_to(&self, into: &mut Counts) {
         for (sum, count) in into.0.iter_mut().zip(self.counts.iter()) {

@@ -22,8 +22,8 @@
 //!   `class_refused_total`, `class_polls_total`, `class_cpu_nanoseconds_total`;
 //!   gauges over the window `class_queue_delay_seconds{quantile}` and
 //!   `class_poll_time_seconds{quantile}`;
-//! - per tenant: counters `tenant_spawned_total{class}`,
-//!   `tenant_completed_total{class}`, `tenant_refused_total{reason}`,
+//! - per tenant: counters `tenant_spawned_total`,
+//!   `tenant_completed_total`, `tenant_refused_total{reason}`,
 //!   `tenant_expired_total`, `tenant_cpu_nanoseconds_total`,
 //!   `tenant_io_total{kind}`; gauges `tenant_queued{class}`,
 //!   `tenant_in_flight`, `tenant_running`, `tenant_io_in_flight{kind}`.
@@ -31,7 +31,7 @@
 use metrics::{counter, gauge};
 
 use crate::snapshot::{Snapshot, TenantRow};
-use crate::vocabulary::{CLASS_NAMES, CLASSES, IO_KIND_NAMES, IO_KINDS, REASON_NAMES};
+use crate::vocabulary::{CLASS_NAMES, IO_KIND_NAMES, IO_KINDS, REASON_NAMES};
 
 /// The default bound on tenants with a label of their own: 20, few enough
 /// for any metrics backend (20 tenants × 4 classes × a dozen series), and
@@ -82,12 +82,8 @@ impl Exporter {
         let p = &snapshot.process;
         other.cpu_ns = p.totals.cpu_ns;
         other.expired = p.totals.expired;
-        for c in &snapshot.classes {
-            if let Some(i) = CLASS_NAMES.iter().position(|&n| n == c.name) {
-                other.spawned[i] = c.spawned;
-                other.completed[i] = c.completed;
-            }
-        }
+        other.spawned = p.totals.spawned;
+        other.completed = p.totals.completed;
         for (id, name) in &self.labelled {
             let Some(row) = snapshot.tenant(*id) else {
                 continue;
@@ -95,19 +91,13 @@ impl Exporter {
             tenant(name, row);
             other.cpu_ns = other.cpu_ns.saturating_sub(row.cpu_ns);
             other.expired = other.expired.saturating_sub(row.expired);
-            for i in 0..CLASSES {
-                other.spawned[i] = other.spawned[i].saturating_sub(row.spawned[i]);
-                other.completed[i] = other.completed[i].saturating_sub(row.completed[i]);
-            }
+            other.spawned = other.spawned.saturating_sub(row.spawned);
+            other.completed = other.completed.saturating_sub(row.completed);
         }
         counter!("drama_tenant_cpu_nanoseconds_total", "tenant" => OTHER).absolute(other.cpu_ns);
         counter!("drama_tenant_expired_total", "tenant" => OTHER).absolute(other.expired);
-        for (i, class) in CLASS_NAMES.into_iter().enumerate() {
-            counter!("drama_tenant_spawned_total", "tenant" => OTHER, "class" => class)
-                .absolute(other.spawned[i]);
-            counter!("drama_tenant_completed_total", "tenant" => OTHER, "class" => class)
-                .absolute(other.completed[i]);
-        }
+        counter!("drama_tenant_spawned_total", "tenant" => OTHER).absolute(other.spawned);
+        counter!("drama_tenant_completed_total", "tenant" => OTHER).absolute(other.completed);
         // Refusals by reason are known per ranked row only; `other`'s are
         // those of the rows in the snapshot that have no label, plus the
         // refusals of unranked tenants, which the process total holds.
@@ -147,8 +137,8 @@ impl Exporter {
 struct Sums {
     cpu_ns: u64,
     expired: u64,
-    spawned: [u64; CLASSES],
-    completed: [u64; CLASSES],
+    spawned: u64,
+    completed: u64,
 }
 
 fn process(s: &Snapshot) {
@@ -199,11 +189,9 @@ fn tenant(name: &str, t: &TenantRow) {
     counter!("drama_tenant_expired_total", "tenant" => tenant.clone()).absolute(t.expired);
     gauge!("drama_tenant_in_flight", "tenant" => tenant.clone()).set(t.in_flight as f64);
     gauge!("drama_tenant_running", "tenant" => tenant.clone()).set(t.running as f64);
+    counter!("drama_tenant_spawned_total", "tenant" => tenant.clone()).absolute(t.spawned);
+    counter!("drama_tenant_completed_total", "tenant" => tenant.clone()).absolute(t.completed);
     for (i, class) in CLASS_NAMES.iter().enumerate() {
-        counter!("drama_tenant_spawned_total", "tenant" => tenant.clone(), "class" => *class)
-            .absolute(t.spawned[i]);
-        counter!("drama_tenant_completed_total", "tenant" => tenant.clone(), "class" => *class)
-            .absolute(t.completed[i]);
         gauge!("drama_tenant_queued", "tenant" => tenant.clone(), "class" => *class)
             .set(t.queued[i] as f64);
     }

@@ -60,7 +60,7 @@ mod vocabulary;
 
 pub use buckets::{BUCKETS, Counts, Histogram, Summary, bucket, upper_ns};
 pub use export::{DEFAULT_TENANT_LABELS, Exporter, OTHER};
-pub use recorder::{ClassPolls, PAGE_TENANTS, WorkerRecorder};
+pub use recorder::{PAGE_TENANTS, WorkerRecorder};
 pub use snapshot::{
     ClassRow, Process, Ranked, Snapshot, TenantRow, Totals, WorkerRow, fit, fmt_count, fmt_ns,
     fmt_uptime,

@@ -9,11 +9,12 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::buckets::{Counts, Histogram};
+use crate::buckets::Histogram;
 use crate::snapshot::TenantRow;
+use crate::view::ClassReading;
 use crate::vocabulary::CLASSES;
 
-/// Tenants per page of a recorder: a page (32 KiB) is allocated when a
+/// Tenants per page of a recorder: a page (48 KiB) is allocated when a
 /// tenant of its range is first polled by that worker, so a pool with a
 /// large `max_tenants` pays only for the ranges in use. 1,024 keeps the
 /// first page small for services with a few tenants.
@@ -22,9 +23,12 @@ pub const PAGE_TENANTS: usize = 1024;
 /// Bytes a page of tenant cells takes.
 const PAGE_BYTES: usize = PAGE_TENANTS * std::mem::size_of::<TenantCell>();
 
-/// One tenant's polls on one worker.
+/// One tenant's tasks and polls on one worker.
 #[derive(Default)]
 struct TenantCell {
+    /// Tasks spawned from this worker, and tasks that completed on it.
+    spawned: AtomicU64,
+    completed: AtomicU64,
     polls: AtomicU64,
     poll_ns: AtomicU64,
     /// Polls started from the fair queue (not the hand-off slot), and
@@ -33,9 +37,11 @@ struct TenantCell {
     queue_delay_ns: AtomicU64,
 }
 
-/// One class's polls on one worker.
+/// One class's tasks and polls on one worker (its polls are the poll-time
+/// histogram's count).
 struct ClassCell {
-    polls: AtomicU64,
+    spawned: AtomicU64,
+    completed: AtomicU64,
     poll_ns: AtomicU64,
     queue_delays: Histogram,
     poll_times: Histogram,
@@ -45,19 +51,6 @@ struct ClassCell {
 pub struct WorkerRecorder {
     pages: Box<[OnceLock<Box<[TenantCell]>>]>,
     classes: [ClassCell; CLASSES],
-}
-
-/// One class's polls, summed over workers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClassPolls {
-    /// Polls.
-    pub polls: u64,
-    /// Time spent in them, ns.
-    pub poll_ns: u64,
-    /// Queueing delays of the polls started from the fair queue.
-    pub queue_delays: Counts,
-    /// Poll times.
-    pub poll_times: Counts,
 }
 
 impl WorkerRecorder {
@@ -71,7 +64,8 @@ impl WorkerRecorder {
                 .map(|_| OnceLock::new())
                 .collect(),
             classes: std::array::from_fn(|_| ClassCell {
-                polls: AtomicU64::new(0),
+                spawned: AtomicU64::new(0),
+                completed: AtomicU64::new(0),
                 poll_ns: AtomicU64::new(0),
                 queue_delays: Histogram::new(),
                 poll_times: Histogram::new(),
@@ -82,7 +76,7 @@ impl WorkerRecorder {
     /// Records a poll of `tenant`'s task of class `class` (an index below
     /// [`CLASSES`]) that took `poll_ns`, after waiting `queued_ns` in the
     /// fair queue (`None`: it did not come from the queue). Only the owner
-    /// may call this. Returns whether it allocated the tenant's page (32
+    /// may call this. Returns whether it allocated the tenant's page (48
     /// KiB, the first poll of a tenant of its range here): an executor that
     /// charges the time between polls to the next one should not charge
     /// that.
@@ -95,12 +89,41 @@ impl WorkerRecorder {
         poll_ns: u64,
     ) -> bool {
         let class = &self.classes[class];
-        bump(&class.polls, 1);
         bump(&class.poll_ns, poll_ns);
         class.poll_times.record(poll_ns);
         if let Some(ns) = queued_ns {
             class.queue_delays.record(ns);
         }
+        self.cell(tenant, |cell| {
+            bump(&cell.polls, 1);
+            bump(&cell.poll_ns, poll_ns);
+            if let Some(ns) = queued_ns {
+                bump(&cell.queued_polls, 1);
+                bump(&cell.queue_delay_ns, ns);
+            }
+        })
+    }
+
+    /// Records a task of `tenant` in `class` spawned by this worker's
+    /// thread. Only the owner may call this.
+    #[inline]
+    pub fn record_spawn(&self, tenant: u32, class: usize) -> bool {
+        bump(&self.classes[class].spawned, 1);
+        self.cell(tenant, |cell| bump(&cell.spawned, 1))
+    }
+
+    /// Records a task of `tenant` in `class` that ran to completion on
+    /// this worker. Only the owner may call this.
+    #[inline]
+    pub fn record_completion(&self, tenant: u32, class: usize) -> bool {
+        bump(&self.classes[class].completed, 1);
+        self.cell(tenant, |cell| bump(&cell.completed, 1))
+    }
+
+    /// Runs `f` on `tenant`'s cell (none past `max_tenants`); returns
+    /// whether its page was allocated for it.
+    #[inline]
+    fn cell(&self, tenant: u32, f: impl FnOnce(&TenantCell)) -> bool {
         let index = tenant as usize;
         let Some(page) = self.pages.get(index / PAGE_TENANTS) else {
             return false;
@@ -110,18 +133,12 @@ impl WorkerRecorder {
             allocated = true;
             new_page()
         });
-        let cell = &cells[index % PAGE_TENANTS];
-        bump(&cell.polls, 1);
-        bump(&cell.poll_ns, poll_ns);
-        if let Some(ns) = queued_ns {
-            bump(&cell.queued_polls, 1);
-            bump(&cell.queue_delay_ns, ns);
-        }
+        f(&cells[index % PAGE_TENANTS]);
         allocated
     }
 
-    /// Adds `tenant`'s polls here to `into`'s polls, CPU, and polls from
-    /// the fair queue with their wait.
+    /// Adds `tenant`'s counts here to `into`'s spawned, completed, polls,
+    /// CPU, and polls from the fair queue with their wait.
     pub fn add_tenant(&self, tenant: u32, into: &mut TenantRow) {
         let index = tenant as usize;
         let Some(cells) = self.pages.get(index / PAGE_TENANTS).and_then(OnceLock::get) else {
@@ -131,16 +148,24 @@ impl WorkerRecorder {
         let add = |sum: &mut u64, counter: &AtomicU64| {
             *sum = sum.wrapping_add(counter.load(Ordering::Relaxed));
         };
+        add(&mut into.spawned, &cell.spawned);
+        add(&mut into.completed, &cell.completed);
         add(&mut into.polls, &cell.polls);
         add(&mut into.cpu_ns, &cell.poll_ns);
         add(&mut into.queued_polls, &cell.queued_polls);
         add(&mut into.queue_delay_ns, &cell.queue_delay_ns);
     }
 
-    /// Adds class `class`'s polls here to `into`.
-    pub fn add_class(&self, class: usize, into: &mut ClassPolls) {
+    /// Adds class `class`'s counts here to `into`.
+    pub fn add_class(&self, class: usize, into: &mut ClassReading) {
         let cell = &self.classes[class];
-        into.polls = into.polls.wrapping_add(cell.polls.load(Ordering::Relaxed));
+        into.spawned = into
+            .spawned
+            .wrapping_add(cell.spawned.load(Ordering::Relaxed));
+        into.completed = into
+            .completed
+            .wrapping_add(cell.completed.load(Ordering::Relaxed));
+        into.polls = into.polls.wrapping_add(cell.poll_times.count());
         into.poll_ns = into
             .poll_ns
             .wrapping_add(cell.poll_ns.load(Ordering::Relaxed));
@@ -152,7 +177,7 @@ impl WorkerRecorder {
     pub fn polls(&self) -> u64 {
         self.classes
             .iter()
-            .map(|c| c.polls.load(Ordering::Relaxed))
+            .map(|c| c.poll_times.count())
             .fold(0, u64::wrapping_add)
     }
 
@@ -219,10 +244,10 @@ mod tests {
         let mut t = TenantRow::default();
         r.add_tenant(4097, &mut t);
         assert_eq!((t.polls, t.cpu_ns), (1, 5_000));
-        let mut c = ClassPolls::default();
+        let mut c = ClassReading::default();
         r.add_class(0, &mut c);
         assert_eq!((c.polls, c.poll_ns), (1, 7_000));
-        let mut c = ClassPolls::default();
+        let mut c = ClassReading::default();
         r.add_class(1, &mut c);
         assert_eq!(c.poll_times.summary().count, 2);
         assert_eq!(c.queue_delays.summary().count, 1);
@@ -241,7 +266,7 @@ mod tests {
             full - empty,
             100_000usize.div_ceil(PAGE_TENANTS) * PAGE_BYTES
         );
-        // 32 bytes a tenant: 3.2 MB for 100,000 tenants on one worker.
-        assert!(full < 100_000 * 33 + 64 * 1024, "{full}");
+        // 48 bytes a tenant: 4.8 MB for 100,000 tenants on one worker.
+        assert!(full < 100_000 * 49 + 64 * 1024, "{full}");
     }
 }

@@ -158,10 +158,12 @@ pub struct TenantRow {
     pub name: String,
     /// Its weight (shares).
     pub weight: u32,
-    /// Tasks spawned (admitted), by class.
-    pub spawned: [u64; CLASSES],
-    /// Tasks completed, by class.
-    pub completed: [u64; CLASSES],
+    /// Tasks spawned (admitted) and completed. (By class, the class rows
+    /// have them: a count per tenant and class would cost every worker
+    /// four times the memory per tenant.)
+    pub spawned: u64,
+    /// See `spawned`.
+    pub completed: u64,
     /// Tasks that panicked.
     pub panicked: u64,
     /// Tasks dropped before completing (aborted, cancelled at shutdown).
@@ -198,16 +200,6 @@ pub struct TenantRow {
 }
 
 impl TenantRow {
-    /// Tasks spawned, every class.
-    pub fn spawned_total(&self) -> u64 {
-        self.spawned.iter().sum()
-    }
-
-    /// Tasks completed, every class.
-    pub fn completed_total(&self) -> u64 {
-        self.completed.iter().sum()
-    }
-
     /// Refusals, every reason.
     pub fn refused_total(&self) -> u64 {
         self.refused.iter().sum()
@@ -221,7 +213,7 @@ impl TenantRow {
     /// Whether the tenant ever did anything (spawned, was refused, was
     /// polled, did IO): the others are left out of every ranking and total.
     pub fn is_active(&self) -> bool {
-        self.spawned.iter().any(|&n| n > 0)
+        self.spawned > 0
             || self.refused.iter().any(|&n| n > 0)
             || self.polls > 0
             || self.in_flight > 0

@@ -24,9 +24,8 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use crate::buckets::Counts;
-use crate::recorder::ClassPolls;
 use crate::snapshot::{ClassRow, Process, Ranked, Snapshot, TenantRow, Totals, WorkerRow};
-use crate::vocabulary::{CLASS_NAMES, CLASSES};
+use crate::vocabulary::CLASS_NAMES;
 
 /// The shortest window: 1 s. Shorter, and a ranking by CPU flickers with
 /// each scheduling quantum; longer, and a tenant that turned heavy shows
@@ -42,15 +41,25 @@ pub struct WorkerReading {
     pub polls: u64,
 }
 
-/// One class's cumulative counters (its tasks spawned and completed are
-/// the sums of the tenants' readings).
+/// One class's cumulative counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClassReading {
+    /// Tasks spawned and completed.
+    pub spawned: u64,
+    /// See `spawned`.
+    pub completed: u64,
     /// Spawns and admissions refused (a tenant's refusals are by reason,
     /// not by class).
     pub refused: u64,
-    /// Polls, with their histograms.
-    pub polls: ClassPolls,
+    /// Polls and their CPU (ns).
+    pub polls: u64,
+    /// See `polls`.
+    pub poll_ns: u64,
+    /// Queueing delays of the polls started from the fair queue, and poll
+    /// times.
+    pub queue_delays: Counts,
+    /// See `queue_delays`.
+    pub poll_times: Counts,
 }
 
 /// A reading kept for the next windows.
@@ -106,8 +115,6 @@ impl Window {
             throttled: Top::new(top),
             wanted: Vec::new(),
             totals: Totals::default(),
-            class_spawned: [0; CLASSES],
-            class_completed: [0; CLASSES],
             tenants: 0,
             cpu_ns_window: 0,
             refused_window: 0,
@@ -144,8 +151,6 @@ pub struct View<'a> {
     /// Rows asked for by id, ranked or not.
     wanted: Vec<TenantRow>,
     totals: Totals,
-    class_spawned: [u64; CLASSES],
-    class_completed: [u64; CLASSES],
     tenants: u64,
     cpu_ns_window: u64,
     refused_window: u64,
@@ -178,13 +183,9 @@ impl View<'_> {
         let queued: u64 = reading.queued.iter().sum();
 
         self.tenants += 1;
-        for c in 0..CLASSES {
-            self.class_spawned[c] += reading.spawned[c];
-            self.class_completed[c] += reading.completed[c];
-        }
         let t = &mut self.totals;
-        t.spawned += reading.spawned.iter().sum::<u64>();
-        t.completed += reading.completed.iter().sum::<u64>();
+        t.spawned += reading.spawned;
+        t.completed += reading.completed;
         t.panicked += reading.panicked;
         t.cancelled += reading.cancelled;
         t.expired += reading.expired;
@@ -232,8 +233,6 @@ impl View<'_> {
             throttled,
             wanted,
             totals,
-            class_spawned,
-            class_completed,
             tenants,
             cpu_ns_window,
             refused_window,
@@ -261,13 +260,13 @@ impl View<'_> {
                 let (delays, polls) = base.classes.get(i).unwrap_or(&empty);
                 ClassRow {
                     name: CLASS_NAMES.get(i).copied().unwrap_or("?").to_string(),
-                    spawned: class_spawned.get(i).copied().unwrap_or(0),
-                    completed: class_completed.get(i).copied().unwrap_or(0),
+                    spawned: c.spawned,
+                    completed: c.completed,
                     refused: c.refused,
-                    polls: c.polls.polls,
-                    cpu_ns: c.polls.poll_ns,
-                    queue_delay: c.polls.queue_delays.since(delays).summary(),
-                    poll_time: c.polls.poll_times.since(polls).summary(),
+                    polls: c.polls,
+                    cpu_ns: c.poll_ns,
+                    queue_delay: c.queue_delays.since(delays).summary(),
+                    poll_time: c.poll_times.since(polls).summary(),
                 }
             })
             .collect();
@@ -314,7 +313,7 @@ impl View<'_> {
             next.workers = workers.to_vec();
             next.classes = classes
                 .iter()
-                .map(|c| (c.polls.queue_delays.clone(), c.polls.poll_times.clone()))
+                .map(|c| (c.queue_delays.clone(), c.poll_times.clone()))
                 .collect();
             window.newer = next;
         }

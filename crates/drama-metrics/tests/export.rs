@@ -18,8 +18,8 @@ fn snapshot(window: &mut Window, at_ns: u64, scale: u64, wanted: &[u32]) -> Snap
         r.weight = 1;
         r.polls = u64::from(id) * scale;
         r.cpu_ns = u64::from(id) * 1_000_000 * scale;
-        r.spawned[1] = u64::from(id) * scale;
-        r.completed[1] = u64::from(id) * scale;
+        r.spawned = u64::from(id) * scale;
+        r.completed = u64::from(id) * scale;
         view.tenant(&r, wanted.contains(&id));
     }
     let mut process = Process::default();
@@ -87,7 +87,7 @@ fn the_tenant_label_is_bounded_and_the_rest_is_other() {
         counter(
             &all,
             "drama_tenant_spawned_total",
-            &[("tenant", "tenant-25"), ("class", "compute")]
+            &[("tenant", "tenant-25")]
         ),
         25
     );

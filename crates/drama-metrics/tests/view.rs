@@ -16,7 +16,7 @@ fn reading(id: u32, cpu_ns: u64, queued: u64, refused: u64) -> TenantRow {
     r.cpu_ns = cpu_ns;
     r.queued[1] = queued;
     r.refused[0] = refused;
-    r.spawned[1] = r.polls + queued;
+    r.spawned = r.polls + queued;
     r
 }
 
@@ -154,11 +154,13 @@ fn wanted_tenants_get_a_row_and_idle_ones_count_nowhere() {
 fn workers_and_classes_are_measured_over_the_window() {
     let mut window = Window::new(0);
     let class = |ns: u64, n: u64| {
-        let mut c = ClassReading::default();
-        c.polls.polls = n;
-        c.polls.poll_ns = ns * n;
-        c.polls.poll_times.add(ns, n);
-        c.polls.queue_delays.add(ns / 10, n);
+        let mut c = ClassReading {
+            polls: n,
+            poll_ns: ns * n,
+            ..ClassReading::default()
+        };
+        c.poll_times.add(ns, n);
+        c.queue_delays.add(ns / 10, n);
         c
     };
     let classes = |n| (0..CLASSES).map(|_| class(1_000, n)).collect::<Vec<_>>();

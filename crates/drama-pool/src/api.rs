@@ -574,7 +574,10 @@ pub(crate) fn try_admit(
     if shared.state.load(Ordering::Acquire) != pool::OPEN {
         return Err(Rejected::new((), RejectReason::ShuttingDown));
     }
-    match shared.gate.admit(tenant, class, shared.in_flight(), None) {
+    match shared
+        .gate
+        .admit(tenant, class, false, shared.in_flight(), None)
+    {
         Ok(()) => {
             shared.permits.fetch_add(1, Ordering::Relaxed);
             Ok(Permit {

@@ -345,13 +345,15 @@ impl Builder {
         self
     }
 
-    /// Whether workers record each poll for the scheduler's view
-    /// (`Handle::snapshot`): its tenant's polls, CPU and queueing delay,
-    /// its class's histograms. Default `true`. Off, a snapshot still has
-    /// the counts the spawn path keeps (spawned, completed, refused,
-    /// queued, in flight, IO), and no CPU, polls or histograms; a poll
-    /// saves a few loads and stores (see `docs/bench/` for the measured
-    /// difference).
+    /// Whether the pool records for the scheduler's view
+    /// (`Handle::snapshot`): each poll's tenant polls, CPU and queueing
+    /// delay and its class's histograms (a few loads and stores by the
+    /// worker), and each task's spawn and end per tenant and class (an
+    /// atomic add next to admission's own). Default `true`. Off, a snapshot
+    /// still has what admission keeps anyway (refusals, work and IO in
+    /// flight, IO done, expiries) and the queues, without CPU, polls,
+    /// histograms, spawns or endings. `docs/bench/recording.md` measures
+    /// the difference.
     pub fn record_metrics(mut self, on: bool) -> Builder {
         self.record_metrics = on;
         self

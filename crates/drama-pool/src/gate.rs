@@ -45,9 +45,10 @@ struct TenantCell {
     /// Tasks whose deadline passed before their first poll.
     expired: AtomicU32,
     /// For the scheduler's view (cumulative): tasks spawned and completed
-    /// by class, tasks that panicked or were dropped before completing,
-    /// refusals by reason (`drama_metrics::REASON_NAMES`), IO ended by
-    /// kind.
+    /// by class off the workers' threads (those on a worker are counted
+    /// in its recorder, without a locked instruction), tasks that panicked
+    /// or were dropped before completing, refusals by reason
+    /// (`drama_metrics::REASON_NAMES`), IO ended by kind.
     spawned: [AtomicU64; Class::COUNT],
     completed: [AtomicU64; Class::COUNT],
     panicked: AtomicU64,
@@ -182,11 +183,14 @@ impl Gate {
 
     /// Decides on new work of `tenant` in `class`, with `in_flight` tasks
     /// alive in the pool; admitted work is counted for its tenant until
-    /// [`finish`](Self::finish).
+    /// [`finish`](Self::finish), and counted as a task spawned if `task`
+    /// (a task spawned off the workers, for the view; undone by
+    /// [`unspawn`](Self::unspawn) if the pool then refuses it).
     pub(crate) fn admit(
         &self,
         tenant: TenantId,
         class: Class,
+        task: bool,
         in_flight: u64,
         time_left: Option<Duration>,
     ) -> Result<(), Refusal> {
@@ -199,7 +203,7 @@ impl Gate {
             let held = cell.in_flight.load(Ordering::Relaxed);
             let limit = self.class_limits[class.priority()].load(Ordering::Relaxed);
             if self.rules.surely_admits(class, held, in_flight, limit) {
-                self.count(tenant, cell);
+                self.count(tenant, cell, class, task);
                 return Ok(());
             }
         }
@@ -221,14 +225,19 @@ impl Gate {
             return Err(self.rules.refusal(kind, class, ask.load, in_flight));
         }
         if let Some(cell) = cell {
-            self.count(tenant, cell);
+            self.count(tenant, cell, class, task);
         }
         Ok(())
     }
 
-    /// Counts admitted work of `tenant` (whose counters are `cell`).
-    fn count(&self, tenant: TenantId, cell: &TenantCell) {
+    /// Counts admitted work of `tenant` (whose counters are `cell`), and a
+    /// `task` of `class` as spawned.
+    fn count(&self, tenant: TenantId, cell: &TenantCell, class: Class, task: bool) {
         let held = cell.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        if task {
+            // Next to `in_flight`, on a line this thread just took.
+            cell.spawned[class.priority()].fetch_add(1, Ordering::Relaxed);
+        }
         if held == 1 {
             self.active_weight.fetch_add(
                 u64::from(cell.weight.load(Ordering::Relaxed)),
@@ -276,16 +285,21 @@ impl Gate {
         }
     }
 
-    /// A task of `tenant` in `class` was spawned (after its admission).
-    pub(crate) fn spawned(&self, tenant: TenantId, class: Class) {
-        if let Some(cell) = self.cell(tenant) {
-            cell.spawned[class.priority()].fetch_add(1, Ordering::Relaxed);
+    /// A task admitted for `tenant` in `class` (and counted as spawned if
+    /// `task`) was refused by the pool's own bound after all: its
+    /// admission and its spawn are undone.
+    pub(crate) fn unspawn(&self, tenant: TenantId, class: Class, task: bool) {
+        if let Some(cell) = self.cell(tenant)
+            && task
+        {
+            cell.spawned[class.priority()].fetch_sub(1, Ordering::Relaxed);
         }
+        self.finish(tenant);
     }
 
-    /// A task of `tenant` in `class` ended (its future was dropped) as
-    /// `ending` says: its admitted work is over.
-    pub(crate) fn task_ended(&self, tenant: TenantId, class: Class, ending: Ending) {
+    /// Counts how a task of `tenant` in `class` ended, for the view (a
+    /// completion on a worker is counted in its recorder instead).
+    pub(crate) fn ended(&self, tenant: TenantId, class: Class, ending: Ending) {
         if let Some(cell) = self.cell(tenant) {
             let counter = match ending {
                 Ending::Completed => Some(&cell.completed[class.priority()]),
@@ -298,7 +312,6 @@ impl Gate {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.finish(tenant);
     }
 
     /// A spawn or an admission of `tenant` in `class` was refused for
@@ -309,6 +322,19 @@ impl Gate {
         if let (Some(cell), Some(index)) = (self.cell(tenant), reason_index(reason)) {
             cell.refused[index].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Tasks of class `class` spawned and completed off the workers so
+    /// far (a sum over the tenants' counters: for snapshots only).
+    pub(crate) fn class_tasks(&self, class: Class) -> (u64, u64) {
+        let (mut spawned, mut completed) = (0u64, 0u64);
+        for cells in self.pages.iter().filter_map(OnceLock::get) {
+            for cell in cells.iter() {
+                spawned += cell.spawned[class.priority()].load(Ordering::Relaxed);
+                completed += cell.completed[class.priority()].load(Ordering::Relaxed);
+            }
+        }
+        (spawned, completed)
     }
 
     /// Refusals of class `class` so far.
@@ -340,8 +366,8 @@ impl Gate {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         reading.weight = cell.weight.load(Ordering::Relaxed);
         reading.in_flight = u64::from(cell.in_flight.load(Ordering::Relaxed));
-        reading.spawned = std::array::from_fn(|i| load(&cell.spawned[i]));
-        reading.completed = std::array::from_fn(|i| load(&cell.completed[i]));
+        reading.spawned = cell.spawned.iter().map(load).sum();
+        reading.completed = cell.completed.iter().map(load).sum();
         reading.panicked = load(&cell.panicked);
         reading.cancelled = load(&cell.cancelled);
         reading.expired = u64::from(cell.expired.load(Ordering::Relaxed));

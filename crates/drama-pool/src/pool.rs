@@ -306,9 +306,13 @@ pub(crate) struct Slot {
     pub(crate) stats: WorkerStats,
     /// The owner's polls by tenant and class, for the scheduler's view
     /// (written by the owner alone, read by snapshots), and the tenant of
-    /// the poll under way, plus one (0: none).
-    pub(crate) recorder: WorkerRecorder,
-    pub(crate) running: AtomicU32,
+    /// the last poll begun, plus one (0: none; under way while the poll
+    /// word is odd). On lines of their own: the
+    /// owner writes them at every poll, and next to the inbox's tail and
+    /// the published load (which spawning threads write and read) they
+    /// cost spawns from outside a third (`spawn_many_remote`).
+    pub(crate) recorder: CachePadded<WorkerRecorder>,
+    pub(crate) running: CachePadded<AtomicU32>,
     /// The runnable tasks of each (tenant, class) the owner holds, and the
     /// share of a core its thread gets, as it last published them for the
     /// balancer (when `publish` asked).
@@ -351,8 +355,8 @@ impl Shared {
                     load: AtomicUsize::new(0),
                     exited: AtomicBool::new(false),
                     stats: WorkerStats::new(),
-                    recorder: WorkerRecorder::new(config.max_tenants),
-                    running: AtomicU32::new(0),
+                    recorder: CachePadded::new(WorkerRecorder::new(config.max_tenants)),
+                    running: CachePadded::new(AtomicU32::new(0)),
                     presence: Mutex::new(WorkerView {
                         groups: Vec::new(),
                         capacity: 1.0,
@@ -470,7 +474,14 @@ impl Shared {
         // by drama-admission's rules on the load the monitor estimates; a
         // refusal costs a few loads and hands the future back.
         let in_flight = self.in_flight();
-        if let Err(refusal) = self.gate.admit(tenant, class, in_flight, spec.time_left()) {
+        // A spawn on a worker's thread is counted for the view in that
+        // worker's recorder (plain stores); one from elsewhere by the gate.
+        let local = worker::local_slot(self);
+        let count_in_gate = self.config.record_metrics && local.is_none();
+        if let Err(refusal) =
+            self.gate
+                .admit(tenant, class, count_in_gate, in_flight, spec.time_left())
+        {
             return Err(Rejected::with_load(
                 future,
                 gate::reject_reason(refusal.kind()),
@@ -482,7 +493,7 @@ impl Shared {
         // refusal hands the future back untouched.
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.config.max_tasks {
             self.live.fetch_sub(1, Ordering::Relaxed);
-            self.gate.finish(tenant);
+            self.gate.unspawn(tenant, class, count_in_gate);
             self.gate.refuse(tenant, class, RejectReason::QueueFull);
             let load = self.gate.load();
             return Err(Rejected::with_load(
@@ -492,8 +503,11 @@ impl Shared {
                 Some(Duration::from_nanos(load.standing_delay_ns)),
             ));
         }
-        let local = worker::local_slot(self);
-        self.gate.spawned(tenant, class);
+        if let (true, Some(index)) = (self.config.record_metrics, local) {
+            self.slots[index]
+                .recorder
+                .record_spawn(tenant.as_u32(), class.priority());
+        }
         let guard = Registration {
             shared: self.clone(),
             key: None,
@@ -787,10 +801,24 @@ impl Drop for Registration {
         if let Some(key) = self.key {
             self.shared.registry.remove(key);
         }
-        self.shared
-            .gate
-            .task_ended(self.tenant, self.class, self.ending);
-        self.shared.live.fetch_sub(1, Ordering::Release);
+        let shared = &self.shared;
+        if shared.config.record_metrics {
+            // A task ends in a poll, on a worker's thread, as a rule: its
+            // completion is counted in that worker's recorder, without a
+            // locked instruction. (A thread replaced while stuck still
+            // writes to its old slot's recorder beside the new owner:
+            // counts may be lost then, never memory.)
+            match (self.ending, worker::local_slot(shared)) {
+                (Ending::Completed, Some(index)) => {
+                    shared.slots[index]
+                        .recorder
+                        .record_completion(self.tenant.as_u32(), self.class.priority());
+                }
+                (ending, _) => shared.gate.ended(self.tenant, self.class, ending),
+            }
+        }
+        shared.gate.finish(self.tenant);
+        shared.live.fetch_sub(1, Ordering::Release);
     }
 }
 

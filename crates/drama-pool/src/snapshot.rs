@@ -2,10 +2,11 @@
 //! `drama_metrics::Snapshot`, without stopping a worker.
 //!
 //! Where each figure comes from:
-//! - per tenant, the spawn path's counters in the admission gate (`gate.rs`:
-//!   spawned, completed, panicked, cancelled, expired, refused by reason,
-//!   work and IO in flight, IO done), and the workers' recorders (each
-//!   slot's `WorkerRecorder`: polls, CPU, queueing delay), summed;
+//! - per tenant, the counters in the admission gate (`gate.rs`: tasks
+//!   spawned and completed off the workers' threads, panicked, cancelled,
+//!   expired, refused by reason, work and IO in flight, IO done), and the
+//!   workers' recorders (each slot's `WorkerRecorder`: tasks spawned and
+//!   completed on its thread, polls, CPU, queueing delay), summed;
 //! - queued by class, from the runnable tasks (queued, or being polled)
 //!   each busy worker publishes for the balancer: the snapshot asks each
 //!   one to publish afresh and waits for it, up to [`PUBLISH_WAIT`] (a
@@ -77,8 +78,10 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
                     u64::from(group.tasks);
             }
         }
+        // The tenant of the last poll begun, if one is under way (the
+        // poll word is odd during a poll): one store per poll, not two.
         let tenant = slot.running.load(Ordering::Relaxed);
-        if tenant != 0 {
+        if tenant != 0 && slot.poll.load() & 1 == 1 {
             *running.entry(tenant - 1).or_default() += 1;
         }
     }
@@ -119,13 +122,15 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
     let classes: Vec<ClassReading> = Class::ALL
         .iter()
         .map(|&class| {
+            let (spawned, completed) = shared.gate.class_tasks(class);
             let mut reading = ClassReading {
+                spawned,
+                completed,
                 refused: shared.gate.class_refused(class),
                 ..ClassReading::default()
             };
             for slot in shared.slots.iter() {
-                slot.recorder
-                    .add_class(class.priority(), &mut reading.polls);
+                slot.recorder.add_class(class.priority(), &mut reading);
             }
             reading
         })

@@ -1277,7 +1277,6 @@ impl Worker<'_> {
             // The scheduler's view: a few loads and stores to the slot's
             // recorder, which only this thread writes.
             let slot = &self.shared.slots[self.index];
-            slot.running.store(0, Ordering::Relaxed);
             let allocated = slot.recorder.record_poll(
                 next.tenant.as_u32(),
                 next.class.priority(),

@@ -79,7 +79,7 @@ fn the_endpoint_serves_the_table_the_json_and_nothing_else() {
     let json = get(addr, "/snapshot.json?top=3");
     let body = json.split_once("\r\n\r\n").unwrap().1;
     let snap: drama::metrics::Snapshot = serde_json::from_str(body).unwrap();
-    assert_eq!(snap.tenant_named("initech").unwrap().completed_total(), 5);
+    assert_eq!(snap.tenant_named("initech").unwrap().completed, 5);
     assert!(get(addr, "/nope").starts_with("HTTP/1.0 404"));
     assert!(get(addr, "/").contains("initech"));
     // The endpoint's thread leaves with the runtime, and the port closes.

@@ -283,7 +283,7 @@ impl Runtime {
     /// let task = rt.spawn_with(drama::Spawn::new().tenant(acme), async { 1 + 1 })?;
     /// rt.block_on(task)?;
     /// let snap = rt.snapshot();
-    /// assert_eq!(snap.tenant_named("acme").unwrap().completed_total(), 1);
+    /// assert_eq!(snap.tenant_named("acme").unwrap().completed, 1);
     /// println!("{snap}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -607,10 +607,12 @@ impl Builder {
         self
     }
 
-    /// Whether workers record each poll for the scheduler's view (its
-    /// tenant's CPU and queueing delay, its class's histograms). Default
-    /// `true`; off, a [`Runtime::snapshot`] has no CPU, polls or
-    /// histograms, and a poll saves a few loads and stores.
+    /// Whether the runtime records for the scheduler's view: each poll's
+    /// tenant CPU and queueing delay and its class's histograms, each
+    /// task's spawn and end. Default `true`; off, a [`Runtime::snapshot`]
+    /// keeps refusals, work and IO in flight and the queues, without CPU,
+    /// polls, histograms, spawns or endings (`docs/bench/recording.md`
+    /// measures the difference).
     pub fn record_metrics(mut self, on: bool) -> Builder {
         self.pool = self.pool.record_metrics(on);
         self

@@ -65,8 +65,8 @@ fn cpu_is_charged_to_the_tenant_that_used_it() {
     let snap = rt.snapshot();
     for (name, polls) in plan {
         let row = snap.tenant_named(name).expect("ranked");
-        assert_eq!(row.completed_total(), polls, "{name}");
-        assert_eq!(row.spawned[Class::Compute as usize], polls, "{name}");
+        assert_eq!(row.completed, polls, "{name}");
+        assert_eq!(row.spawned, polls, "{name}");
         assert_eq!(row.polls, polls, "{name}");
         // At least the CPU burnt (less a few percent: the run-queue clock
         // that discounts preemption reads in ticks); at most half as much
@@ -166,7 +166,7 @@ fn refusals_are_counted_by_tenant_and_reason() {
     }
     let snap = rt.snapshot();
     let row = snap.tenant_named("greedy").expect("ranked");
-    assert_eq!(row.completed_total(), 10);
+    assert_eq!(row.completed, 10);
     assert_eq!(row.in_flight, 0);
 }
 
@@ -208,17 +208,14 @@ fn endings_are_told_apart() {
     });
     let snap = rt.snapshot();
     let row = snap.tenant_named("t").unwrap();
-    assert_eq!(row.spawned_total(), 3);
-    assert_eq!(row.completed_total(), 1);
+    assert_eq!(row.spawned, 3);
+    assert_eq!(row.completed, 1);
     assert_eq!(row.panicked, 1);
     assert_eq!(row.cancelled, 1);
     assert_eq!(snap.process.totals.panicked, 1);
     let snap1 = rt1.snapshot();
     let late = snap1.tenant_named("late").unwrap();
-    assert_eq!(
-        (late.expired, late.completed_total(), late.cancelled),
-        (1, 0, 0)
-    );
+    assert_eq!((late.expired, late.completed, late.cancelled), (1, 0, 0));
 }
 
 #[test]
@@ -248,20 +245,28 @@ fn io_is_counted_by_tenant_and_kind() {
 }
 
 #[test]
-fn with_recording_off_the_spawn_path_counts_remain() {
+fn with_recording_off_what_admission_keeps_remains() {
     let rt = Runtime::builder()
         .workers(1)
+        .max_tasks(1)
+        .admission(AdmissionConfig::off())
         .record_metrics(false)
         .build()
         .unwrap();
     let t = rt.tenant("quiet").unwrap();
+    let _io = rt.io(t, IoKind::Read);
     let h = rt
         .spawn_with(Spawn::new().tenant(t), async { spin_ms(2) })
         .unwrap();
+    // The bound is one task: a second is refused.
+    assert!(rt.spawn_with(Spawn::new().tenant(t), async {}).is_err());
     rt.block_on(h).unwrap();
     let snap = rt.snapshot_with(10, &[t]);
     let row = snap.tenant(t.as_u32()).unwrap();
-    assert_eq!((row.spawned_total(), row.completed_total()), (1, 1));
+    assert_eq!(row.refused_total(), 1);
+    assert_eq!(row.io_in_flight[2], 1, "read is IO kind 2");
+    // Not recorded: spawns, endings, polls.
+    assert_eq!((row.spawned, row.completed), (0, 0));
     assert_eq!((row.polls, row.cpu_ns), (0, 0));
     assert!(snap.heavy_hitters.is_empty());
 }

@@ -60,8 +60,8 @@ fn a_scrape_finds_the_tenants_series() {
         "drama_worker_utilization{worker=\"1\"}",
         "drama_class_spawned_total{class=\"compute\"}",
         "drama_class_queue_delay_seconds{class=\"compute\",quantile=\"0.99\"}",
-        "drama_tenant_spawned_total{tenant=\"acme\",class=\"compute\"} 1",
-        "drama_tenant_completed_total{tenant=\"acme\",class=\"compute\"} 1",
+        "drama_tenant_spawned_total{tenant=\"acme\"} 1",
+        "drama_tenant_completed_total{tenant=\"acme\"} 1",
         "drama_tenant_cpu_nanoseconds_total{tenant=\"other\"}",
     ] {
         assert!(body.contains(series), "{series} missing from:\n{body}");

@@ -29,7 +29,7 @@ fn tenant(
     t.refused = refused;
     t.refused_window = refused.iter().sum::<u64>() / 10;
     t.in_flight = queued.iter().sum::<u64>() + u64::from(id) * 3;
-    t.spawned = [10, 2_000, 300, 4];
+    t.spawned = 2_314;
     t.queued_polls = 100;
     t.queue_delay_ns = 100 * 25_000;
     t
