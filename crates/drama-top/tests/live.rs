@@ -11,7 +11,7 @@ use drama::{Class, Runtime, Spawn};
 fn runtime() -> Runtime {
     Runtime::builder()
         .workers(2)
-        .status_addr(([127, 0, 0, 1], 0))
+        .status_port(0)
         .build()
         .unwrap()
 }

@@ -630,6 +630,14 @@ impl Builder {
         self
     }
 
+    /// Serves the scheduler's view on `port` of the loopback address
+    /// (`127.0.0.1`): [`status_addr`](Self::status_addr) where only this
+    /// machine may look.
+    #[cfg(feature = "status")]
+    pub fn status_port(self, port: u16) -> Builder {
+        self.status_addr((std::net::Ipv4Addr::LOCALHOST, port))
+    }
+
     /// Runs your own [`Policy`] instead of `Drr`: `make(worker_index)` is
     /// called once per worker. See `drama-policy-fifo` for an example.
     pub fn policy<P, F>(mut self, make: F) -> Builder

@@ -3,6 +3,8 @@
 use drama::Runtime;
 use drama_policy_fifo::Fifo;
 
+mod common;
+
 #[test]
 fn fifo_policy_runs_the_runtime() {
     let rt = Runtime::builder()
@@ -13,11 +15,10 @@ fn fifo_policy_runs_the_runtime() {
     let acme = rt.tenant("acme").unwrap();
     let handles: Vec<_> = (0..1000)
         .map(|i| {
-            rt.spawn_with(drama::Spawn::new().tenant(acme), async move {
+            common::spawn_patiently(&rt, drama::Spawn::new().tenant(acme), async move {
                 drama::yield_now().await;
                 i
             })
-            .unwrap()
         })
         .collect();
     let sum: usize = handles.into_iter().map(|h| rt.block_on(h).unwrap()).sum();
@@ -34,11 +35,10 @@ fn tiny_policy_bounds_lose_nothing() {
         .unwrap();
     let handles: Vec<_> = (0..500)
         .map(|i| {
-            rt.spawn(async move {
+            common::spawn_patiently(&rt, drama::Spawn::new(), async move {
                 drama::yield_now().await;
                 i
             })
-            .unwrap()
         })
         .collect();
     let sum: usize = handles.into_iter().map(|h| rt.block_on(h).unwrap()).sum();

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use drama::{Class, Runtime, Spawn, current};
 
+mod common;
+
 #[test]
 fn spawn_and_join_across_workers() {
     let rt = Runtime::builder().workers(2).build().unwrap();
     let handles: Vec<_> = (0..1000)
-        .map(|i| rt.spawn(async move { i * 2 }).unwrap())
+        .map(|i| common::spawn_patiently(&rt, Spawn::new(), async move { i * 2 }))
         .collect();
     let sum: usize = handles.into_iter().map(|h| rt.block_on(h).unwrap()).sum();
     assert_eq!(sum, 999 * 1000);
@@ -44,13 +46,12 @@ fn many_tasks_many_yields() {
     let handles: Vec<_> = (0..200)
         .map(|_| {
             let count = count.clone();
-            rt.spawn(async move {
+            common::spawn_patiently(&rt, Spawn::new(), async move {
                 for _ in 0..100 {
                     drama::yield_now().await;
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             })
-            .unwrap()
         })
         .collect();
     for h in handles {
