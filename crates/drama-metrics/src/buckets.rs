@@ -131,6 +131,16 @@ impl Counts {
         self.0[i] = self.0[i].wrapping_add(n);
     }
 
+    /// The non-empty buckets: (upper bound in ns, count), in order.
+    pub fn non_empty(&self) -> Vec<(u64, u64)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(i, &n)| (upper_ns(i), n))
+            .collect()
+    }
+
     /// The counts added since `base` was read, bucket by bucket (a bucket
     /// that reads lower, which single-writer counters never do, counts
     /// zero).

@@ -144,6 +144,13 @@ pub struct ClassRow {
     pub queue_delay: Summary,
     /// See `queue_delay`.
     pub poll_time: Summary,
+    /// Since the start, the bucket counts behind the two histograms:
+    /// (the bucket's upper bound in ns, its count), non-empty buckets
+    /// only, for exporters that keep histograms of their own (see
+    /// `Exporter`).
+    pub queue_delay_buckets: Vec<(u64, u64)>,
+    /// See `queue_delay_buckets`.
+    pub poll_time_buckets: Vec<(u64, u64)>,
 }
 
 /// One tenant: counts since the start, state now, and figures over the

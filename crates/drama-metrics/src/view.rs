@@ -267,6 +267,8 @@ impl View<'_> {
                     cpu_ns: c.poll_ns,
                     queue_delay: c.queue_delays.since(delays).summary(),
                     poll_time: c.poll_times.since(polls).summary(),
+                    queue_delay_buckets: c.queue_delays.non_empty(),
+                    poll_time_buckets: c.poll_times.non_empty(),
                 }
             })
             .collect();

@@ -109,3 +109,43 @@ fn the_tenant_label_is_bounded_and_the_rest_is_other() {
     assert_eq!(cpu("tenant-29"), 58_000_000);
     assert_eq!(cpu(OTHER), 2 * (total - labelled));
 }
+
+#[test]
+fn class_histograms_get_what_each_export_added() {
+    let recorder = DebuggingRecorder::new();
+    let mut exporter = Exporter::default();
+    let mut window = Window::new(0);
+    let mut compute = drama_metrics::ClassReading::default();
+    compute.poll_times.add(10_000, 3);
+    let classes = |c: &drama_metrics::ClassReading| vec![Default::default(), c.clone()];
+    let snap = window
+        .begin(SEC, 10)
+        .finish(Process::default(), &[], &classes(&compute), |_| {
+            String::new()
+        });
+    metrics::with_local_recorder(&recorder, || exporter.export(&snap));
+    // Two more polls, one of them slow: only they are recorded next time.
+    compute.poll_times.add(10_000, 1);
+    compute.poll_times.add(5_000_000, 1);
+    let snap =
+        window
+            .begin(2 * SEC, 10)
+            .finish(Process::default(), &[], &classes(&compute), |_| {
+                String::new()
+            });
+    metrics::with_local_recorder(&recorder, || exporter.export(&snap));
+    let all = series(&recorder);
+    let key = (
+        "drama_class_poll_time_seconds".to_string(),
+        vec![("class".to_string(), "compute".to_string())],
+    );
+    let Some(DebugValue::Histogram(values)) = all.get(&key) else {
+        panic!("no histogram: {:?}", all.keys().collect::<Vec<_>>());
+    };
+    // The debugging recorder keeps every value recorded since its last
+    // snapshot: 3 + 2 polls, each at its bucket's upper bound.
+    assert_eq!(values.len(), 5);
+    let slow = values.iter().filter(|v| v.0 > 0.004).count();
+    assert_eq!(slow, 1);
+    assert!(values.iter().all(|v| v.0 >= 10e-6 && v.0 <= 6.3e-3));
+}

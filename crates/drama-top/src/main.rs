@@ -20,14 +20,15 @@ usage:
   drama-top --once ADDR   print one snapshot as a text table and exit
   drama-top --help        this text
 
-ADDR is the runtime's status endpoint, HOST:PORT (e.g. 127.0.0.1:7070);
-drama-top reads GET /snapshot.json from it.
+ADDR is the runtime's status endpoint, HOST:PORT (e.g. 127.0.0.1:7070:
+drama's Builder::status_addr, feature `status`); drama-top reads
+GET /snapshot.json from it.
 
 keys:
-  Q, Esc, ctrl-c     quit
+  q, Esc, ctrl-c     quit
   Tab, ←, →, 1-4     switch the table of tenants
   ↑, ↓, PgUp, PgDn   scroll it
-  c q r f n          sort it by cpu, queued, refused, in flight, name
+  c d r f n          sort it by cpu, queue depth, refused, in flight, name
                      (the same key again reverses the order)
   o                  back to the ranking's order
 
