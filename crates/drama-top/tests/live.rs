@@ -8,10 +8,14 @@ use std::time::{Duration, Instant};
 
 use drama::{Class, Runtime, Spawn};
 
+/// A runtime serving its view on a free loopback port. Admission is off:
+/// the tests queue milliseconds of work at once, which admission rightly
+/// refuses past its target, and they are about the view.
 fn runtime() -> Runtime {
     Runtime::builder()
         .workers(2)
         .status_port(0)
+        .admission(drama::admission::AdmissionConfig::off())
         .build()
         .unwrap()
 }
