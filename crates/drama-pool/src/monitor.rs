@@ -168,6 +168,10 @@ struct LoadSampler {
     /// Refusals counted at the last step, and their recent rate per second.
     last_refused: u64,
     refusals_per_sec: f64,
+    /// The share of the queued tasks that are fresh (not resumed after a
+    /// yield), as the last step with polls measured it: a step without
+    /// polls (every worker lost its core for the whole step) keeps it.
+    fresh_share: f64,
 }
 
 impl LoadSampler {
@@ -187,6 +191,7 @@ impl LoadSampler {
             recent: RecentDelays::new(REPORT_HORIZON.as_nanos() as u64),
             last_refused: shared.gate.n_refused(),
             refusals_per_sec: 0.0,
+            fresh_share: 1.0,
         }
     }
 
@@ -249,11 +254,15 @@ impl LoadSampler {
         // estimated by the share of the step's polls that were not
         // resumptions. (A thousand tasks yielding in a loop otherwise read
         // as a standing backlog, and every new spawn was refused.)
+        // A step with no poll started (both workers off their cores for
+        // the whole step, on a loaded machine) says nothing of the share,
+        // and keeps the last one: counting the whole queue as fresh then
+        // had a thousand yielding tasks refuse every new spawn for a step.
         let resumed = requeued.wrapping_sub(last_requeued).min(polls_started);
-        let fresh_backlog = match polls_started {
-            0 => backlog as u64,
-            n => (backlog as u64).saturating_mul(n - resumed) / n,
-        };
+        if polls_started > 0 {
+            self.fresh_share = (polls_started - resumed) as f64 / polls_started as f64;
+        }
+        let fresh_backlog = (backlog as f64 * self.fresh_share).round() as u64;
         shared.gate.step(
             &mut self.estimator,
             Sample {
