@@ -183,7 +183,11 @@ impl std::fmt::Debug for Counts {
 /// mean, the percentiles and the largest, in nanoseconds (each within a
 /// fifth of the truth, rounded up: see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Summary {
     /// Durations counted.
     pub count: u64,

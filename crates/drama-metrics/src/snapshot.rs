@@ -14,7 +14,11 @@ use crate::vocabulary::{CLASSES, IO_KIND_NAMES, IO_KINDS, REASON_NAMES, REASONS}
 
 /// The scheduler's view at one moment. See the module docs.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct Snapshot {
     /// Time since the runtime started, ms.
@@ -42,7 +46,11 @@ pub struct Snapshot {
 
 /// The process as a whole.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct Process {
     /// The load score: 0 idle, 1 at the target queueing delay, above 1
@@ -90,7 +98,11 @@ pub struct Process {
 
 /// Counts over every tenant, since the start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct Totals {
     /// Tasks spawned (admitted).
@@ -113,7 +125,11 @@ pub struct Totals {
 
 /// One worker.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct WorkerRow {
     /// The share of the window the worker was not idle (0 to 1).
@@ -124,7 +140,11 @@ pub struct WorkerRow {
 
 /// One class of work.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct ClassRow {
     /// `write`, `compute`, `read` or `accept`.
@@ -156,7 +176,11 @@ pub struct ClassRow {
 /// One tenant: counts since the start, state now, and figures over the
 /// window.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct TenantRow {
     /// The tenant's id and name.
@@ -258,7 +282,11 @@ impl TenantRow {
 
 /// A tenant's place in a ranking.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct Ranked {
     /// The tenant (its row is in [`Snapshot::tenants`]).

@@ -282,3 +282,18 @@ fn a_snapshot_survives_json() {
     let back: Snapshot = serde_json::from_str(&json).unwrap();
     assert_eq!(back, snap);
 }
+
+/// A drama-top newer or older than the runtime still reads its snapshot:
+/// missing fields take their defaults, unknown ones are ignored.
+#[cfg(feature = "serde")]
+#[test]
+fn a_snapshot_of_another_version_still_reads() {
+    let older: Snapshot =
+        serde_json::from_str(r#"{"uptime_ms": 5, "process": {"load_score": 0.5}}"#).unwrap();
+    assert_eq!(older.uptime_ms, 5);
+    assert_eq!(older.process.load_score, 0.5);
+    assert!(older.tenants.is_empty());
+    let newer: Snapshot =
+        serde_json::from_str(r#"{"uptime_ms": 7, "a_field_from_the_future": [1, 2]}"#).unwrap();
+    assert_eq!(newer.uptime_ms, 7);
+}

@@ -3,7 +3,10 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use drama_metrics::Snapshot;
 
 use drama_top::{App, Control, http};
 use ratatui::DefaultTerminal;
@@ -128,22 +131,22 @@ fn watch(addr: String) -> Result<(), String> {
     result.map_err(|e| format!("the terminal failed: {e}"))
 }
 
+/// How long the screen waits for a key before it looks for a new
+/// snapshot: keys are answered at once, snapshots within a tenth of a
+/// second of their arrival.
+const KEY_WAIT: Duration = Duration::from_millis(100);
+
 fn run(terminal: &mut DefaultTerminal, mut app: App) -> io::Result<()> {
-    let mut next_fetch = Instant::now();
+    // Fetching on a thread of its own: a runtime that answers slowly (or a
+    // connection that stalls until its timeout) never holds the keys up.
+    let (results, fetched) = mpsc::sync_channel(1);
+    let addr = app.addr().to_string();
+    std::thread::spawn(move || fetch_loop(&addr, &results));
     loop {
-        if Instant::now() >= next_fetch {
-            match http::fetch_snapshot(app.addr()) {
-                Ok(snapshot) => app.update(snapshot),
-                Err(e) => app.fetch_failed(e),
-            }
-            // From the end of the fetch: a slow runtime is asked once a
-            // second at most, not again as soon as it answers.
-            next_fetch = Instant::now() + REFRESH;
-        }
         terminal.draw(|frame| drama_top::render(frame, &app))?;
-        // Wait for a key until the next fetch is due; take every key that
-        // came before drawing again.
-        let mut wait = next_fetch.saturating_duration_since(Instant::now());
+        // Take every key that came, then whatever snapshot arrived, and
+        // draw again.
+        let mut wait = KEY_WAIT;
         while event::poll(wait)? {
             if let Event::Key(key) = event::read()?
                 && app.on_key(key) == Control::Quit
@@ -152,5 +155,21 @@ fn run(terminal: &mut DefaultTerminal, mut app: App) -> io::Result<()> {
             }
             wait = Duration::ZERO;
         }
+        match fetched.try_recv() {
+            Ok(Ok(snapshot)) => app.update(snapshot),
+            Ok(Err(e)) => app.fetch_failed(e),
+            Err(mpsc::TryRecvError::Empty) => {}
+            // The fetching thread never leaves while the screen is up.
+            Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+/// Fetches a snapshot every `REFRESH` (from the end of the last fetch: a
+/// slow runtime is asked once a second at most) and hands it over, until
+/// the screen is gone.
+fn fetch_loop(addr: &str, results: &mpsc::SyncSender<Result<Snapshot, http::FetchError>>) {
+    while results.send(http::fetch_snapshot(addr)).is_ok() {
+        std::thread::sleep(REFRESH);
     }
 }
