@@ -25,13 +25,7 @@ fn record(c: &mut Criterion) {
                     let tenant = (i % u64::from(tenants)) as u32;
                     let poll_ns = 50 + (i & 1023);
                     let queued = (i & 1 == 0).then_some(poll_ns * 3);
-                    recorder.record_poll(
-                        black_box(tenant),
-                        1,
-                        queued,
-                        black_box(poll_ns),
-                        i & 7 == 0,
-                    );
+                    recorder.record_poll(black_box(tenant), 1, queued, black_box(poll_ns));
                 });
             },
         );

@@ -24,9 +24,9 @@
 //!
 //! // Two workers record polls of tenants 1 and 2 (class 1, `compute`).
 //! let workers = [WorkerRecorder::new(16), WorkerRecorder::new(16)];
-//! workers[0].record_poll(1, 1, Some(2_000), 900_000, false);
-//! workers[1].record_poll(1, 1, None, 300_000, true);
-//! workers[1].record_poll(2, 1, Some(5_000), 100_000, true);
+//! workers[0].record_poll(1, 1, Some(2_000), 900_000);
+//! workers[1].record_poll(1, 1, None, 300_000);
+//! workers[1].record_poll(2, 1, Some(5_000), 100_000);
 //!
 //! // A snapshot one second after the start: stream each tenant's reading.
 //! let mut window = Window::new(0);

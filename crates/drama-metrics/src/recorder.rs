@@ -75,8 +75,7 @@ impl WorkerRecorder {
 
     /// Records a poll of `tenant`'s task of class `class` (an index below
     /// [`CLASSES`]) that took `poll_ns`, after waiting `queued_ns` in the
-    /// fair queue (`None`: it did not come from the queue), and that
-    /// `completed` it if so. Only the owner
+    /// fair queue (`None`: it did not come from the queue). Only the owner
     /// may call this. Returns whether it allocated the tenant's page (48
     /// KiB, the first poll of a tenant of its range here): an executor that
     /// charges the time between polls to the next one should not charge
@@ -88,7 +87,6 @@ impl WorkerRecorder {
         class: usize,
         queued_ns: Option<u64>,
         poll_ns: u64,
-        completed: bool,
     ) -> bool {
         let class = &self.classes[class];
         bump(&class.poll_ns, poll_ns);
@@ -96,13 +94,7 @@ impl WorkerRecorder {
         if let Some(ns) = queued_ns {
             class.queue_delays.record(ns);
         }
-        if completed {
-            bump(&class.completed, 1);
-        }
         self.cell(tenant, |cell| {
-            if completed {
-                bump(&cell.completed, 1);
-            }
             bump(&cell.polls, 1);
             bump(&cell.poll_ns, poll_ns);
             if let Some(ns) = queued_ns {
@@ -118,6 +110,14 @@ impl WorkerRecorder {
     pub fn record_spawn(&self, tenant: u32, class: usize) -> bool {
         bump(&self.classes[class].spawned, 1);
         self.cell(tenant, |cell| bump(&cell.spawned, 1))
+    }
+
+    /// Records a task of `tenant` in `class` that ran to completion on
+    /// this worker. Only the owner may call this.
+    #[inline]
+    pub fn record_completion(&self, tenant: u32, class: usize) -> bool {
+        bump(&self.classes[class].completed, 1);
+        self.cell(tenant, |cell| bump(&cell.completed, 1))
     }
 
     /// Runs `f` on `tenant`'s cell (none past `max_tenants`); returns
@@ -230,19 +230,17 @@ mod tests {
     #[test]
     fn polls_add_up_by_tenant_and_class() {
         let r = WorkerRecorder::new(5000);
-        r.record_poll(3, 1, Some(1_000), 10_000, false);
-        r.record_poll(3, 1, None, 20_000, true);
-        r.record_poll(4097, 2, Some(3_000), 5_000, false);
+        r.record_poll(3, 1, Some(1_000), 10_000);
+        r.record_poll(3, 1, None, 20_000);
+        r.record_poll(4097, 2, Some(3_000), 5_000);
         // Past max_tenants: in its class only.
-        r.record_poll(9_999, 0, None, 7_000, false);
-        r.record_spawn(3, 1);
+        r.record_poll(9_999, 0, None, 7_000);
         let mut t = TenantRow::default();
         r.add_tenant(3, &mut t);
         assert_eq!(
             (t.polls, t.cpu_ns, t.queued_polls, t.queue_delay_ns),
             (2, 30_000, 1, 1_000)
         );
-        assert_eq!((t.spawned, t.completed), (1, 1));
         let mut t = TenantRow::default();
         r.add_tenant(4097, &mut t);
         assert_eq!((t.polls, t.cpu_ns), (1, 5_000));
@@ -252,7 +250,6 @@ mod tests {
         let mut c = ClassReading::default();
         r.add_class(1, &mut c);
         assert_eq!(c.poll_times.summary().count, 2);
-        assert_eq!((c.polls, c.spawned, c.completed), (2, 1, 1));
         assert_eq!(c.queue_delays.summary().count, 1);
         assert!(r.has_page(3) && r.has_page(4097) && !r.has_page(2048));
     }
@@ -262,7 +259,7 @@ mod tests {
         let r = WorkerRecorder::new(100_000);
         let empty = r.memory_bytes();
         for tenant in 0..100_000 {
-            r.record_poll(tenant, 2, None, 1, false);
+            r.record_poll(tenant, 2, None, 1);
         }
         let full = r.memory_bytes();
         assert_eq!(

@@ -803,14 +803,21 @@ impl Drop for Registration {
         }
         let shared = &self.shared;
         if shared.config.record_metrics {
-            // A task completes in its poll, on a worker's thread: the
-            // worker counts it with the poll's record, without a locked
-            // instruction. (A thread replaced while stuck still writes to
-            // its old slot's recorder beside the new owner: counts may be
-            // lost then, never memory.)
-            let counted = self.ending == Ending::Completed && worker::note_completion(shared);
-            if !counted {
-                shared.gate.ended(self.tenant, self.class, self.ending);
+            // A task ends in a poll, on a worker's thread, as a rule: its
+            // completion is counted in that worker's recorder, without a
+            // locked instruction, and here, before its output is published:
+            // a snapshot taken after the join sees it. (Counting it with the
+            // poll's record, after the poll, saved a cell lookup and lost
+            // that order: a test joined every task and found one missing.) (A thread replaced while stuck still
+            // writes to its old slot's recorder beside the new owner:
+            // counts may be lost then, never memory.)
+            match (self.ending, worker::local_slot(shared)) {
+                (Ending::Completed, Some(index)) => {
+                    shared.slots[index]
+                        .recorder
+                        .record_completion(self.tenant.as_u32(), self.class.priority());
+                }
+                (ending, _) => shared.gate.ended(self.tenant, self.class, ending),
             }
         }
         shared.gate.finish(self.tenant);

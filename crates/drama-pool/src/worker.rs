@@ -472,10 +472,6 @@ pub(crate) struct Context {
     /// owner to queue: a wake stays where its waker ran, next to the data
     /// it was woken about. This thread is its only producer.
     outbox: Arc<Outbox<Entry>>,
-    /// Set when the task being polled completed (its registration was
-    /// dropped in the poll): the worker counts the completion with the
-    /// poll's own record, in the cell it updates anyway.
-    completed: Cell<bool>,
 }
 
 thread_local! {
@@ -501,13 +497,6 @@ fn with_context<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> 
 /// The slot index of this thread if it is a worker of `shared`.
 pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
     with_context(shared, |context| context.index)
-}
-
-/// Tells this thread's worker, if it is one of `shared`'s, that the task it
-/// is polling completed; returns whether it was told (it then counts the
-/// completion for the scheduler's view).
-pub(crate) fn note_completion(shared: &Shared) -> bool {
-    with_context(shared, |context| context.completed.set(true)).is_some()
 }
 
 /// Queues a new task on this worker (the caller checked `local_slot`).
@@ -610,7 +599,6 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 shared: shared.clone(),
                 index,
                 outbox: outbox.clone(),
-                completed: Cell::new(false),
             };
             shared.slots[index].parking.set_owner();
             CONTEXT.with(|c| c.set(&context));
@@ -1289,13 +1277,11 @@ impl Worker<'_> {
             // The scheduler's view: a few loads and stores to the slot's
             // recorder, which only this thread writes.
             let slot = &self.shared.slots[self.index];
-            let completed = self.context.completed.replace(false);
             let allocated = slot.recorder.record_poll(
                 next.tenant.as_u32(),
                 next.class.priority(),
                 next.queued_ns,
                 cost,
-                completed,
             );
             if allocated {
                 // A page of the recorder: the worker's cost, not the next

@@ -62,6 +62,14 @@ fn cpu_is_charged_to_the_tenant_that_used_it() {
     for h in handles {
         rt.block_on(h).unwrap();
     }
+    // A poll is recorded once it has returned, a moment after its task's
+    // output reached the join: the last ones may not be in a snapshot
+    // taken right after the joins.
+    wait_for(|| {
+        let snap = rt.snapshot();
+        plan.iter()
+            .all(|&(name, polls)| snap.tenant_named(name).is_some_and(|t| t.polls == polls))
+    });
     let snap = rt.snapshot();
     for (name, polls) in plan {
         let row = snap.tenant_named(name).expect("ranked");
