@@ -1,16 +1,18 @@
 //! drama's developer commands, run as `cargo xtask <command>`.
 //!
 //! - `ci`: what CI runs (`.ci/run`): format check, clippy, the test suite.
-//! - `miri`: the drama-core tests under Miri (needs a nightly toolchain with
-//!   the miri component; CI does not depend on it).
+//! - `miri`: drama-core's tests and drama-pool's unit tests under Miri
+//!   (needs a nightly toolchain with the miri component; CI does not
+//!   depend on it).
 //! - `demo`: the quick-start example.
 //! - `sim`: the overload and fairness scenarios in the deterministic
 //!   simulator (`drama-sim`, release build), DRR beside the FIFO baseline;
 //!   fails if DRR misses a target or a run breaks an invariant. Arguments
 //!   after `sim` go to the simulator (`--seed S`, `--seeds N`,
 //!   `--scenario NAME`, `--reports`, `--help`).
-//! - `loom`: the pool's loom models (inbox, park/unpark, hand-over), built
-//!   with `--cfg loom` in a target directory of their own.
+//! - `loom`: the pool's loom models (idle/wake, shutdown, registry, inbox,
+//!   outbox, hand-over), built with `--cfg loom` in a target directory of
+//!   their own, `LOOM_MAX_PREEMPTIONS` 3 unless set. `.ci/run` runs it.
 //! - `bench [micro|recording|fairness|overload|all] [--quick]`: the runtime
 //!   benchmarks of `benches/` (release build), drama beside its peers
 //!   (`recording`: drama with the scheduler's view recorded and not);
@@ -25,11 +27,11 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci      run what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace
-  miri    run drama-core's tests under Miri (needs nightly with the miri component)
+  miri    run drama-core's and drama-pool's unit tests under Miri (needs nightly with miri)
   demo    run the quick-start example
   sim     run the simulated overload scenarios (T1-T5: DRR vs FIFO, admission for T1, T5);
           `cargo xtask sim --help` for its options (--seed S, --seeds N, ...)
-  loom    run the pool's loom models (park/unpark, inbox, hand-over)
+  loom    run the pool's loom models (idle/wake, shutdown, registry, inbox, outbox, hand-over)
   bench   [micro|recording|fairness|overload|all] [--quick]: drama beside tokio, async-executor,
           smolscale and async-global-executor (overload: beside tokio and tokio+tower);
           reports in docs/bench/";
@@ -60,6 +62,14 @@ fn main() -> ExitCode {
             .args(["test", "-p", "drama-pool", "--lib", "--release", "loom"])
             .args(&args[1..])
             .env("RUSTFLAGS", "--cfg loom")
+            // Three preemptions find the protocols' races (each model fails
+            // with one step of its protocol reordered) and keep the whole
+            // run within seconds; unbounded, the three-thread models run
+            // for hours.
+            .env(
+                "LOOM_MAX_PREEMPTIONS",
+                env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "3".into()),
+            )
             .env("CARGO_TARGET_DIR", root.join("target/loom"))),
         Some("bench") => bench(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
@@ -106,17 +116,24 @@ fn miri(root: &Path, extra: &[String]) -> Result<(), String> {
              `rustup toolchain install nightly --component miri`"
             .into());
     }
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(root)
-        .args(["+nightly", "miri", "test", "-p", "drama-core"])
-        .args(extra)
-        // Stacked Borrows is Miri's default; many seeds shake out
-        // interleavings of the cross-thread tests.
-        .env(
-            "MIRIFLAGS",
-            env::var("MIRIFLAGS").unwrap_or_else(|_| "-Zmiri-many-seeds=0..4".into()),
-        );
-    run(&mut cmd)
+    // drama-core whole; drama-pool's unit tests, which drive its unsafe
+    // code (inbox, outbox, slot hand-over, the worker loop) on real threads
+    // (its integration tests are the `drama` crate's, too slow for Miri).
+    for package in [&["-p", "drama-core"][..], &["-p", "drama-pool", "--lib"]] {
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root)
+            .args(["+nightly", "miri", "test"])
+            .args(package)
+            .args(extra)
+            // Stacked Borrows is Miri's default; many seeds shake out
+            // interleavings of the cross-thread tests.
+            .env(
+                "MIRIFLAGS",
+                env::var("MIRIFLAGS").unwrap_or_else(|_| "-Zmiri-many-seeds=0..4".into()),
+            );
+        run(&mut cmd)?;
+    }
+    Ok(())
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<(), String> {

@@ -4,7 +4,6 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -13,10 +12,10 @@ use drama_metrics::Snapshot;
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
 use crate::builder::Builder;
-use crate::pool::{self, Shared};
-use crate::sync::{Arc, Ordering};
+use crate::context;
+use crate::pool::Shared;
+use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::tenants::TenantError;
-use crate::worker;
 
 /// A thread pool that runs drama tasks fairly across tenants.
 ///
@@ -201,7 +200,7 @@ impl Handle {
     /// The pool this code runs in: the pool of the worker thread it is on,
     /// or the innermost [`Pool::block_on`] on this thread.
     pub fn current() -> Option<Handle> {
-        if let Some(shared) = worker::current_shared() {
+        if let Some(shared) = context::current_shared() {
             return Some(Handle { shared });
         }
         ENTERED
@@ -238,7 +237,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        if self.shared.state.load(Ordering::Acquire) != pool::OPEN {
+        if !self.shared.state.is_open() {
             return Err(Rejected::new(f, RejectReason::ShuttingDown));
         }
         // Lanes are kept per tenant id: an id past the bound would be one
@@ -377,7 +376,7 @@ impl Handle {
     /// When called on one of this pool's worker threads.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert!(
-            worker::local_slot(&self.shared).is_none(),
+            context::local_slot(&self.shared).is_none(),
             "block_on called on one of the pool's own worker threads; \
              await the future instead (blocking a worker can deadlock the pool)"
         );
@@ -571,7 +570,7 @@ pub(crate) fn try_admit(
     tenant: TenantId,
     class: Class,
 ) -> Result<Permit, Rejected<()>> {
-    if shared.state.load(Ordering::Acquire) != pool::OPEN {
+    if !shared.state.is_open() {
         return Err(Rejected::new((), RejectReason::ShuttingDown));
     }
     match shared

@@ -56,7 +56,7 @@ impl Balancer {
             plan: Plan::default(),
             views: vec![WorkerView::default(); workers],
             weights: Vec::new(),
-            weights_version: u64::MAX,
+            weights_version: 0,
             class_weights,
             sent: vec![Vec::new(); workers],
             moved: false,
@@ -74,7 +74,7 @@ impl Balancer {
         if start < self.next_ns {
             return;
         }
-        let idle = shared.idle.load(Ordering::Acquire);
+        let idle = shared.sleepers.idle_mask();
         for (index, slot) in shared.slots.iter().enumerate() {
             let view = &mut self.views[index];
             view.groups.clear();
@@ -90,8 +90,17 @@ impl Balancer {
         }
         let version = shared.weights_version.load(Ordering::Acquire);
         if version != self.weights_version {
-            lock(&shared.weights).copy_by_id(&mut self.weights);
-            self.weights_version = version;
+            // Only the tenants changed since the last plan: the cost does
+            // not grow with the tenants whose weight stays.
+            let table = lock(&shared.weights);
+            for (tenant, weight) in table.changed_since(self.weights_version) {
+                let id = tenant.as_u32() as usize;
+                if id >= self.weights.len() {
+                    self.weights.resize(id + 1, Weight::DEFAULT);
+                }
+                self.weights[id] = weight;
+            }
+            self.weights_version = table.version();
         }
         let weights = Weights {
             tenants: &self.weights,

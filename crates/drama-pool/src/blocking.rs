@@ -97,12 +97,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use drama_core::{JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, new_task};
 use drama_policy::TenantId;
 use slab::Slab;
+
+use crate::sync::{Condvar, Mutex};
 
 /// How long shutdown waits for blocking threads that have no job to exit
 /// (they only need to be scheduled once): far more than that takes, even on
@@ -702,13 +704,13 @@ fn thread_main(shared: Arc<Shared>, key: usize) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::thread;
 
     use futures::executor::block_on;
 
     use super::*;
+    use crate::sync::{AtomicUsize, Ordering};
 
     /// How long any test waits for something that should happen at once;
     /// generous, since a loaded CI machine can be slow. Only a failing test

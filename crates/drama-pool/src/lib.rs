@@ -83,11 +83,17 @@ mod blocking;
 #[cfg(not(loom))]
 mod builder;
 #[cfg(not(loom))]
+mod context;
+#[cfg(not(loom))]
+mod core;
+#[cfg(not(loom))]
 mod delays;
 #[cfg(not(loom))]
 mod gate;
 mod handover;
+mod idle;
 mod inbox;
+mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom;
 #[cfg(not(loom))]
@@ -95,13 +101,16 @@ mod monitor;
 mod outbox;
 mod park;
 #[cfg(not(loom))]
+mod placement;
+#[cfg(not(loom))]
 mod plan;
 #[cfg(not(loom))]
 mod pool;
-#[cfg(not(loom))]
 mod registry;
 #[cfg(not(loom))]
 mod run_delay;
+#[cfg(not(loom))]
+mod shutdown;
 #[cfg(not(loom))]
 mod snapshot;
 #[cfg(all(feature = "status", not(loom)))]
@@ -110,7 +119,11 @@ mod sync;
 #[cfg(not(loom))]
 mod tenants;
 #[cfg(not(loom))]
+mod turns;
+#[cfg(not(loom))]
 mod waiters;
+#[cfg(not(loom))]
+mod weights;
 #[cfg(not(loom))]
 mod worker;
 

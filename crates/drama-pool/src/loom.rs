@@ -1,15 +1,24 @@
 //! loom models of the pool's concurrency protocols, run by
 //! `cargo xtask loom` (`RUSTFLAGS="--cfg loom" cargo test -p drama-pool
-//! --lib --release loom`). loom runs each model under every interleaving
-//! (and every permitted weak-memory outcome) of its threads' atomic
-//! operations, up to a preemption bound, so the models are small: two or
-//! three threads, capacities of two.
+//! --lib --release loom`, with `LOOM_MAX_PREEMPTIONS` set). loom runs each
+//! model under every interleaving (and every permitted weak-memory outcome)
+//! of its threads' atomic operations, up to the preemption bound, so the
+//! models are small: two or three threads, capacities of two. Each model
+//! drives the pool's own code (`Sleepers`, `Parking`, `Inbox`, `Outbox`,
+//! `PollState`, `Registry`, `Lifecycle`); only the loops around it are the
+//! model's.
 //!
 //! - `inbox_*`: the MPSC ring loses nothing, duplicates nothing, keeps each
 //!   producer's order, and refuses when full.
-//! - `park_*`: a worker that parks after a producer published work always
-//!   wakes (no lost wake-up), and shutdown's notify reaches a parked
-//!   worker.
+//! - `idle_*`: the idle/wake protocol (`idle.rs`): remote pushes placed by
+//!   `Sleepers::target_for_remote` (idle mask, `waking` flag) always reach
+//!   a worker that runs them (no lost wake-up: a worker left asleep with
+//!   work would deadlock the model); a worker asleep with the timeout that
+//!   orphans use still wakes; the monitor asleep over an idle pool wakes
+//!   when a worker leaves the idle state; shutdown's close and notify
+//!   reach a sleeping worker.
+//! - `registry_*`: a task registering its waker on its first `Pending`,
+//!   racing shutdown's close and wake-all, is always woken.
 //! - `outbox_*`: the SPSC outbox hands every entry over once, in order,
 //!   across a chunk boundary, while its producer and consumer run on
 //!   different threads (a stuck worker and its replacement), and whoever
@@ -19,13 +28,19 @@
 //!   old owner's writes.
 
 use crate::sync::Arc;
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 
+use std::task::{Wake, Waker};
+use std::time::Duration;
+
 use crate::handover::PollState;
+use crate::idle::Sleepers;
 use crate::inbox::Inbox;
+use crate::lifecycle::Lifecycle;
 use crate::outbox::Outbox;
 use crate::park::Parking;
+use crate::registry::Registry;
 use crate::sync::UnsafeCell;
 
 #[test]
@@ -89,62 +104,203 @@ fn inbox_full_refuses_and_wraps() {
     });
 }
 
-#[test]
-fn park_no_lost_wakeup() {
-    loom::model(|| {
-        let inbox = Arc::new(Inbox::new(2));
-        let parking = Arc::new(Parking::new());
-        let worker = {
-            let (inbox, parking) = (inbox.clone(), parking.clone());
-            thread::spawn(move || {
-                parking.set_owner();
-                loop {
-                    // SAFETY: the worker is the only consumer.
-                    if let Some(v) = unsafe { inbox.pop() } {
-                        return v;
-                    }
-                    parking.prepare();
-                    if inbox.has_ready() {
-                        parking.cancel();
-                    } else {
-                        parking.park();
+/// The workers of a model: each with its inbox and parking spot, sharing
+/// the pool's `Sleepers`.
+struct Workers {
+    sleepers: Sleepers,
+    inboxes: Vec<Inbox<usize>>,
+    parkings: Vec<Parking>,
+    /// Tasks run so far, and whether the model is over (every task ran, or
+    /// shutdown): the loops' business, not the protocol's.
+    ran: AtomicUsize,
+    done: AtomicBool,
+}
+
+impl Workers {
+    fn new(n: usize) -> Workers {
+        Workers {
+            sleepers: Sleepers::new(n),
+            inboxes: (0..n).map(|_| Inbox::new(2)).collect(),
+            parkings: (0..n).map(|_| Parking::new()).collect(),
+            ran: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// `Shared::push_remote`: the target the protocol chooses (the picker
+    /// stands in for the random less-loaded choice: the first worker of
+    /// the mask it is given), a push, a notify.
+    fn push_remote(&self, task: usize) {
+        let n = self.inboxes.len();
+        let target = self.sleepers.target_for_remote(|among| {
+            let among = among & self.sleepers.all();
+            if among == 0 {
+                0
+            } else {
+                among.trailing_zeros() as usize
+            }
+        });
+        assert!(target < n);
+        self.inboxes[target]
+            .push(task)
+            .expect("capacity 2, two tasks");
+        self.parkings[target].notify();
+    }
+
+    /// A worker's loop, cut to the protocol: run what the inbox holds,
+    /// else sleep through `Sleepers::sleep`. The worker that runs the last
+    /// of `tasks` ends the model and wakes the others.
+    fn work(&self, index: usize, tasks: usize, timeout: Option<Duration>) {
+        self.parkings[index].set_owner();
+        let inbox = &self.inboxes[index];
+        loop {
+            // SAFETY: this thread is worker `index`, the inbox's only
+            // consumer.
+            if unsafe { inbox.pop() }.is_some() {
+                if self.ran.fetch_add(1, Ordering::SeqCst) + 1 == tasks {
+                    self.done.store(true, Ordering::SeqCst);
+                    for parking in &self.parkings {
+                        parking.notify();
                     }
                 }
+                continue;
+            }
+            if self.done.load(Ordering::SeqCst) {
+                return;
+            }
+            self.sleepers.sleep(
+                index,
+                &self.parkings[index],
+                || inbox.has_ready() || self.done.load(Ordering::SeqCst),
+                timeout,
+            );
+        }
+    }
+}
+
+#[test]
+fn idle_remote_pushes_always_reach_a_running_worker() {
+    loom::model(|| {
+        let workers = Arc::new(Workers::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|index| {
+                let workers = workers.clone();
+                thread::spawn(move || workers.work(index, 2, None))
             })
-        };
-        inbox.push(7).unwrap();
-        parking.notify();
-        // If a wake-up could be lost, the worker would park forever and
-        // loom would report a deadlock.
-        assert_eq!(worker.join().unwrap(), 7);
+            .collect();
+        workers.push_remote(0);
+        workers.push_remote(1);
+        // A task left in the inbox of a worker asleep for good would leave
+        // both workers parked: loom reports the deadlock.
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(workers.ran.load(Ordering::SeqCst), 2);
     });
 }
 
 #[test]
-fn park_shutdown_flag_reaches_a_parked_worker() {
+fn idle_a_worker_sleeping_with_a_timeout_still_wakes() {
+    // Orphans make a worker sleep with a timeout, which loom lets pass at
+    // any moment: the worker loops, and must still run the task.
     loom::model(|| {
-        let closed = Arc::new(AtomicBool::new(false));
-        let parking = Arc::new(Parking::new());
+        let workers = Arc::new(Workers::new(1));
         let worker = {
-            let (closed, parking) = (closed.clone(), parking.clone());
+            let workers = workers.clone();
+            thread::spawn(move || workers.work(0, 1, Some(Duration::from_millis(1))))
+        };
+        workers.push_remote(0);
+        worker.join().unwrap();
+        assert_eq!(workers.ran.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn idle_the_monitor_wakes_when_a_worker_leaves_the_idle_state() {
+    loom::model(|| {
+        let workers = Arc::new(Workers::new(1));
+        let worker = {
+            let workers = workers.clone();
+            thread::spawn(move || workers.work(0, 1, None))
+        };
+        let monitor = {
+            let workers = workers.clone();
             thread::spawn(move || {
-                parking.set_owner();
+                workers.sleepers.monitor_starts();
+                // The monitor's loop: sleep while the pool is idle, return
+                // (here: end the model) once it is not. If leaving the idle
+                // state could miss the sleeping monitor, loom reports the
+                // deadlock.
                 loop {
-                    if closed.load(Ordering::SeqCst) {
+                    if !workers.sleepers.all_idle() || workers.done.load(Ordering::SeqCst) {
                         return;
                     }
-                    parking.prepare();
-                    if closed.load(Ordering::SeqCst) {
-                        parking.cancel();
-                    } else {
-                        parking.park();
-                    }
+                    workers
+                        .sleepers
+                        .monitor_sleep(|| workers.done.load(Ordering::SeqCst));
                 }
             })
         };
-        closed.store(true, Ordering::SeqCst);
+        workers.push_remote(0);
+        monitor.join().unwrap();
+        worker.join().unwrap();
+    });
+}
+
+#[test]
+fn idle_shutdown_reaches_a_sleeping_worker() {
+    loom::model(|| {
+        let state = Arc::new(Lifecycle::new());
+        let sleepers = Arc::new(Sleepers::new(1));
+        let parking = Arc::new(Parking::new());
+        let worker = {
+            let (state, sleepers, parking) = (state.clone(), sleepers.clone(), parking.clone());
+            thread::spawn(move || {
+                parking.set_owner();
+                while !state.is_closed() {
+                    sleepers.sleep(0, &parking, || state.is_closed(), None);
+                }
+            })
+        };
+        // Shutdown: close, then notify every worker.
+        state.close();
         parking.notify();
         worker.join().unwrap();
+    });
+}
+
+/// A waker that counts its wakes.
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn registry_a_task_registering_as_shutdown_closes_is_woken() {
+    loom::model(|| {
+        let registry = Arc::new(Registry::new(1));
+        let state = Arc::new(Lifecycle::new());
+        let wakes = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let task = {
+            let (registry, state) = (registry.clone(), state.clone());
+            let waker = Waker::from(wakes.clone());
+            // The task's first `Pending` (`Registration::on_pending`).
+            thread::spawn(move || registry.register(0, &waker, &state))
+        };
+        // Shutdown: close, then wake every registered task.
+        state.close();
+        registry.wake_all();
+        task.join().unwrap();
+        // Woken by shutdown, or by itself on seeing the close: either way
+        // the closed pool drops it. Never forgotten.
+        assert!(wakes.0.load(Ordering::SeqCst) >= 1);
     });
 }
 

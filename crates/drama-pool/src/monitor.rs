@@ -14,7 +14,7 @@ use drama_admission::{Estimator, Sample};
 
 use crate::balance::Balancer;
 use crate::delays::{self, RecentDelays};
-use crate::pool::{CLOSED, Shared, Start};
+use crate::pool::{Shared, Start};
 use crate::sync::{Arc, Ordering};
 
 /// How often the monitor may run when nothing is stuck, at most.
@@ -55,7 +55,7 @@ const MONITOR_SLEEP_AFTER: Duration = Duration::from_millis(50);
 /// monitor parks, so an idle pool burns no CPU; the first worker to leave
 /// the idle state wakes it.
 pub(crate) fn run(shared: Arc<Shared>) {
-    shared.monitor.set_owner();
+    shared.sleepers.monitor_starts();
     let threshold_ns = shared.config.stuck_threshold.as_nanos() as u64;
     // Sampling every quarter threshold (at most every 2 ms) finds a stuck
     // poll within the threshold plus two intervals at worst (first seen up
@@ -73,10 +73,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
     let mut load = LoadSampler::new(&shared);
     let mut idle_since = Instant::now();
     loop {
-        if shared.state.load(Ordering::Acquire) == CLOSED {
+        if shared.state.is_closed() {
             return;
         }
-        if shared.idle.load(Ordering::Acquire) == shared.all_idle {
+        if shared.sleepers.all_idle() {
             // A pool that idles between short bursts (a request every
             // 100 µs) would otherwise pay a monitor wake per burst; a
             // timed nap costs one wake per interval, and only a pool idle
@@ -93,14 +93,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 std::thread::park_timeout(interval);
                 continue;
             }
-            shared.monitor.prepare();
-            if shared.idle.load(Ordering::Acquire) == shared.all_idle
-                && shared.state.load(Ordering::Acquire) != CLOSED
-            {
-                shared.monitor.park();
-            } else {
-                shared.monitor.cancel();
-            }
+            shared.sleepers.monitor_sleep(|| shared.state.is_closed());
             idle_since = Instant::now();
             continue;
         }

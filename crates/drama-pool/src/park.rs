@@ -105,6 +105,19 @@ impl Parking {
         }
     }
 
+    /// loom has no clock: a timeout may pass at any moment, so the model
+    /// lets it pass at once (the caller must cope with a return without a
+    /// notification, as after a real timeout).
+    #[cfg(loom)]
+    pub(crate) fn park_timeout(&self, _timeout: std::time::Duration) {
+        if !self.take_notification() {
+            self.state.store(AWAKE, Ordering::SeqCst);
+            // A caller that loops on a timeout spins: tell loom, so that it
+            // runs the other threads instead of this loop forever.
+            thread::yield_now();
+        }
+    }
+
     /// Wakes the worker if it is parked or about to park. The caller must
     /// have published its work (pushed into the inbox, set a flag) before
     /// calling. Returns whether this call issued the unpark.

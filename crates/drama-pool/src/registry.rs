@@ -20,6 +20,7 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use crate::lifecycle::Lifecycle;
 use crate::sync::{Mutex, lock};
 
 /// The registry of live tasks.
@@ -44,10 +45,40 @@ impl Registry {
     }
 
     /// Registers `waker` in shard `hint % shards`.
-    pub(crate) fn insert(&self, hint: usize, waker: Waker) -> Key {
+    fn insert(&self, hint: usize, waker: Waker) -> Key {
         let shard = hint % self.shards.len();
         let index = lock(&self.shards[shard]).insert(Some(waker));
         Key { shard, index }
+    }
+
+    /// Registers a task's `waker`, the first time its poll returns
+    /// `Pending`, in shard `hint % shards`, unless the pool has closed
+    /// meanwhile: then the task wakes itself, and the closed pool's
+    /// schedule function drops it.
+    ///
+    /// This is the task's half of its race with shutdown, which closes the
+    /// pool and then wakes every registered waker ([`wake_all`]). The
+    /// shard's lock orders the two: if shutdown's take came after this
+    /// insert it took this waker; if before, the close happened before
+    /// the take, which happened before this insert, so the load below sees
+    /// it. Either way the task is woken (loom: `registry_*` in `loom.rs`).
+    ///
+    /// [`wake_all`]: Self::wake_all
+    pub(crate) fn register(&self, hint: usize, waker: &Waker, state: &Lifecycle) -> Key {
+        let key = self.insert(hint, waker.clone());
+        if state.is_closed() {
+            waker.wake_by_ref();
+        }
+        key
+    }
+
+    /// Shutdown's half of the race ([`register`](Self::register)): wakes
+    /// every waker registered so far, and takes it, so that no task is
+    /// woken twice by this. Called after the pool is closed.
+    pub(crate) fn wake_all(&self) {
+        for waker in self.take_all() {
+            waker.wake();
+        }
     }
 
     /// Removes the entry (the task's future is gone).
@@ -58,7 +89,7 @@ impl Registry {
     }
 
     /// Takes every registered waker, leaving the registry empty.
-    pub(crate) fn take_all(&self) -> Vec<Waker> {
+    fn take_all(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
         for shard in self.shards.iter() {
             let mut slab = lock(shard);

@@ -54,7 +54,7 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
 
     // Runnable and running tasks now, by tenant. An idle worker holds
     // nothing, whatever it last published (as the balancer reads it).
-    let idle = shared.idle.load(Ordering::Relaxed);
+    let idle = shared.sleepers.idle_mask();
     for slot in shared.slots.iter() {
         slot.publish.store(true, Ordering::Release);
     }

@@ -19,8 +19,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::pool::{CLOSED, Shared};
-use crate::sync::{Ordering, lock};
+use crate::pool::Shared;
+use crate::sync::lock;
 
 /// How long a connection may take to send its request and to take the
 /// answer: 2 s, ample for a loopback client, short enough that a stalled
@@ -70,7 +70,7 @@ fn serve(pool: &Weak<Shared>, listener: &TcpListener) {
         let Some(shared) = pool.upgrade() else {
             return;
         };
-        if shared.state.load(Ordering::Acquire) == CLOSED {
+        if shared.state.is_closed() {
             return;
         }
         match stream {

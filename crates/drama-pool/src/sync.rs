@@ -3,23 +3,127 @@
 //! `cargo xtask loom` can explore every interleaving of the inbox, the park
 //! protocol and the slot hand-over (tokio's approach).
 
-// The loom build compiles the modules its models use; the atomics only
-// the rest of the pool uses (`AtomicBool`, `AtomicU32`) are not needed.
+// Every atomic, mutex and condition variable of the pool comes from here,
+// so that no protocol bypasses loom by accident: this crate's clippy.toml
+// refuses the `std` types (`disallowed-types`) everywhere, and only this
+// module names them, to wrap them. The wrappers are transparent newtypes
+// that deref to the `std` type: the same code and layout, a distinct name
+// the lint can tell apart from the `std` one.
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+#[allow(unused_imports)] // the loom build compiles only what its models use
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Arc, Mutex};
+#[allow(unused_imports)]
+pub(crate) use loom::sync::{Arc, Condvar, Mutex};
 #[cfg(loom)]
 pub(crate) use loom::thread;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-};
+pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Mutex};
+pub(crate) use std::sync::atomic::{Ordering, fence};
 #[cfg(not(loom))]
 pub(crate) use std::thread;
+
+/// Declares transparent wrappers of `std` synchronization types (see the
+/// comment above).
+#[cfg(not(loom))]
+macro_rules! wrap {
+    ($($(#[$attr:meta])* $name:ident$(<$t:ident>)?($std:ty);)*) => {$(
+        $(#[$attr])*
+        #[repr(transparent)]
+        #[derive(Debug, Default)]
+        pub(crate) struct $name$(<$t>)?(
+            #[allow(clippy::disallowed_types)] $std,
+        );
+
+        #[allow(clippy::disallowed_types)]
+        impl$(<$t>)? std::ops::Deref for $name$(<$t>)? {
+            type Target = $std;
+
+            #[inline(always)]
+            fn deref(&self) -> &$std {
+                &self.0
+            }
+        }
+    )*};
+}
+
+#[cfg(not(loom))]
+wrap! {
+    /// `std`'s `AtomicBool`.
+    AtomicBool(std::sync::atomic::AtomicBool);
+    /// `std`'s `AtomicU8`.
+    AtomicU8(std::sync::atomic::AtomicU8);
+    /// `std`'s `AtomicU32`.
+    AtomicU32(std::sync::atomic::AtomicU32);
+    /// `std`'s `AtomicU64`.
+    AtomicU64(std::sync::atomic::AtomicU64);
+    /// `std`'s `AtomicUsize`.
+    AtomicUsize(std::sync::atomic::AtomicUsize);
+    /// `std`'s `AtomicPtr`.
+    AtomicPtr<T>(std::sync::atomic::AtomicPtr<T>);
+    /// `std`'s `Mutex`.
+    Mutex<T>(std::sync::Mutex<T>);
+    /// `std`'s `Condvar`.
+    Condvar(std::sync::Condvar);
+}
+
+#[cfg(not(loom))]
+#[allow(clippy::disallowed_types)]
+mod constructors {
+    use super::*;
+
+    impl AtomicBool {
+        pub(crate) const fn new(value: bool) -> AtomicBool {
+            AtomicBool(std::sync::atomic::AtomicBool::new(value))
+        }
+    }
+
+    impl AtomicU8 {
+        pub(crate) const fn new(value: u8) -> AtomicU8 {
+            AtomicU8(std::sync::atomic::AtomicU8::new(value))
+        }
+    }
+
+    impl AtomicU32 {
+        pub(crate) const fn new(value: u32) -> AtomicU32 {
+            AtomicU32(std::sync::atomic::AtomicU32::new(value))
+        }
+    }
+
+    impl AtomicU64 {
+        pub(crate) const fn new(value: u64) -> AtomicU64 {
+            AtomicU64(std::sync::atomic::AtomicU64::new(value))
+        }
+    }
+
+    impl AtomicUsize {
+        pub(crate) const fn new(value: usize) -> AtomicUsize {
+            AtomicUsize(std::sync::atomic::AtomicUsize::new(value))
+        }
+    }
+
+    impl<T> AtomicPtr<T> {
+        pub(crate) const fn new(value: *mut T) -> AtomicPtr<T> {
+            AtomicPtr(std::sync::atomic::AtomicPtr::new(value))
+        }
+    }
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Mutex<T> {
+            Mutex(std::sync::Mutex::new(value))
+        }
+    }
+
+    impl Condvar {
+        pub(crate) const fn new() -> Condvar {
+            Condvar(std::sync::Condvar::new())
+        }
+    }
+}
 
 /// An `UnsafeCell` with loom's closure-based API, so that loom can check
 /// every access against the happens-before order.

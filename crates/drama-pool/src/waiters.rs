@@ -20,8 +20,8 @@ use drama_policy::{Class, TenantId};
 use slab::Slab;
 
 use crate::api::Permit;
-use crate::pool::{self, Shared};
-use crate::sync::{Arc, Mutex, Ordering, lock};
+use crate::pool::Shared;
+use crate::sync::{Arc, Mutex, lock};
 
 /// The most callers waiting for admission at once: each is woken at every
 /// monitor step while it waits, so the wake-ups cost grows with them; a
@@ -115,7 +115,7 @@ impl Future for Admit {
             Err(refused) => refused,
         };
         // Refusals no wait can cure: shutting down, an invalid tenant.
-        if this.shared.state.load(Ordering::Acquire) != pool::OPEN
+        if !this.shared.state.is_open()
             || matches!(
                 refused.reason(),
                 RejectReason::ShuttingDown | RejectReason::InvalidTenant
@@ -147,7 +147,7 @@ impl Future for Admit {
         drop(wakers);
         // The monitor steps (and wakes the waiters) while the pool is
         // busy; make sure it runs now even if the pool is idle.
-        this.shared.monitor.notify();
+        this.shared.sleepers.wake_monitor();
         Poll::Pending
     }
 }

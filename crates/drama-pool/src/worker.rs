@@ -8,7 +8,7 @@
 //!    (then shed half of it to that worker)?
 //! 2. **Choose the next task**: the hand-off slot (a task just woken by the
 //!    task that ran before it on this thread: the message-passing fast
-//!    path), at most [`MAX_HANDOFF_STREAK`] times in a row; otherwise drain
+//!    path), at most `turns::MAX_HANDOFF_STREAK` times in a row; otherwise drain
 //!    the inbox into the policy and ask the policy.
 //! 3. **Poll it**, timed on the cheap clock and bracketed by the hand-over
 //!    word.
@@ -28,32 +28,26 @@
 //! meanwhile, the slot's new owner empties it instead, at every tick, so
 //! that the work a stuck poll created runs while it is stuck.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::ptr;
 use std::time::Duration;
 
-use drama_core::{Runnable, ScheduleInfo, budget, clock};
-use drama_policy::{Class, Policy, TenantId, Weight};
+use drama_core::{Runnable, budget, clock};
+use drama_policy::{Class, TenantId};
 
 use crate::balance::Export;
+use crate::context::{self, Context, Entry, Origin};
+use crate::core::Core;
 use crate::delays;
 use crate::outbox::Outbox;
-use crate::plan::{GroupCount, Move};
-use crate::pool::{CLOSED, Shared, Start, cancel};
+use crate::plan::Move;
+use crate::pool::{Shared, Start};
 use crate::run_delay::{self, RunDelay};
-use crate::sync::{Arc, AtomicU64, Ordering, lock};
-
-/// How many tasks in a row may run from the hand-off slot before the
-/// policy is asked again. The slot skips the fair queue to make
-/// request/response pairs fast; three in a row keeps a chain of messages
-/// quick and still lets the queue in every fourth poll. (tokio's LIFO slot
-/// has the same kind of cap.)
-pub(crate) const MAX_HANDOFF_STREAK: u32 = 3;
+use crate::shutdown::cancel;
+use crate::sync::{Arc, Ordering, lock};
+use crate::turns::QueueTurn;
 
 /// A worker sheds work to an idle one only when it has at least this many
 /// tasks queued: with one, running it here is as fast as moving it.
-const SHED_MIN: usize = 2;
+pub(crate) const SHED_MIN: usize = 2;
 
 /// At most this many tasks move in one shed; the idle worker asks again
 /// when it runs dry.
@@ -62,7 +56,7 @@ const SHED_MAX: usize = 256;
 /// The least queued work (queue length times the average poll time) worth
 /// waking an idle worker for: several times the cost of a wake, so that a
 /// worker never pays a futex round trip to give away a microsecond of work.
-const SHED_MIN_WORK_NS: u64 = 20_000;
+pub(crate) const SHED_MIN_WORK_NS: u64 = 20_000;
 
 /// One poll counts for at most this much in the average poll time (a stuck
 /// poll of seconds would otherwise skew it for a long time).
@@ -80,10 +74,6 @@ const MAX_SPIN_NS: u64 = 50_000;
 /// Spin hints between two looks for work while spinning (well under a
 /// microsecond).
 const SPIN_BATCH: u32 = 16;
-
-/// A spilled task (one the policy refused) is served first every this many
-/// ticks, so that it cannot wait forever behind a busy policy.
-const SPILL_EVERY: u64 = 61;
 
 /// A poll at least this long, or at least `SUSPECT_POLL_FACTOR` times the
 /// worker's average poll (and `MIN_SUSPECT_POLL_NS`), is charged its
@@ -127,451 +117,6 @@ const CAPACITY_WINDOW_NS: u64 = 50_000_000;
 /// about a thousand wake-ups a second only while a thread is stuck.
 const ORPHAN_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 
-/// How a task came to be in an outbox: what the worker does with it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Origin {
-    /// Spawned by a task on this thread: queued here, or at its tenant's
-    /// home (`Worker::queue_spawned`).
-    Spawned,
-    /// Woken by a task on this thread: the newest wake of a poll runs next
-    /// (the hand-off slot), the others are queued here.
-    Woken,
-    /// Woken while it was running (it yielded): queued behind the others.
-    Yielded,
-}
-
-/// A worker's load counters as the monitor reads them: written only by
-/// the slot's owner (plain stores of its own running totals), read by the
-/// monitor once per step.
-pub(crate) struct WorkerStats {
-    delay_sum_ns: AtomicU64,
-    delayed_polls: AtomicU64,
-    busy_ns: AtomicU64,
-    /// Tasks requeued after a yield (cumulative).
-    requeued: AtomicU64,
-    /// The polls started from the policy, by queueing-delay bucket
-    /// (`delays::bucket`), cumulative: the monitor's percentiles.
-    delays: [AtomicU64; delays::BUCKETS],
-    /// Time the owner spent out of work (spinning or parked in `idle`), in
-    /// finished spells, and the start of the spell going on (0: none).
-    /// The monitor's utilization is the time not idle: a worker that has
-    /// work but lost its core to another thread is not idle, so the pool
-    /// reads as saturated on a machine it shares.
-    idle_ns: AtomicU64,
-    idle_since_ns: AtomicU64,
-}
-
-impl WorkerStats {
-    pub(crate) fn new() -> WorkerStats {
-        WorkerStats {
-            delay_sum_ns: AtomicU64::new(0),
-            delayed_polls: AtomicU64::new(0),
-            busy_ns: AtomicU64::new(0),
-            requeued: AtomicU64::new(0),
-            delays: std::array::from_fn(|_| AtomicU64::new(0)),
-            idle_ns: AtomicU64::new(0),
-            idle_since_ns: AtomicU64::new(0),
-        }
-    }
-
-    /// The owner ran out of work at `start_ns`.
-    fn idle_begins(&self, start_ns: u64) {
-        self.idle_since_ns.store(start_ns.max(1), Ordering::Relaxed);
-    }
-
-    /// The owner's idle spell of `spell_ns` ended. Only the owner writes,
-    /// so a load and a store do.
-    fn idle_ends(&self, spell_ns: u64) {
-        let idle_ns = self.idle_ns.load(Ordering::Relaxed);
-        self.idle_ns
-            .store(idle_ns.wrapping_add(spell_ns), Ordering::Relaxed);
-        self.idle_since_ns.store(0, Ordering::Relaxed);
-    }
-
-    /// Time the owner spent out of work up to `now_ns`, the spell going on
-    /// included. Racing the end of a spell, it may count that spell twice
-    /// for one reading; the monitor never lets the total go backwards.
-    pub(crate) fn idle_ns(&self, now_ns: u64) -> u64 {
-        let since = self.idle_since_ns.load(Ordering::Relaxed);
-        let done = self.idle_ns.load(Ordering::Relaxed);
-        if since == 0 {
-            done
-        } else {
-            done.wrapping_add(now_ns.saturating_sub(since))
-        }
-    }
-
-    fn publish(&self, core: &Core) {
-        self.delay_sum_ns
-            .store(core.delay_sum_ns, Ordering::Relaxed);
-        self.delayed_polls
-            .store(core.delayed_polls, Ordering::Relaxed);
-        self.busy_ns.store(core.busy_ns, Ordering::Relaxed);
-        self.requeued.store(core.requeued, Ordering::Relaxed);
-    }
-
-    /// Publishes the count of delay bucket `index` from `core`.
-    fn publish_delay(&self, core: &Core, index: usize) {
-        self.delays[index].store(core.delays[index], Ordering::Relaxed);
-    }
-
-    /// Adds the cumulative count of each delay bucket to `sums`.
-    pub(crate) fn add_delays(&self, sums: &mut [u64; delays::BUCKETS]) {
-        for (sum, count) in sums.iter_mut().zip(&self.delays) {
-            *sum = sum.wrapping_add(count.load(Ordering::Relaxed));
-        }
-    }
-
-    /// The queueing delay of the polls started from the policy, those
-    /// polls, the time spent polling, and the tasks requeued after a
-    /// yield, all cumulative.
-    pub(crate) fn read(&self) -> (u64, u64, u64, u64) {
-        (
-            self.delay_sum_ns.load(Ordering::Relaxed),
-            self.delayed_polls.load(Ordering::Relaxed),
-            self.busy_ns.load(Ordering::Relaxed),
-            self.requeued.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// A task in an outbox, with how it got there.
-pub(crate) type Entry = (Runnable, Origin);
-
-/// How many runnable tasks of each (tenant, class) a worker holds (queued,
-/// or being polled), and which groups have any: the worker's view for the
-/// balancer. Plain memory, owned by the slot's owner: two indexed updates
-/// per poll.
-pub(crate) struct Presence {
-    /// Tasks held, by group key (`tenant * Class::COUNT + class`). Grows to
-    /// the largest key seen, below `max_tenants * Class::COUNT` (larger
-    /// ids are not tracked).
-    count: Vec<u32>,
-    /// Each tracked group's index in `active`.
-    position: Vec<u32>,
-    /// The keys of the groups with at least one task here.
-    active: Vec<u32>,
-    /// The sum of `count`: the tasks the core holds (checked against the
-    /// policy in debug builds).
-    total: usize,
-    max_tenants: u32,
-}
-
-impl Presence {
-    pub(crate) fn new(max_tenants: u32) -> Presence {
-        Presence {
-            count: Vec::new(),
-            position: Vec::new(),
-            active: Vec::new(),
-            total: 0,
-            max_tenants,
-        }
-    }
-
-    fn key(tenant: TenantId, class: Class) -> usize {
-        tenant.as_u32() as usize * Class::COUNT + class.priority()
-    }
-
-    /// Counts a task of `tenant` in `class`; returns whether the tables
-    /// grew (a tenant id larger than any before: the policy's tables grow
-    /// with it, and the time is the worker's, see `Worker::drain_inbox`).
-    fn add(&mut self, tenant: TenantId, class: Class) -> bool {
-        if tenant.as_u32() >= self.max_tenants {
-            return false;
-        }
-        let i = Self::key(tenant, class);
-        let grew = i >= self.count.len();
-        if grew {
-            self.count.resize(i + 1, 0);
-            self.position.resize(i + 1, 0);
-        }
-        if self.count[i] == 0 {
-            self.position[i] = self.active.len() as u32;
-            self.active.push(i as u32);
-        }
-        self.count[i] += 1;
-        self.total += 1;
-        grew
-    }
-
-    fn remove(&mut self, tenant: TenantId, class: Class) {
-        let i = Self::key(tenant, class);
-        let Some(count) = self.count.get_mut(i) else {
-            return;
-        };
-        if *count == 0 {
-            return;
-        }
-        *count -= 1;
-        self.total -= 1;
-        if *count == 0 {
-            let position = self.position[i] as usize;
-            self.active.swap_remove(position);
-            if let Some(&moved) = self.active.get(position) {
-                self.position[moved as usize] = position as u32;
-            }
-        }
-    }
-
-    /// The runnable tasks of `tenant` here, over its classes.
-    fn tenant_tasks(&self, tenant: TenantId) -> u32 {
-        let first = Self::key(tenant, Class::ALL[0]);
-        self.count
-            .get(first..first + Class::COUNT)
-            .map_or(0, |counts| counts.iter().sum())
-    }
-
-    /// The group at `key`, with its count.
-    fn group(&self, key: u32) -> GroupCount {
-        let key = key as usize;
-        GroupCount {
-            tenant: TenantId::new((key / Class::COUNT) as u32),
-            class: Class::ALL[key % Class::COUNT],
-            tasks: self.count[key],
-        }
-    }
-
-    fn snapshot(&self, out: &mut Vec<GroupCount>) {
-        out.clear();
-        out.extend(self.active.iter().map(|&key| self.group(key)));
-    }
-}
-
-/// The part of a slot that only its owner touches.
-pub(crate) struct Core {
-    pub(crate) policy: Box<dyn Policy<Runnable> + Send>,
-    /// Tasks the policy refused (a bound of a user policy smaller than the
-    /// pool's). Bounded by the number of live tasks.
-    spill: VecDeque<Runnable>,
-    /// The `weights_version` last applied.
-    weights_version: u64,
-    /// The slot's `overrides_version` last applied, and the overrides in
-    /// force here (sorted by tenant).
-    overrides_version: u64,
-    overridden: Vec<(TenantId, Weight)>,
-    /// Moves the policy could not carry out at once (see `Export`).
-    /// Bounded by `plan::MAX_MOVED_TASKS` tasks.
-    exports: Vec<Export>,
-    /// The outbox of the thread that owns the slot (emptied after each of
-    /// its polls), and those of earlier owners still stuck in a poll,
-    /// emptied at every tick until their thread leaves. At most
-    /// `max_threads` orphans: one per thread the slot had that is alive.
-    outbox: Option<Arc<Outbox<Entry>>>,
-    orphans: Vec<Arc<Outbox<Entry>>>,
-    presence: Presence,
-    /// Whether a poll is under way, and of which task: its tenant, class
-    /// and whether it is counted in `presence`. A thread that steals the
-    /// slot from a stuck worker closes that poll's books (see
-    /// `Worker::close_stolen_poll`).
-    in_poll: bool,
-    poll_tenant: TenantId,
-    poll_class: Class,
-    poll_counted: bool,
-    /// Scratch for a shed: the groups held.
-    groups: Vec<GroupCount>,
-    /// Which half of the single-task groups the next shed gives away.
-    shed_odd: bool,
-    ticks: u64,
-    /// A moving average of the poll time here (1/8 weight to the newest):
-    /// with the queue length, the work a shed would move.
-    avg_poll_ns: u64,
-    /// Cumulative, for the monitor's load estimate (published to
-    /// `Slot::stats`): the queueing delay of the polls started from the
-    /// policy, those polls, and the time spent polling. Kept here, with the
-    /// slot, so that a thread taking a stuck slot over carries them on.
-    delay_sum_ns: u64,
-    delayed_polls: u64,
-    busy_ns: u64,
-    /// Tasks requeued here after a yield.
-    requeued: u64,
-    /// Polls started from the policy, by queueing-delay bucket.
-    delays: Box<[u64; delays::BUCKETS]>,
-    /// Set when queueing a task grew the per-tenant tables (a new largest
-    /// tenant id): the time is the worker's, not the next poll's.
-    grew: bool,
-}
-
-impl Core {
-    pub(crate) fn new(policy: Box<dyn Policy<Runnable> + Send>, max_tenants: u32) -> Core {
-        Core {
-            policy,
-            spill: VecDeque::new(),
-            weights_version: 0,
-            overrides_version: 0,
-            overridden: Vec::new(),
-            exports: Vec::new(),
-            outbox: None,
-            orphans: Vec::new(),
-            presence: Presence::new(max_tenants),
-            in_poll: false,
-            poll_tenant: TenantId::DEFAULT,
-            poll_class: Class::Compute,
-            poll_counted: false,
-            groups: Vec::new(),
-            shed_odd: false,
-            ticks: 0,
-            // Until measured, assume polls long enough that two queued
-            // tasks are worth moving.
-            avg_poll_ns: SHED_MIN_WORK_NS / SHED_MIN as u64,
-            delay_sum_ns: 0,
-            delayed_polls: 0,
-            busy_ns: 0,
-            requeued: 0,
-            delays: Box::new([0; delays::BUCKETS]),
-            grew: false,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.policy.len() + self.spill.len()
-    }
-
-    /// Queues a task in the policy (or in the spill list if it refuses),
-    /// unless the balancer wants this task's group elsewhere: then returns
-    /// the task and the worker to hand it to.
-    #[inline]
-    fn enqueue(
-        &mut self,
-        runnable: Runnable,
-        now_ns: u64,
-        resumed: bool,
-    ) -> Option<(Runnable, usize)> {
-        let (tenant, class) = (runnable.meta().tenant(), runnable.meta().class());
-        if !self.exports.is_empty()
-            && let Some(i) = self
-                .exports
-                .iter()
-                .position(|e| e.tenant == tenant && e.class == class)
-        {
-            let to = self.exports[i].to;
-            self.exports[i].tasks -= 1;
-            if self.exports[i].tasks == 0 {
-                self.exports.swap_remove(i);
-            }
-            return Some((runnable, to));
-        }
-        self.grew |= self.presence.add(tenant, class);
-        let queued = if resumed {
-            self.requeued = self.requeued.wrapping_add(1);
-            self.policy.requeue(runnable, tenant, class, now_ns)
-        } else {
-            self.policy.enqueue(runnable, tenant, class, now_ns)
-        };
-        if let Err(overflow) = queued {
-            self.spill.push_back(overflow.into_inner());
-        }
-        None
-    }
-}
-
-/// What a worker thread's tasks see of it (through a thread-local).
-pub(crate) struct Context {
-    shared: Arc<Shared>,
-    index: usize,
-    /// The tasks this thread spawned, woke or saw yield, for the slot's
-    /// owner to queue: a wake stays where its waker ran, next to the data
-    /// it was woken about. This thread is its only producer.
-    outbox: Arc<Outbox<Entry>>,
-}
-
-thread_local! {
-    /// The context of the worker running on this thread, or null.
-    static CONTEXT: Cell<*const Context> = const { Cell::new(ptr::null()) };
-    /// A per-thread random state, for placement choices.
-    static RNG: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Runs `f` with this thread's worker context if it is a worker of `shared`.
-fn with_context<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> {
-    let context = CONTEXT.try_with(Cell::get).unwrap_or(ptr::null());
-    if context.is_null() {
-        return None;
-    }
-    // SAFETY: CONTEXT is non-null only while `run` is on this thread's stack
-    // with the context alive (it resets the pointer before the context is
-    // dropped), and we are on that thread.
-    let context = unsafe { &*context };
-    ptr::eq(Arc::as_ptr(&context.shared), shared).then(|| f(context))
-}
-
-/// The slot index of this thread if it is a worker of `shared`.
-pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
-    with_context(shared, |context| context.index)
-}
-
-/// Queues a new task on this worker (the caller checked `local_slot`).
-pub(crate) fn stage(runnable: Runnable) {
-    let context = CONTEXT.with(Cell::get);
-    debug_assert!(!context.is_null());
-    // SAFETY: see `with_context`; the caller saw a non-null context on this
-    // thread just before, and nothing in between can end `run`.
-    let context = unsafe { &*context };
-    // SAFETY: the context is this thread's, and this thread is its outbox's
-    // only producer.
-    unsafe { context.outbox.push((runnable, Origin::Spawned)) };
-}
-
-/// The schedule function's local path: a task woken on one of this pool's
-/// worker threads stays on it. Returns the runnable when this thread is not
-/// one of the pool's workers.
-pub(crate) fn schedule_local(
-    shared: &Shared,
-    runnable: Runnable,
-    info: ScheduleInfo,
-) -> Result<(), Runnable> {
-    let mut runnable = Some(runnable);
-    let done = with_context(shared, |context| {
-        let runnable = runnable.take().expect("taken once");
-        // A task woken while it ran yielded: it goes behind the others,
-        // never in the hand-off slot, or a yielding task would never give
-        // way.
-        let origin = if info.woken_while_running() {
-            Origin::Yielded
-        } else {
-            Origin::Woken
-        };
-        // SAFETY: the context is this thread's, and this thread is its
-        // outbox's only producer.
-        unsafe { context.outbox.push((runnable, origin)) };
-    });
-    match done {
-        Some(()) => Ok(()),
-        None => Err(runnable.expect("not taken when there is no context")),
-    }
-}
-
-/// A cheap per-thread random number (xorshift), for placement only.
-fn random() -> u64 {
-    RNG.with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            // Seed from the address of a thread-local: distinct per thread.
-            x = (rng as *const Cell<u64> as u64) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        rng.set(x);
-        x
-    })
-}
-
-/// Two distinct worker indices chosen at random (equal when `n == 1`).
-pub(crate) fn two_choices(n: usize) -> (usize, usize) {
-    let r = random();
-    let a = (r % n as u64) as usize;
-    if n == 1 {
-        return (0, 0);
-    }
-    let b = (a + 1 + ((r >> 32) % (n as u64 - 1)) as usize) % n;
-    (a, b)
-}
-
-/// A per-thread number for spreading registry shards.
-pub(crate) fn thread_hint() -> usize {
-    random() as usize
-}
-
 /// Why a worker left its loop.
 enum Exit {
     /// The pool closed.
@@ -601,7 +146,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 outbox: outbox.clone(),
             };
             shared.slots[index].parking.set_owner();
-            CONTEXT.with(|c| c.set(&context));
+            let entered = context::enter(&context);
             let mut worker = Worker {
                 shared: &shared,
                 context: &context,
@@ -610,7 +155,6 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 epoch,
                 handoff: None,
                 last_ns: clock::now_ns(),
-                streak: 0,
                 avg_idle_ns: 0,
                 run_delay: RunDelay::open(),
                 delay_mark: None,
@@ -622,7 +166,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 worker.close_stolen_poll();
             }
             let exit = worker.run();
-            CONTEXT.with(|c| c.set(ptr::null()));
+            drop(entered);
             if let Some(runnable) = worker.handoff.take() {
                 // Only left in hand when the loop ended between polls:
                 // at shutdown.
@@ -779,8 +323,6 @@ struct Worker<'a> {
     /// The clock at the end of the last poll (or wake-up): the start of the
     /// next poll's charge.
     last_ns: u64,
-    /// Polls in a row taken from the hand-off slot.
-    streak: u32,
     /// A moving average (1/4 to the newest) of how long this worker's idle
     /// spells lasted: the spin budget's guide.
     avg_idle_ns: u64,
@@ -799,25 +341,33 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// The slot's core.
-    ///
-    /// Only called between polls, while this thread owns the slot (the last
-    /// `PollState::end` succeeded, or no poll ran yet), and the reference
-    /// is never held across a poll.
-    #[allow(clippy::mut_from_ref)]
-    fn core(&self) -> &mut Core {
-        // SAFETY: this thread owns the slot (see above), so no other thread
-        // accesses the core now; each caller uses the reference within one
-        // step that does not poll a task or call back into this worker, so
-        // no two references are live at once.
+    /// The slot's core. Borrowing the worker mutably, the reference cannot
+    /// outlive a step: the borrow checker proves that no two are live at
+    /// once on this thread and that none is held across a poll (which
+    /// takes `&mut self` too).
+    fn core(&mut self) -> &mut Core {
+        // SAFETY: this thread owns the slot: the worker exists only while
+        // the last `PollState::end` succeeded (or no poll ran yet), and
+        // `poll` ends the loop when the slot was stolen. So no other thread
+        // accesses the core now, and the `&mut self` borrow makes this the
+        // only reference on this thread.
         self.shared.slots[self.index]
             .core
             .with_mut(|core| unsafe { &mut *core })
     }
 
+    /// The slot's core, to read (as [`core`](Self::core)).
+    fn core_ref(&self) -> &Core {
+        // SAFETY: as in `core`; the shared borrow of the worker excludes a
+        // mutable reference on this thread.
+        self.shared.slots[self.index]
+            .core
+            .with_mut(|core| unsafe { &*core })
+    }
+
     fn run(&mut self) -> Exit {
         loop {
-            if self.shared.state.load(Ordering::Acquire) == CLOSED {
+            if self.shared.state.is_closed() {
                 return Exit::Closed;
             }
             self.maintain();
@@ -922,19 +472,24 @@ impl Worker<'_> {
         if version != self.core().weights_version {
             let weights = lock(&shared.weights);
             let core = self.core();
-            // The changes this worker missed, or every weight if it is
-            // further behind than the table remembers.
+            // The tenants changed since this worker last looked, each once.
             for (tenant, weight) in weights.changed_since(core.weights_version) {
+                // The balancer's per-worker weight takes precedence here;
+                // the tenant's own comes back when the override goes
+                // (`apply_overrides`).
+                if core
+                    .overridden
+                    .binary_search_by_key(&tenant, |&(t, _)| t)
+                    .is_ok()
+                {
+                    continue;
+                }
                 // A policy full of tenants refuses a new one; the weight is
                 // applied if the tenant changes again when it has room.
                 let _ = core.policy.set_weight(tenant, weight);
             }
             core.weights_version = weights.version();
             drop(weights);
-            // The balancer's per-worker weights take precedence again.
-            for &(tenant, weight) in &core.overridden {
-                let _ = core.policy.set_weight(tenant, weight);
-            }
             self.skip_bookkeeping();
         }
         let slot = &shared.slots[self.index];
@@ -957,20 +512,19 @@ impl Worker<'_> {
             let reading = self.run_delay.read_ns();
             self.mark_delay(self.last_ns, reading);
         }
-        let idle = shared.idle.load(Ordering::Relaxed) & !self.bit;
+        let idle = shared.sleepers.idle_mask() & !self.bit;
         if idle != 0 && self.core().len() >= SHED_MIN {
             // Waking an idle worker costs a few µs of system calls on both
             // sides; moving less work than that makes the pool slower.
             let core = self.core();
             if core.len() as u64 * core.avg_poll_ns >= SHED_MIN_WORK_NS
-                && let Some(target) = shared.claim_idle(idle)
+                && let Some(target) = shared.sleepers.claim(idle)
             {
                 self.shed(target);
                 self.skip_bookkeeping();
             }
         }
         let core = self.core();
-        core.ticks += 1;
         let len = core.len();
         // Every task the core holds is counted (tasks of tenants past
         // `max_tenants` are not).
@@ -1056,6 +610,7 @@ impl Worker<'_> {
     /// that cannot withdraw, half the queue in the policy's order.
     fn shed(&mut self, target: usize) {
         let shared = self.shared;
+        let now = self.last_ns;
         let core = self.core();
         let mut groups = std::mem::take(&mut core.groups);
         core.presence.snapshot(&mut groups);
@@ -1084,7 +639,6 @@ impl Worker<'_> {
         core.groups = groups;
         if moved == 0 {
             // A policy that cannot withdraw: half the queue in its order.
-            let now = self.last_ns;
             let n = (core.len() / 2).clamp(1, SHED_MAX);
             for _ in 0..n {
                 let Some(picked) = core.policy.pick(now) else {
@@ -1129,8 +683,7 @@ impl Worker<'_> {
     /// The next task: the hand-off slot, then the policy.
     fn next(&mut self) -> Option<Next> {
         if let Some(runnable) = self.handoff.take() {
-            if self.streak < MAX_HANDOFF_STREAK {
-                self.streak += 1;
+            if self.core().turns.handoff() {
                 let meta = runnable.meta();
                 let (tenant, class) = (meta.tenant(), meta.class());
                 return Some(Next {
@@ -1145,7 +698,6 @@ impl Worker<'_> {
             let now = self.last_ns;
             self.queue(runnable, now, false);
         }
-        self.streak = 0;
         self.drain_inbox();
         let slot = &self.shared.slots[self.index];
         if slot.publish.load(Ordering::Relaxed) {
@@ -1168,10 +720,11 @@ impl Worker<'_> {
         }
         let now = self.last_ns;
         let core = self.core();
-        if !core.spill.is_empty()
-            && (core.ticks.is_multiple_of(SPILL_EVERY) || core.policy.is_empty())
-        {
-            let runnable = core.spill.pop_front().expect("not empty");
+        let turn = core
+            .turns
+            .queue(!core.spill.is_empty(), core.policy.is_empty());
+        if turn == QueueTurn::Spill {
+            let runnable = core.spill.pop_front().expect("a spill turn has a task");
             let meta = runnable.meta();
             let (tenant, class) = (meta.tenant(), meta.class());
             return Some(Next {
@@ -1289,6 +842,7 @@ impl Worker<'_> {
                 self.skip_bookkeeping();
             }
         }
+        let stats = &self.shared.slots[self.index].stats;
         let core = self.core();
         core.policy.charge(next.tenant, next.class, cost);
         // avg += (cost - avg) / 8, in unsigned arithmetic.
@@ -1300,7 +854,6 @@ impl Worker<'_> {
         // The monitor's load sample: three stores to a line it reads once
         // per step.
         core.busy_ns = core.busy_ns.wrapping_add(cost);
-        let stats = &self.shared.slots[self.index].stats;
         if let Some(queued_ns) = next.queued_ns {
             core.delay_sum_ns = core.delay_sum_ns.wrapping_add(queued_ns);
             core.delayed_polls = core.delayed_polls.wrapping_add(1);
@@ -1351,11 +904,11 @@ impl Worker<'_> {
         // poll (a destructor) woke a task.
         slot.inbox.has_ready()
             || slot.overflow_len.load(Ordering::Acquire) > 0
-            || self.shared.state.load(Ordering::Acquire) == CLOSED
-            || self.shared.weights_version.load(Ordering::Relaxed) != self.core().weights_version
+            || self.shared.state.is_closed()
+            || self.shared.weights_version.load(Ordering::Relaxed) != self.core_ref().weights_version
             // SAFETY: as above.
             || unsafe { self.context.outbox.has_ready() }
-            || self.core().orphans.iter().any(|orphan| {
+            || self.core_ref().orphans.iter().any(|orphan| {
                 // SAFETY: as above.
                 unsafe { orphan.has_ready() }
             })
@@ -1392,28 +945,14 @@ impl Worker<'_> {
             self.idle_spell(start);
             return;
         }
+        // A stuck thread may push into its outbox without waking us: with
+        // orphans, look again after a while.
+        let timeout = (!self.core_ref().orphans.is_empty()).then_some(ORPHAN_CHECK_INTERVAL);
         let shared = self.shared;
-        let slot = &shared.slots[self.index];
-        // Announce idleness so that busy workers shed work to us, then the
-        // park protocol: announce, look once more, sleep.
-        shared.idle.fetch_or(self.bit, Ordering::SeqCst);
-        slot.parking.prepare();
-        if self.has_work() {
-            slot.parking.cancel();
-        } else if self.core().orphans.is_empty() {
-            slot.parking.park();
-        } else {
-            // A stuck thread may push into its outbox without waking us.
-            slot.parking.park_timeout(ORPHAN_CHECK_INTERVAL);
-        }
-        let previous = shared.idle.fetch_and(!self.bit, Ordering::AcqRel);
-        if previous & self.bit != 0 {
-            shared.left_idle(previous);
-        }
-        // Up again: the next remote push may wake another worker.
-        if shared.waking.load(Ordering::Relaxed) {
-            shared.waking.store(false, Ordering::Release);
-        }
+        let parking = &shared.slots[self.index].parking;
+        shared
+            .sleepers
+            .sleep(self.index, parking, || self.has_work(), timeout);
         self.idle_spell(start);
     }
 
@@ -1428,14 +967,4 @@ impl Worker<'_> {
         self.avg_idle_ns = self.avg_idle_ns - self.avg_idle_ns / 4 + spell / 4;
         self.last_ns = now;
     }
-}
-
-/// The pool of the worker running on this thread, if any.
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
-    let context = CONTEXT.try_with(Cell::get).unwrap_or(ptr::null());
-    if context.is_null() {
-        return None;
-    }
-    // SAFETY: see `with_context`.
-    Some(unsafe { &*context }.shared.clone())
 }
