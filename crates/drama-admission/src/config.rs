@@ -1,6 +1,7 @@
 //! [`AdmissionConfig`]: the targets, thresholds and bounds, validated.
 
 use core::fmt;
+use core::ops::{Range, RangeInclusive};
 
 use drama_policy::{Class, IoKind};
 
@@ -106,10 +107,18 @@ impl AdmissionConfig {
     pub const DEFAULT_RESERVE: f64 = 0.125;
     /// The default tenant bound: 65,536, the runtime's default.
     pub const DEFAULT_MAX_TENANTS: u32 = 1 << 16;
+    /// The shortest target or window accepted: 1 µs. A wake-up and a
+    /// reschedule alone take about that long, so a shorter target would
+    /// call every queue overloaded, and a shorter window would average the
+    /// utilization over less than one poll.
+    pub const MIN_DELAY_NS: u64 = 1_000;
     /// The longest target or window accepted: 10 s. A queueing delay of
     /// seconds is an outage, not a target, and the arithmetic on scripted
     /// clocks stays far from overflow.
     pub const MAX_DELAY_NS: u64 = 10_000_000_000;
+    /// The smallest tenant bound accepted: 1, room for the default tenant
+    /// (id 0), as for the policy.
+    pub const MIN_TENANTS: u32 = 1;
     /// The largest tenant bound accepted: 2^24, as for the policy.
     pub const MAX_TENANTS: u32 = 1 << 24;
 
@@ -259,54 +268,96 @@ impl AdmissionConfig {
 
     /// Checks every setting.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let delay = 1_000..=Self::MAX_DELAY_NS;
+        use Refused as R;
+        let refuse = |refused| Err(ConfigError(refused));
+        let delay = Self::MIN_DELAY_NS..=Self::MAX_DELAY_NS;
         if !delay.contains(&self.target_delay_ns) {
-            return Err(ConfigError::new("target_delay_ns must be in 1 µs..=10 s"));
+            return refuse(R::TargetDelayNs(self.target_delay_ns));
         }
         if !delay.contains(&self.window_ns) || self.window_ns < self.target_delay_ns {
-            return Err(ConfigError::new(
-                "window_ns must be in 1 µs..=10 s and at least the target",
-            ));
+            return refuse(R::WindowNs {
+                window_ns: self.window_ns,
+                target_delay_ns: self.target_delay_ns,
+            });
         }
-        if !(0.0..=1.0).contains(&self.arm_utilization) {
-            return Err(ConfigError::new("arm_utilization must be in 0..=1"));
+        if !ARM_UTILIZATION.contains(&self.arm_utilization) {
+            return refuse(R::ArmUtilization(self.arm_utilization));
         }
-        for score in self.refuse_at {
-            if score.is_nan() || score <= 0.0 {
-                return Err(ConfigError::new("refuse_at scores must be positive"));
+        for class in Class::ALL {
+            let score = self.get_refuse_at(class);
+            if score.is_nan() || score <= MIN_REFUSE_AT {
+                return refuse(R::RefuseAt { class, score });
             }
         }
-        if self.refuse_at.windows(2).any(|pair| pair[1] > pair[0]) {
-            return Err(ConfigError::new(
-                "refuse_at must not refuse a lower class later than a higher one",
-            ));
+        // `Class::priority` order: each class must be refused no later
+        // than the one above it.
+        for pair in Class::ALL.windows(2) {
+            let [higher, lower] = [pair[0], pair[1]];
+            let (higher_score, score) = (self.get_refuse_at(higher), self.get_refuse_at(lower));
+            if score > higher_score {
+                return refuse(R::RefuseAtOrder {
+                    class: lower,
+                    score,
+                    higher,
+                    higher_score,
+                });
+            }
         }
-        if self.within_share_factor.is_nan() || self.within_share_factor < 1.0 {
-            return Err(ConfigError::new("within_share_factor must be at least 1"));
+        if self.within_share_factor.is_nan() || self.within_share_factor < MIN_WITHIN_SHARE_FACTOR {
+            return refuse(R::WithinShareFactor(self.within_share_factor));
         }
-        if !(0.0..=10.0).contains(&self.share_slack) {
-            return Err(ConfigError::new("share_slack must be in 0..=10"));
+        if !SHARE_SLACK.contains(&self.share_slack) {
+            return refuse(R::ShareSlack(self.share_slack));
         }
-        if self.max_in_flight == 0 {
-            return Err(ConfigError::new("max_in_flight must be at least 1"));
+        if self.max_in_flight < u64::from(MIN_BOUND) {
+            return refuse(R::MaxInFlight(self.max_in_flight));
         }
-        if self.max_in_flight_per_tenant == Some(0) {
-            return Err(ConfigError::new(
-                "max_in_flight_per_tenant must be at least 1",
-            ));
+        if let Some(max) = self.max_in_flight_per_tenant
+            && max < MIN_BOUND
+        {
+            return refuse(R::MaxInFlightPerTenant(max));
         }
-        if !(0.0..1.0).contains(&self.reserve) {
-            return Err(ConfigError::new("reserve must be in 0..1"));
+        if !RESERVE.contains(&self.reserve) {
+            return refuse(R::Reserve(self.reserve));
         }
-        if self.io_depth_limits.contains(&Some(0)) {
-            return Err(ConfigError::new("io depth limits must be at least 1"));
+        for kind in IoKind::ALL {
+            if let Some(limit) = self.io_depth_limits[kind.index()]
+                && limit < MIN_BOUND
+            {
+                return refuse(R::IoDepthLimit(kind, limit));
+            }
         }
-        if self.max_tenants == 0 || self.max_tenants > Self::MAX_TENANTS {
-            return Err(ConfigError::new("max_tenants must be in 1..=16_777_216"));
+        if !(Self::MIN_TENANTS..=Self::MAX_TENANTS).contains(&self.max_tenants) {
+            return refuse(R::MaxTenants(self.max_tenants));
         }
         Ok(())
     }
 }
+
+/// The utilizations that may arm the load: a share of the workers' time,
+/// from 0 (the backlog alone arms it) to 1 (never armed below full use).
+const ARM_UTILIZATION: RangeInclusive<f64> = 0.0..=1.0;
+/// `refuse_at` scores must be above this. The score is the predicted
+/// queueing delay over the target, so a threshold of 0 or less would be
+/// reached with nothing queued.
+const MIN_REFUSE_AT: f64 = 0.0;
+/// The smallest `within_share_factor`: 1, the class's threshold itself.
+/// The factor says how much later than the threshold a tenant within its
+/// share is refused: never sooner.
+const MIN_WITHIN_SHARE_FACTOR: f64 = 1.0;
+/// The share test's slack: from 0 (a tenant is above its share as soon as
+/// it holds more than it) to 10 (more than eleven times its share). With
+/// equal weights, a tenant holding all the work in flight is above its
+/// share only when there are more than `1 + slack` tenants, so a larger
+/// slack would leave the test refusing almost nobody.
+const SHARE_SLACK: RangeInclusive<f64> = 0.0..=10.0;
+/// The reserve, a share of the in-flight bound: from 0 (none) up to, not
+/// including, 1, which would keep the whole bound for tenants within their
+/// share and refuse a tenant above its share however little is in flight.
+const RESERVE: Range<f64> = 0.0..1.0;
+/// The smallest bound on work in flight (in all and per tenant), on IO in
+/// flight and on tenant ids: 1. A bound of 0 would refuse everything.
+const MIN_BOUND: u32 = 1;
 
 impl Default for AdmissionConfig {
     fn default() -> AdmissionConfig {
@@ -314,27 +365,171 @@ impl Default for AdmissionConfig {
     }
 }
 
-/// A setting [`Admission::new`](crate::Admission::new) refused;
-/// [`reason`](Self::reason) says which.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    reason: &'static str,
+/// A setting [`Admission::new`](crate::Admission::new) refused:
+/// [`kind`](Self::kind) names it, and the message gives its limits and the
+/// value refused.
+///
+/// ```
+/// use drama_admission::{Admission, AdmissionConfig, ConfigErrorKind};
+///
+/// let error = Admission::new(AdmissionConfig::new().max_tenants(0)).unwrap_err();
+/// assert_eq!(error.kind(), ConfigErrorKind::MaxTenants);
+/// assert_eq!(
+///     error.to_string(),
+///     format!(
+///         "invalid admission configuration: max_tenants must be in {}..={}, got 0",
+///         AdmissionConfig::MIN_TENANTS,
+///         AdmissionConfig::MAX_TENANTS,
+///     ),
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConfigError(Refused);
+
+/// Which setting of an [`AdmissionConfig`] a [`ConfigError`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// [`AdmissionConfig::target_delay_ns`].
+    TargetDelayNs,
+    /// [`AdmissionConfig::window_ns`] (alone, or against the target).
+    WindowNs,
+    /// [`AdmissionConfig::arm_utilization`].
+    ArmUtilization,
+    /// [`AdmissionConfig::refuse_at`] (a score, or the order of the
+    /// classes' scores).
+    RefuseAt,
+    /// [`AdmissionConfig::within_share_factor`].
+    WithinShareFactor,
+    /// [`AdmissionConfig::share_slack`].
+    ShareSlack,
+    /// [`AdmissionConfig::max_in_flight`].
+    MaxInFlight,
+    /// [`AdmissionConfig::max_in_flight_per_tenant`].
+    MaxInFlightPerTenant,
+    /// [`AdmissionConfig::reserve`].
+    Reserve,
+    /// [`AdmissionConfig::io_depth_limit`] (of any IO kind).
+    IoDepthLimit,
+    /// [`AdmissionConfig::max_tenants`].
+    MaxTenants,
+}
+
+/// The setting refused and its value (with what the limit depends on):
+/// what the message is built from, with the named limits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Refused {
+    TargetDelayNs(u64),
+    WindowNs {
+        window_ns: u64,
+        target_delay_ns: u64,
+    },
+    ArmUtilization(f64),
+    /// A score that is not positive.
+    RefuseAt {
+        class: Class,
+        score: f64,
+    },
+    /// A class refused later than the class above it.
+    RefuseAtOrder {
+        class: Class,
+        score: f64,
+        higher: Class,
+        higher_score: f64,
+    },
+    WithinShareFactor(f64),
+    ShareSlack(f64),
+    MaxInFlight(u64),
+    MaxInFlightPerTenant(u32),
+    Reserve(f64),
+    IoDepthLimit(IoKind, u32),
+    MaxTenants(u32),
 }
 
 impl ConfigError {
-    const fn new(reason: &'static str) -> ConfigError {
-        ConfigError { reason }
-    }
-
-    /// What was wrong, in words.
-    pub const fn reason(&self) -> &'static str {
-        self.reason
+    /// Which setting was refused.
+    pub const fn kind(&self) -> ConfigErrorKind {
+        use ConfigErrorKind as K;
+        match self.0 {
+            Refused::TargetDelayNs(_) => K::TargetDelayNs,
+            Refused::WindowNs { .. } => K::WindowNs,
+            Refused::ArmUtilization(_) => K::ArmUtilization,
+            Refused::RefuseAt { .. } | Refused::RefuseAtOrder { .. } => K::RefuseAt,
+            Refused::WithinShareFactor(_) => K::WithinShareFactor,
+            Refused::ShareSlack(_) => K::ShareSlack,
+            Refused::MaxInFlight(_) => K::MaxInFlight,
+            Refused::MaxInFlightPerTenant(_) => K::MaxInFlightPerTenant,
+            Refused::Reserve(_) => K::Reserve,
+            Refused::IoDepthLimit(..) => K::IoDepthLimit,
+            Refused::MaxTenants(_) => K::MaxTenants,
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason)
+        type C = AdmissionConfig;
+        let (min_delay_ns, max_delay_ns) = (C::MIN_DELAY_NS, C::MAX_DELAY_NS);
+        f.write_str("invalid admission configuration: ")?;
+        match self.0 {
+            Refused::TargetDelayNs(got) => write!(
+                f,
+                "target_delay_ns must be in {min_delay_ns}..={max_delay_ns}, got {got}"
+            ),
+            Refused::WindowNs {
+                window_ns,
+                target_delay_ns,
+            } => write!(
+                f,
+                "window_ns must be in {min_delay_ns}..={max_delay_ns} and at least \
+                 target_delay_ns ({target_delay_ns}), got {window_ns}"
+            ),
+            Refused::ArmUtilization(got) => {
+                write!(
+                    f,
+                    "arm_utilization must be in {ARM_UTILIZATION:?}, got {got}"
+                )
+            }
+            Refused::RefuseAt { class, score } => write!(
+                f,
+                "refuse_at({class}) must be above {MIN_REFUSE_AT:?}, got {score}"
+            ),
+            Refused::RefuseAtOrder {
+                class,
+                score,
+                higher,
+                higher_score,
+            } => write!(
+                f,
+                "refuse_at({class}) must be at most refuse_at({higher}) ({higher_score}), \
+                 got {score}"
+            ),
+            Refused::WithinShareFactor(got) => write!(
+                f,
+                "within_share_factor must be at least {MIN_WITHIN_SHARE_FACTOR:?}, got {got}"
+            ),
+            Refused::ShareSlack(got) => {
+                write!(f, "share_slack must be in {SHARE_SLACK:?}, got {got}")
+            }
+            Refused::MaxInFlight(got) => {
+                write!(f, "max_in_flight must be at least {MIN_BOUND}, got {got}")
+            }
+            Refused::MaxInFlightPerTenant(got) => write!(
+                f,
+                "max_in_flight_per_tenant must be at least {MIN_BOUND}, got {got}"
+            ),
+            Refused::Reserve(got) => write!(f, "reserve must be in {RESERVE:?}, got {got}"),
+            Refused::IoDepthLimit(kind, got) => write!(
+                f,
+                "io_depth_limit({kind}) must be at least {MIN_BOUND}, got {got}"
+            ),
+            Refused::MaxTenants(got) => write!(
+                f,
+                "max_tenants must be in {}..={}, got {got}",
+                C::MIN_TENANTS,
+                C::MAX_TENANTS
+            ),
+        }
     }
 }
 

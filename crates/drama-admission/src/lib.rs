@@ -101,5 +101,5 @@ mod config;
 mod estimator;
 
 pub use admission::{Admission, Ask, Holding, Refusal, RefusalKind, Rules, Verdict};
-pub use config::{AdmissionConfig, ConfigError};
+pub use config::{AdmissionConfig, ConfigError, ConfigErrorKind};
 pub use estimator::{Estimator, Load, Sample};

@@ -1,7 +1,7 @@
 //! Scripted scenarios: a scripted clock, measurement steps, admissions and
 //! the outcome each one must have.
 
-use drama_admission::{Admission, AdmissionConfig, RefusalKind, Sample};
+use drama_admission::{Admission, AdmissionConfig, ConfigErrorKind, RefusalKind, Sample};
 use drama_policy::{Class, IoKind, TenantId};
 
 const MS: u64 = 1_000_000;
@@ -707,31 +707,52 @@ fn unknown_tenants_are_refused_and_not_counted() {
     );
 }
 
+/// `config` is refused with `expect`.
+fn check_config(config: AdmissionConfig, expect: ConfigErrorKind) {
+    match Admission::new(config) {
+        Ok(_) => panic!("{config:?}: accepted, expected {expect:?}"),
+        Err(error) => assert_eq!(error.kind(), expect, "{config:?}: {error}"),
+    }
+}
+
 #[test]
 fn nonsense_settings_are_refused() {
+    use ConfigErrorKind as K;
+    type C = AdmissionConfig;
     let bad = [
-        AdmissionConfig::new().target_delay_ns(0),
-        AdmissionConfig::new().target_delay_ns(u64::MAX),
-        AdmissionConfig::new().window_ns(0),
-        AdmissionConfig::new().window_ns(MS / 4),
-        AdmissionConfig::new().arm_utilization(1.5),
-        AdmissionConfig::new().arm_utilization(f64::NAN),
-        AdmissionConfig::new().refuse_at(Class::Accept, 0.0),
-        AdmissionConfig::new().refuse_at(Class::Accept, f64::NAN),
-        AdmissionConfig::new().refuse_at(Class::Accept, 3.0),
-        AdmissionConfig::new().within_share_factor(0.5),
-        AdmissionConfig::new().within_share_factor(f64::NAN),
-        AdmissionConfig::new().share_slack(-1.0),
-        AdmissionConfig::new().max_in_flight(0),
-        AdmissionConfig::new().max_in_flight_per_tenant(0),
-        AdmissionConfig::new().reserve(1.0),
-        AdmissionConfig::new().reserve(f64::NAN),
-        AdmissionConfig::new().io_depth_limit(IoKind::Accept, 0),
-        AdmissionConfig::new().max_tenants(0),
-        AdmissionConfig::new().max_tenants(u32::MAX),
+        (C::new().target_delay_ns(0), K::TargetDelayNs),
+        (
+            C::new().target_delay_ns(C::MIN_DELAY_NS - 1),
+            K::TargetDelayNs,
+        ),
+        (C::new().target_delay_ns(u64::MAX), K::TargetDelayNs),
+        (C::new().window_ns(0), K::WindowNs),
+        (C::new().window_ns(C::MAX_DELAY_NS + 1), K::WindowNs),
+        (C::new().window_ns(MS / 4), K::WindowNs),
+        (C::new().arm_utilization(1.5), K::ArmUtilization),
+        (C::new().arm_utilization(-0.1), K::ArmUtilization),
+        (C::new().arm_utilization(f64::NAN), K::ArmUtilization),
+        (C::new().refuse_at(Class::Accept, 0.0), K::RefuseAt),
+        (C::new().refuse_at(Class::Accept, f64::NAN), K::RefuseAt),
+        (C::new().refuse_at(Class::Accept, 3.0), K::RefuseAt),
+        (C::new().within_share_factor(0.5), K::WithinShareFactor),
+        (C::new().within_share_factor(f64::NAN), K::WithinShareFactor),
+        (C::new().share_slack(-1.0), K::ShareSlack),
+        (C::new().share_slack(10.5), K::ShareSlack),
+        (C::new().max_in_flight(0), K::MaxInFlight),
+        (
+            C::new().max_in_flight_per_tenant(0),
+            K::MaxInFlightPerTenant,
+        ),
+        (C::new().reserve(1.0), K::Reserve),
+        (C::new().reserve(f64::NAN), K::Reserve),
+        (C::new().io_depth_limit(IoKind::Accept, 0), K::IoDepthLimit),
+        (C::new().max_tenants(C::MIN_TENANTS - 1), K::MaxTenants),
+        (C::new().max_tenants(C::MAX_TENANTS + 1), K::MaxTenants),
+        (C::new().max_tenants(u32::MAX), K::MaxTenants),
     ];
-    for config in bad {
-        assert!(Admission::new(config).is_err(), "{config:?} was accepted");
+    for (config, expect) in bad {
+        check_config(config, expect);
     }
     let extremes = [
         AdmissionConfig::new().max_in_flight(u64::MAX),
@@ -744,10 +765,42 @@ fn nonsense_settings_are_refused() {
             .within_share_factor(1.0)
             .share_slack(0.0)
             .reserve(0.0),
-        AdmissionConfig::new().max_tenants(1),
+        AdmissionConfig::new().max_tenants(AdmissionConfig::MIN_TENANTS),
+        AdmissionConfig::new().max_tenants(AdmissionConfig::MAX_TENANTS),
+        AdmissionConfig::new()
+            .target_delay_ns(AdmissionConfig::MIN_DELAY_NS)
+            .window_ns(AdmissionConfig::MAX_DELAY_NS),
     ];
     for config in extremes {
         let mut admission = Admission::new(config).unwrap();
         admission.admit(TenantId::DEFAULT, Class::Write).unwrap();
     }
+}
+
+#[test]
+fn a_refusal_names_the_limits_and_the_value() {
+    let refused = AdmissionConfig::MAX_DELAY_NS + 1;
+    let error = Admission::new(AdmissionConfig::new().target_delay_ns(refused)).unwrap_err();
+    let message = error.to_string();
+    for part in [
+        "target_delay_ns".to_string(),
+        format!(
+            "{}..={}",
+            AdmissionConfig::MIN_DELAY_NS,
+            AdmissionConfig::MAX_DELAY_NS
+        ),
+        format!("got {refused}"),
+    ] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
+    // A window shorter than the target names the target it must reach.
+    let config = AdmissionConfig::new().target_delay_ns(2 * MS).window_ns(MS);
+    let message = Admission::new(config).unwrap_err().to_string();
+    for part in [format!("({})", 2 * MS), format!("got {MS}")] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
+    // A limit of one IO kind names the kind.
+    let config = AdmissionConfig::new().io_depth_limit(IoKind::Connect, 0);
+    let message = Admission::new(config).unwrap_err().to_string();
+    assert!(message.contains(&IoKind::Connect.to_string()), "{message}");
 }

@@ -70,7 +70,7 @@ mod policy;
 mod vocabulary;
 mod weight;
 
-pub use drr::{ConfigError, Drr, DrrConfig};
+pub use drr::{ConfigError, ConfigErrorKind, Drr, DrrConfig};
 pub use policy::{Limit, Overflow, Picked, Policy};
 pub use vocabulary::{Class, IoKind, TenantId};
 pub use weight::{InvalidWeight, Weight};

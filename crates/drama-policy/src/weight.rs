@@ -66,7 +66,19 @@ impl TryFrom<u32> for Weight {
     }
 }
 
-/// A weight outside `1..=10_000` was asked for.
+/// A weight outside [`Weight::MIN`]`..=`[`Weight::MAX`] (1 to 10,000) was
+/// asked for; [`shares`](Self::shares) is the value refused.
+///
+/// ```
+/// use drama_policy::Weight;
+///
+/// let error = Weight::new(0).unwrap_err();
+/// assert_eq!(error.shares(), 0);
+/// assert_eq!(
+///     error.to_string(),
+///     format!("weight must be in {}..={}, got 0", Weight::MIN, Weight::MAX),
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidWeight {
     shares: u32,
@@ -83,10 +95,10 @@ impl fmt::Display for InvalidWeight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "weight {} is outside {}..={}",
-            self.shares,
-            Weight::MIN.0,
-            Weight::MAX.0
+            "weight must be in {}..={}, got {}",
+            Weight::MIN,
+            Weight::MAX,
+            self.shares
         )
     }
 }

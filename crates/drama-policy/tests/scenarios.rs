@@ -24,7 +24,9 @@
 //! The expectation is the recorded items, space-separated, `-` for an empty
 //! pick.
 
-use drama_policy::{Class, Drr, DrrConfig, Limit, Picked, Policy, TenantId, Weight};
+use drama_policy::{
+    Class, ConfigErrorKind, Drr, DrrConfig, Limit, Picked, Policy, TenantId, Weight,
+};
 
 fn class(s: &str) -> Class {
     match s {
@@ -508,28 +510,110 @@ fn bounds_refuse_and_hand_the_item_back() {
     assert_eq!((drr.len(), drr.tenant_len(a), drr.tenant_len(b)), (3, 2, 1));
 }
 
+/// `config` is refused with `expect`, or accepted when `expect` is `None`.
+fn check_config(config: DrrConfig, expect: Option<ConfigErrorKind>) {
+    match (Drr::<u8>::with_config(config), expect) {
+        (Ok(_), None) => {}
+        (Err(error), Some(kind)) => assert_eq!(error.kind(), kind, "{config:?}: {error}"),
+        (Ok(_), Some(kind)) => panic!("{config:?}: accepted, expected {kind:?}"),
+        (Err(error), None) => panic!("{config:?}: refused ({error}), expected it accepted"),
+    }
+}
+
 #[test]
 fn nonsense_configurations_are_typed_errors() {
-    let bad = [
-        DrrConfig::new().quantum_ns(0),
-        DrrConfig::new().quantum_ns(DrrConfig::MAX_QUANTUM_NS + 1),
-        DrrConfig::new().class_weight(Class::Read, 0),
-        DrrConfig::new().class_weight(Class::Write, 1_001),
-        DrrConfig::new().max_len(0),
-        DrrConfig::new().max_tenant_len(0),
-        DrrConfig::new().max_tenants(0),
-        DrrConfig::new().max_tenants(DrrConfig::MAX_TENANTS + 1),
-        DrrConfig::new().max_debt_credits(0),
-        DrrConfig::new().max_debt_credits(DrrConfig::MAX_DEBT_CREDITS + 1),
+    use ConfigErrorKind as K;
+    type C = DrrConfig;
+    let cases = [
+        (
+            C::new().quantum_ns(C::MIN_QUANTUM_NS - 1),
+            Some(K::QuantumNs),
+        ),
+        (C::new().quantum_ns(C::MIN_QUANTUM_NS), None),
+        (C::new().quantum_ns(C::MAX_QUANTUM_NS), None),
+        (
+            C::new().quantum_ns(C::MAX_QUANTUM_NS + 1),
+            Some(K::QuantumNs),
+        ),
+        (C::new().class_weight(Class::Read, 0), Some(K::ClassWeight)),
+        (
+            C::new().class_weight(Class::Accept, C::MAX_CLASS_WEIGHT),
+            None,
+        ),
+        (
+            C::new().class_weight(Class::Write, C::MAX_CLASS_WEIGHT + 1),
+            Some(K::ClassWeight),
+        ),
+        (C::new().max_len(0), Some(K::MaxLen)),
+        (C::new().max_len(1), None),
+        (C::new().max_tenant_len(0), Some(K::MaxTenantLen)),
+        (C::new().max_tenant_len(1), None),
+        (
+            C::new().max_tenants(C::MIN_TENANTS - 1),
+            Some(K::MaxTenants),
+        ),
+        (C::new().max_tenants(C::MIN_TENANTS), None),
+        (C::new().max_tenants(C::MAX_TENANTS), None),
+        (
+            C::new().max_tenants(C::MAX_TENANTS + 1),
+            Some(K::MaxTenants),
+        ),
+        (
+            C::new().max_debt_credits(C::MIN_DEBT_CREDITS - 1),
+            Some(K::MaxDebtCredits),
+        ),
+        (
+            C::new().max_debt_credits(C::MAX_DEBT_CREDITS + 1),
+            Some(K::MaxDebtCredits),
+        ),
     ];
-    for config in bad {
-        let err = Drr::<u8>::with_config(config).err().expect("refused");
-        assert!(!err.reason().is_empty());
+    for (config, expect) in cases {
+        check_config(config, expect);
     }
-    let err = Drr::<u8>::with_config(DrrConfig::new().max_debt_credits(0))
+    // A weight has one way to be wrong, and says which value it refused.
+    assert_eq!(Weight::new(0).unwrap_err().shares(), 0);
+    assert!(Weight::new(Weight::MAX.get() + 1).is_err());
+    assert_eq!(Weight::new(Weight::MIN.get()), Ok(Weight::MIN));
+    assert_eq!(Weight::new(Weight::MAX.get()), Ok(Weight::MAX));
+}
+
+#[test]
+fn a_refusal_names_the_limits_and_the_value() {
+    let refused = DrrConfig::MAX_DEBT_CREDITS + 1;
+    let error = Drr::<u8>::with_config(DrrConfig::new().max_debt_credits(refused))
         .err()
         .expect("refused");
-    assert_eq!(err.reason(), "max_debt_credits must be in 1..=1_000");
+    let message = error.to_string();
+    for part in [
+        "max_debt_credits".to_string(),
+        format!(
+            "{}..={}",
+            DrrConfig::MIN_DEBT_CREDITS,
+            DrrConfig::MAX_DEBT_CREDITS
+        ),
+        format!("got {refused}"),
+    ] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
+    let class = Class::Compute;
+    let error = Drr::<u8>::with_config(DrrConfig::new().class_weight(class, 0))
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains(&class.to_string()), "{error}");
+
+    let error = Weight::new(Weight::MAX.get() + 1).unwrap_err();
+    assert_eq!(error.shares(), Weight::MAX.get() + 1);
+    let message = error.to_string();
+    for part in [
+        format!("{}..={}", Weight::MIN, Weight::MAX),
+        format!("got {}", Weight::MAX.get() + 1),
+    ] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
+}
+
+#[test]
+fn the_debt_bound_is_configurable() {
     for k in [
         1,
         DrrConfig::DEFAULT_MAX_DEBT_CREDITS,
@@ -539,9 +623,6 @@ fn nonsense_configurations_are_typed_errors() {
         assert_eq!(drr.config().get_max_debt_credits(), k);
     }
     assert_eq!(DrrConfig::new().get_max_debt_credits(), 10);
-    assert_eq!(Weight::new(0).unwrap_err().shares(), 0);
-    assert!(Weight::new(10_001).is_err());
-    assert_eq!(Weight::new(10_000), Ok(Weight::MAX));
 }
 
 #[test]

@@ -128,10 +128,14 @@ impl Builder {
     /// than that needs fewer blocking calls on its workers, not more
     /// threads. (The lower limit is `workers`.)
     pub const MAX_THREADS: usize = 1024;
+    /// The smallest `max_tasks` accepted: 1. A bound of 0 would refuse
+    /// every spawn, the first task included.
+    pub const MIN_TASKS: usize = 1;
     /// The largest `max_tasks` accepted: 2^30 live tasks. A task takes at
     /// least about 128 bytes (its header, state and the smallest future),
     /// so 2^30 tasks hold more than 128 GiB: a larger bound bounds nothing
-    /// on any machine drama runs on. (The lower limit is 1.)
+    /// on any machine drama runs on. (The lower limit is
+    /// [`MIN_TASKS`](Self::MIN_TASKS).)
     pub const MAX_TASKS: usize = 1 << 30;
     /// The smallest inbox capacity: 2. The inbox is Vyukov's bounded ring,
     /// which tells a written cell from one free for the next lap by their
@@ -162,9 +166,12 @@ impl Builder {
     /// must also be at most the configured stuck threshold: a poll allowed
     /// to run until its budget must not be declared stuck.
     pub const MAX_POLL_BUDGET: Duration = Self::MAX_STUCK_THRESHOLD;
+    /// The smallest `max_tenants` accepted: 1, the default tenant (id 0),
+    /// which every task spawned without a tenant runs as.
+    pub const MIN_TENANTS: u32 = DrrConfig::MIN_TENANTS;
     /// The largest `max_tenants` accepted: 2^24, the largest tenant bound
     /// drama's `Drr` accepts (its tables are indexed by tenant id).
-    /// (The lower limit is 1: the default tenant.)
+    /// (The lower limit is [`MIN_TENANTS`](Self::MIN_TENANTS).)
     pub const MAX_TENANTS: u32 = DrrConfig::MAX_TENANTS;
     /// The longest thread-name prefix, in bytes: 15, what Linux shows of a
     /// thread's name (`top`, `perf`, `gdb`; 16 bytes with the NUL). A longer
@@ -173,17 +180,30 @@ impl Builder {
     /// it is refused rather than silently truncated. Keep it short (6 bytes
     /// or fewer) to see the suffixes in full.
     pub const MAX_THREAD_NAME_LEN: usize = 15;
+    /// The shortest thread-name prefix, in bytes: 1. Without a prefix the
+    /// pool's threads are named by their suffixes alone (`-3`, `-monitor`),
+    /// which no tool tells apart from another pool's.
+    pub const MIN_THREAD_NAME_LEN: usize = 1;
+    /// The smallest bound on blocking threads (in all, and per tenant): 1.
+    /// A bound of 0 would leave blocking jobs no thread to run on.
+    pub const MIN_BLOCKING_THREADS: usize = 1;
     /// The largest bound on blocking threads (in all, and per tenant):
     /// 1,024, for the same reason as [`MAX_THREADS`](Self::MAX_THREADS):
     /// stacks and the OS's thread limits. Blocking work that needs more
-    /// threads at once needs its own pool. (The lower limit is 1.)
+    /// threads at once needs its own pool. (The lower limit is
+    /// [`MIN_BLOCKING_THREADS`](Self::MIN_BLOCKING_THREADS).)
     pub const MAX_BLOCKING_THREADS: usize = 1024;
     /// The largest bound on queued blocking jobs (per tenant, and in all):
     /// 2^20. A queued job is a task and its closure, a few hundred bytes;
     /// a million blocking jobs waiting for at most 1,024 threads is minutes
     /// of backlog even for millisecond jobs, past any caller's patience.
-    /// (The lower limit is 1.)
+    /// (The lower limit is
+    /// [`MIN_BLOCKING_QUEUED`](Self::MIN_BLOCKING_QUEUED).)
     pub const MAX_BLOCKING_QUEUED: usize = 1 << 20;
+    /// The smallest bound on queued blocking jobs (per tenant, and in
+    /// all): 1. With no room to queue, a job arriving while every thread is
+    /// busy would be refused even for an instant's wait.
+    pub const MIN_BLOCKING_QUEUED: usize = 1;
     /// The shortest blocking keep-alive: 1 ms. Starting a thread costs tens
     /// of microseconds; a thread that exits sooner than a millisecond after
     /// its job makes a steady trickle of jobs start a thread each.
@@ -390,79 +410,70 @@ impl Builder {
     /// Checks every setting against its limits, in the order of the
     /// setters; `workers` is the worker count decided on.
     fn check(&self, workers: usize) -> Result<(), BuildError> {
-        use BuildErrorKind as Kind;
-        fn refuse(kind: BuildErrorKind, reason: &'static str) -> Result<(), BuildError> {
-            Err(BuildError::new(kind, reason))
+        use Refused as R;
+        fn refuse(refused: Refused) -> Result<(), BuildError> {
+            Err(BuildError { refused })
         }
         if !(Self::MIN_WORKERS..=Self::MAX_WORKERS).contains(&workers) {
-            return refuse(Kind::Workers, "workers must be in 1..=64");
+            return refuse(R::Workers(workers));
         }
         if let Some(max_threads) = self.max_threads
             && !(workers..=Self::MAX_THREADS).contains(&max_threads)
         {
-            return refuse(
-                Kind::MaxThreads,
-                "max_threads must be at least workers and at most 1_024",
-            );
+            return refuse(R::MaxThreads {
+                max_threads,
+                workers,
+            });
         }
-        if !(1..=Self::MAX_TASKS).contains(&self.max_tasks) {
-            return refuse(Kind::MaxTasks, "max_tasks must be in 1..=2^30");
+        if !(Self::MIN_TASKS..=Self::MAX_TASKS).contains(&self.max_tasks) {
+            return refuse(R::MaxTasks(self.max_tasks));
         }
         if !(Self::MIN_INBOX_CAPACITY..=Self::MAX_INBOX_CAPACITY).contains(&self.inbox_capacity)
             || !self.inbox_capacity.is_power_of_two()
         {
-            return refuse(
-                Kind::InboxCapacity,
-                "inbox_capacity must be a power of two in 2..=65_536",
-            );
+            return refuse(R::InboxCapacity(self.inbox_capacity));
         }
         if !(Self::MIN_STUCK_THRESHOLD..=Self::MAX_STUCK_THRESHOLD).contains(&self.stuck_threshold)
         {
-            return refuse(
-                Kind::StuckThreshold,
-                "stuck_threshold must be in 1 ms..=1 h",
-            );
+            return refuse(R::StuckThreshold(self.stuck_threshold));
         }
-        if !(Self::MIN_POLL_BUDGET..=Self::MAX_POLL_BUDGET).contains(&self.poll_budget) {
-            return refuse(Kind::PollBudget, "poll_budget must be in 10 µs..=1 h");
+        if !(Self::MIN_POLL_BUDGET..=Self::MAX_POLL_BUDGET).contains(&self.poll_budget)
+            || self.poll_budget > self.stuck_threshold
+        {
+            return refuse(R::PollBudget {
+                poll_budget: self.poll_budget,
+                stuck_threshold: self.stuck_threshold,
+            });
         }
-        if self.poll_budget > self.stuck_threshold {
-            return refuse(
-                Kind::PollBudget,
-                "poll_budget must be at most stuck_threshold",
-            );
-        }
-        if !(1..=Self::MAX_TENANTS).contains(&self.max_tenants) {
-            return refuse(Kind::MaxTenants, "max_tenants must be in 1..=16_777_216");
+        if !(Self::MIN_TENANTS..=Self::MAX_TENANTS).contains(&self.max_tenants) {
+            return refuse(R::MaxTenants(self.max_tenants));
         }
         let name = &self.thread_name;
-        if name.is_empty() || name.len() > Self::MAX_THREAD_NAME_LEN || name.contains('\0') {
-            return refuse(
-                Kind::ThreadName,
-                "thread_name must be 1..=15 bytes without NUL",
-            );
+        let name_len = Self::MIN_THREAD_NAME_LEN..=Self::MAX_THREAD_NAME_LEN;
+        if !name_len.contains(&name.len()) || name.contains('\0') {
+            return refuse(R::ThreadName {
+                len: name.len(),
+                nul_at: name.find('\0'),
+            });
         }
         let b = &self.blocking;
-        let threads = 1..=Self::MAX_BLOCKING_THREADS;
+        let threads = Self::MIN_BLOCKING_THREADS..=Self::MAX_BLOCKING_THREADS;
         if !threads.contains(&b.max_threads) || !threads.contains(&b.max_threads_per_tenant) {
-            return refuse(
-                Kind::BlockingThreads,
-                "blocking thread limits must be in 1..=1_024",
-            );
+            return refuse(R::BlockingThreads {
+                max_threads: b.max_threads,
+                per_tenant: b.max_threads_per_tenant,
+            });
         }
-        let queued = 1..=Self::MAX_BLOCKING_QUEUED;
+        let queued = Self::MIN_BLOCKING_QUEUED..=Self::MAX_BLOCKING_QUEUED;
         if !queued.contains(&b.max_queued_per_tenant) || !queued.contains(&b.max_queued) {
-            return refuse(
-                Kind::BlockingQueue,
-                "blocking queue limits must be in 1..=2^20",
-            );
+            return refuse(R::BlockingQueue {
+                per_tenant: b.max_queued_per_tenant,
+                total: b.max_queued,
+            });
         }
         let keep_alive = Self::MIN_BLOCKING_KEEP_ALIVE..=Self::MAX_BLOCKING_KEEP_ALIVE;
         if !keep_alive.contains(&b.keep_alive) {
-            return refuse(
-                Kind::BlockingKeepAlive,
-                "blocking keep_alive must be in 1 ms..=1 h",
-            );
+            return refuse(R::BlockingKeepAlive(b.keep_alive));
         }
         Ok(())
     }
@@ -494,8 +505,7 @@ impl Builder {
                     .max_len(config.get_max_len().max(self.max_tasks))
                     .max_tenant_len(config.get_max_tenant_len().max(self.max_tasks));
                 // Validate once here, so a bad config is a BuildError.
-                Drr::<Runnable>::with_config(config)
-                    .map_err(|e| BuildError::new(BuildErrorKind::Policy, e.reason()))?;
+                Drr::<Runnable>::with_config(config).map_err(BuildError::policy)?;
                 Arc::new(move |_| {
                     Box::new(Drr::with_config(config).expect("validated by build"))
                         as Box<dyn Policy<Runnable> + Send>
@@ -510,7 +520,7 @@ impl Builder {
                 .max_in_flight(self.max_tasks as u64)
                 .max_tenants(self.max_tenants),
         )
-        .map_err(|e| BuildError::new(BuildErrorKind::Admission, e.reason()))?;
+        .map_err(BuildError::admission)?;
         let config = Config {
             admission,
             workers,
@@ -529,11 +539,10 @@ impl Builder {
         // `BuildError` and not a pool half started.
         #[cfg(feature = "status")]
         let status = match self.status_addr {
-            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| BuildError {
-                kind: BuildErrorKind::StatusEndpoint,
-                reason: "could not bind the status endpoint's address",
-                source: Some(e),
-            })?),
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .map_err(|e| BuildError::status_endpoint(addr, e))?,
+            ),
             None => None,
         };
         let shared = Shared::new(config, make_policy);
@@ -572,15 +581,19 @@ const _: () = {
     assert!(Builder::DEFAULT_INBOX_CAPACITY <= Builder::MAX_INBOX_CAPACITY);
     assert!(Builder::MIN_INBOX_CAPACITY.is_power_of_two());
     assert!(Builder::MAX_INBOX_CAPACITY.is_power_of_two());
+    assert!(Builder::DEFAULT_MAX_TASKS >= Builder::MIN_TASKS);
     assert!(Builder::DEFAULT_MAX_TASKS <= Builder::MAX_TASKS);
+    assert!(DrrConfig::DEFAULT_MAX_TENANTS >= Builder::MIN_TENANTS);
     assert!(DrrConfig::DEFAULT_MAX_TENANTS <= Builder::MAX_TENANTS);
+    assert!(Builder::DEFAULT_BLOCKING_THREADS_PER_TENANT >= Builder::MIN_BLOCKING_THREADS);
+    assert!(Builder::DEFAULT_BLOCKING_QUEUED_PER_TENANT >= Builder::MIN_BLOCKING_QUEUED);
     assert!(Builder::DEFAULT_BLOCKING_THREADS <= Builder::MAX_BLOCKING_THREADS);
     assert!(Builder::DEFAULT_BLOCKING_THREADS_PER_TENANT <= Builder::DEFAULT_BLOCKING_THREADS);
     assert!(Builder::DEFAULT_BLOCKING_QUEUED <= Builder::MAX_BLOCKING_QUEUED);
     assert!(Builder::DEFAULT_BLOCKING_QUEUED_PER_TENANT <= Builder::DEFAULT_BLOCKING_QUEUED);
     assert!(ns(&Builder::DEFAULT_BLOCKING_KEEP_ALIVE) >= ns(&Builder::MIN_BLOCKING_KEEP_ALIVE));
     assert!(ns(&Builder::DEFAULT_BLOCKING_KEEP_ALIVE) <= ns(&Builder::MAX_BLOCKING_KEEP_ALIVE));
-    assert!(!Builder::DEFAULT_THREAD_NAME.is_empty());
+    assert!(Builder::DEFAULT_THREAD_NAME.len() >= Builder::MIN_THREAD_NAME_LEN);
     assert!(Builder::DEFAULT_THREAD_NAME.len() <= Builder::MAX_THREAD_NAME_LEN);
 };
 
@@ -603,21 +616,31 @@ impl fmt::Debug for Builder {
 }
 
 /// A configuration [`Builder::build`] refused, or a thread it could not
-/// start. [`kind`](Self::kind) names the setting, [`reason`](Self::reason)
-/// says what was wrong with it, in words.
+/// start. [`kind`](Self::kind) names the setting; the message gives its
+/// limits (the `MIN_*` and `MAX_*` constants of [`Builder`]) and the value
+/// refused. A refused policy or admission configuration, and an error of
+/// the OS, is the error's [`source`](std::error::Error::source).
 ///
 /// ```
 /// use std::time::Duration;
-/// use drama_pool::{BuildErrorKind, Pool};
+/// use drama_pool::{BuildErrorKind, Builder, Pool};
 ///
 /// let error = Pool::builder().stuck_threshold(Duration::MAX).build().unwrap_err();
 /// assert_eq!(error.kind(), BuildErrorKind::StuckThreshold);
+///
+/// let error = Pool::builder().workers(0).build().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     format!(
+///         "workers must be in {}..={}, got 0",
+///         Builder::MIN_WORKERS,
+///         Builder::MAX_WORKERS,
+///     ),
+/// );
 /// ```
 #[derive(Debug)]
 pub struct BuildError {
-    kind: BuildErrorKind,
-    reason: &'static str,
-    source: Option<std::io::Error>,
+    refused: Refused,
 }
 
 /// Which setting a [`BuildError`] refused (or that a thread could not be
@@ -647,9 +670,13 @@ pub enum BuildErrorKind {
     BlockingQueue,
     /// [`Builder::blocking_keep_alive`].
     BlockingKeepAlive,
-    /// The policy's configuration ([`Builder::drr`]).
+    /// The policy's configuration ([`Builder::drr`]); the error's
+    /// [`source`](std::error::Error::source) is the policy's
+    /// `drama_policy::ConfigError`.
     Policy,
-    /// The admission configuration ([`Builder::admission`]).
+    /// The admission configuration ([`Builder::admission`]); the error's
+    /// [`source`](std::error::Error::source) is admission's
+    /// `drama_admission::ConfigError`.
     Admission,
     /// The OS refused to start one of the pool's threads; the error's
     /// [`source`](std::error::Error::source) says why.
@@ -660,46 +687,216 @@ pub enum BuildErrorKind {
     StatusEndpoint,
 }
 
+/// What a [`BuildError`] refused: the setting and its value (with what its
+/// limit depends on), from which the message is built with the limits.
+#[derive(Debug)]
+enum Refused {
+    Workers(usize),
+    MaxThreads {
+        max_threads: usize,
+        workers: usize,
+    },
+    MaxTasks(usize),
+    InboxCapacity(usize),
+    StuckThreshold(Duration),
+    PollBudget {
+        poll_budget: Duration,
+        stuck_threshold: Duration,
+    },
+    MaxTenants(u32),
+    ThreadName {
+        len: usize,
+        nul_at: Option<usize>,
+    },
+    BlockingThreads {
+        max_threads: usize,
+        per_tenant: usize,
+    },
+    BlockingQueue {
+        per_tenant: usize,
+        total: usize,
+    },
+    BlockingKeepAlive(Duration),
+    /// The policy's refusal, kept whole as the source.
+    Policy(drama_policy::ConfigError),
+    /// Admission's refusal, kept whole as the source.
+    Admission(drama_admission::ConfigError),
+    /// The thread that could not be started, in words, and the OS's error.
+    ThreadStart(&'static str, std::io::Error),
+    /// The address that could not be bound, and the OS's error.
+    #[cfg(feature = "status")]
+    StatusEndpoint(std::net::SocketAddr, std::io::Error),
+}
+
 impl BuildError {
-    pub(crate) fn new(kind: BuildErrorKind, reason: &'static str) -> BuildError {
+    /// The policy's configuration was refused.
+    fn policy(source: drama_policy::ConfigError) -> BuildError {
         BuildError {
-            kind,
-            reason,
-            source: None,
+            refused: Refused::Policy(source),
         }
     }
 
-    fn io(reason: &'static str, source: std::io::Error) -> BuildError {
+    /// The admission configuration was refused.
+    fn admission(source: drama_admission::ConfigError) -> BuildError {
         BuildError {
-            kind: BuildErrorKind::ThreadStart,
-            reason,
-            source: Some(source),
+            refused: Refused::Admission(source),
+        }
+    }
+
+    /// The OS refused to start a thread; `what` says which, in words.
+    fn io(what: &'static str, source: std::io::Error) -> BuildError {
+        BuildError {
+            refused: Refused::ThreadStart(what, source),
+        }
+    }
+
+    /// The status endpoint's address could not be bound.
+    #[cfg(feature = "status")]
+    fn status_endpoint(addr: std::net::SocketAddr, source: std::io::Error) -> BuildError {
+        BuildError {
+            refused: Refused::StatusEndpoint(addr, source),
         }
     }
 
     /// Which setting was refused.
     pub fn kind(&self) -> BuildErrorKind {
-        self.kind
-    }
-
-    /// What was wrong, in words.
-    pub fn reason(&self) -> &'static str {
-        self.reason
+        use BuildErrorKind as Kind;
+        match self.refused {
+            Refused::Workers(_) => Kind::Workers,
+            Refused::MaxThreads { .. } => Kind::MaxThreads,
+            Refused::MaxTasks(_) => Kind::MaxTasks,
+            Refused::InboxCapacity(_) => Kind::InboxCapacity,
+            Refused::StuckThreshold(_) => Kind::StuckThreshold,
+            Refused::PollBudget { .. } => Kind::PollBudget,
+            Refused::MaxTenants(_) => Kind::MaxTenants,
+            Refused::ThreadName { .. } => Kind::ThreadName,
+            Refused::BlockingThreads { .. } => Kind::BlockingThreads,
+            Refused::BlockingQueue { .. } => Kind::BlockingQueue,
+            Refused::BlockingKeepAlive(_) => Kind::BlockingKeepAlive,
+            Refused::Policy(_) => Kind::Policy,
+            Refused::Admission(_) => Kind::Admission,
+            Refused::ThreadStart(..) => Kind::ThreadStart,
+            #[cfg(feature = "status")]
+            Refused::StatusEndpoint(..) => Kind::StatusEndpoint,
+        }
     }
 }
 
+/// The message names the setting, its limits (the constants of
+/// [`Builder`]) and the value refused; durations are shown as `Debug`
+/// shows them (`10ms`, `3600s`). With a source, the message includes the
+/// source's.
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.reason),
-            None => f.write_str(self.reason),
+        type B = Builder;
+        match &self.refused {
+            Refused::Workers(got) => write!(
+                f,
+                "workers must be in {}..={}, got {got}",
+                B::MIN_WORKERS,
+                B::MAX_WORKERS
+            ),
+            Refused::MaxThreads {
+                max_threads,
+                workers,
+            } => write!(
+                f,
+                "max_threads must be in workers..={} (workers is {workers}), got {max_threads}",
+                B::MAX_THREADS
+            ),
+            Refused::MaxTasks(got) => write!(
+                f,
+                "max_tasks must be in {}..={}, got {got}",
+                B::MIN_TASKS,
+                B::MAX_TASKS
+            ),
+            Refused::InboxCapacity(got) => write!(
+                f,
+                "inbox_capacity must be a power of two in {}..={}, got {got}",
+                B::MIN_INBOX_CAPACITY,
+                B::MAX_INBOX_CAPACITY
+            ),
+            Refused::StuckThreshold(got) => write!(
+                f,
+                "stuck_threshold must be in {:?}..={:?}, got {got:?}",
+                B::MIN_STUCK_THRESHOLD,
+                B::MAX_STUCK_THRESHOLD
+            ),
+            Refused::PollBudget {
+                poll_budget,
+                stuck_threshold,
+            } => write!(
+                f,
+                "poll_budget must be in {:?}..={:?} and at most stuck_threshold \
+                 ({stuck_threshold:?}), got {poll_budget:?}",
+                B::MIN_POLL_BUDGET,
+                B::MAX_POLL_BUDGET
+            ),
+            Refused::MaxTenants(got) => write!(
+                f,
+                "max_tenants must be in {}..={}, got {got}",
+                B::MIN_TENANTS,
+                B::MAX_TENANTS
+            ),
+            Refused::ThreadName { len, nul_at } => {
+                write!(
+                    f,
+                    "thread_name must be {}..={} bytes without NUL, got {len} bytes",
+                    B::MIN_THREAD_NAME_LEN,
+                    B::MAX_THREAD_NAME_LEN
+                )?;
+                match nul_at {
+                    Some(at) => write!(f, " with a NUL at byte {at}"),
+                    None => Ok(()),
+                }
+            }
+            Refused::BlockingThreads {
+                max_threads,
+                per_tenant,
+            } => write!(
+                f,
+                "blocking_threads(max_threads, per_tenant) must each be in {}..={}, \
+                 got ({max_threads}, {per_tenant})",
+                B::MIN_BLOCKING_THREADS,
+                B::MAX_BLOCKING_THREADS
+            ),
+            Refused::BlockingQueue { per_tenant, total } => write!(
+                f,
+                "blocking_queue(per_tenant, total) must each be in {}..={}, \
+                 got ({per_tenant}, {total})",
+                B::MIN_BLOCKING_QUEUED,
+                B::MAX_BLOCKING_QUEUED
+            ),
+            Refused::BlockingKeepAlive(got) => write!(
+                f,
+                "blocking_keep_alive must be in {:?}..={:?}, got {got:?}",
+                B::MIN_BLOCKING_KEEP_ALIVE,
+                B::MAX_BLOCKING_KEEP_ALIVE
+            ),
+            // The sources' messages name their configuration, the
+            // setting, its limits and the value refused.
+            Refused::Policy(source) => write!(f, "{source}"),
+            Refused::Admission(source) => write!(f, "{source}"),
+            Refused::ThreadStart(what, source) => write!(f, "{what}: {source}"),
+            #[cfg(feature = "status")]
+            Refused::StatusEndpoint(addr, source) => write!(
+                f,
+                "could not bind the status endpoint's address {addr}: {source}"
+            ),
         }
     }
 }
 
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        match &self.refused {
+            Refused::Policy(source) => Some(source),
+            Refused::Admission(source) => Some(source),
+            Refused::ThreadStart(_, source) => Some(source),
+            #[cfg(feature = "status")]
+            Refused::StatusEndpoint(_, source) => Some(source),
+            _ => None,
+        }
     }
 }
 
@@ -750,11 +947,136 @@ mod tests {
     }
 
     #[test]
-    fn errors_say_which_setting_in_words() {
-        let error = base().inbox_capacity(1).build().unwrap_err();
-        assert_eq!(error.kind(), Kind::InboxCapacity);
-        assert!(error.reason().contains("inbox_capacity"), "{error}");
-        assert_eq!(error.to_string(), error.reason());
+    fn each_setting_is_refused_with_its_kind() {
+        check(&[
+            ("workers", |b| b.workers(0), Some(Kind::Workers)),
+            (
+                "max_threads",
+                |b| b.workers(2).max_threads(1),
+                Some(Kind::MaxThreads),
+            ),
+            ("max_tasks", |b| b.max_tasks(0), Some(Kind::MaxTasks)),
+            (
+                "inbox_capacity",
+                |b| b.inbox_capacity(3),
+                Some(Kind::InboxCapacity),
+            ),
+            (
+                "stuck_threshold",
+                |b| b.stuck_threshold(Duration::ZERO),
+                Some(Kind::StuckThreshold),
+            ),
+            (
+                "poll_budget",
+                |b| b.poll_budget(Duration::ZERO),
+                Some(Kind::PollBudget),
+            ),
+            (
+                "poll_budget over stuck_threshold",
+                |b| {
+                    b.stuck_threshold(Duration::from_millis(2))
+                        .poll_budget(Duration::from_millis(3))
+                },
+                Some(Kind::PollBudget),
+            ),
+            ("max_tenants", |b| b.max_tenants(0), Some(Kind::MaxTenants)),
+            ("thread_name", |b| b.thread_name(""), Some(Kind::ThreadName)),
+            (
+                "blocking_threads",
+                |b| b.blocking_threads(1, 0),
+                Some(Kind::BlockingThreads),
+            ),
+            (
+                "blocking_queue",
+                |b| b.blocking_queue(0, 1),
+                Some(Kind::BlockingQueue),
+            ),
+            (
+                "blocking_keep_alive",
+                |b| b.blocking_keep_alive(Duration::ZERO),
+                Some(Kind::BlockingKeepAlive),
+            ),
+            (
+                "drr",
+                |b| b.drr(DrrConfig::new().quantum_ns(0)),
+                Some(Kind::Policy),
+            ),
+            (
+                "admission",
+                |b| b.admission(AdmissionConfig::new().reserve(1.0)),
+                Some(Kind::Admission),
+            ),
+        ]);
+    }
+
+    /// The parts a refusal's message must hold.
+    fn says(error: &BuildError, parts: &[String]) {
+        let message = error.to_string();
+        for part in parts {
+            assert!(message.contains(part), "{part:?} not in {message:?}");
+        }
+    }
+
+    #[test]
+    fn messages_name_the_limits_and_the_value() {
+        let error = base()
+            .workers(Builder::MAX_WORKERS + 1)
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), Kind::Workers);
+        says(
+            &error,
+            &[
+                "workers".into(),
+                format!("{}..={}", Builder::MIN_WORKERS, Builder::MAX_WORKERS),
+                format!("got {}", Builder::MAX_WORKERS + 1),
+            ],
+        );
         assert!(std::error::Error::source(&error).is_none());
+
+        // A limit that is another setting names that setting's value.
+        let threshold = Duration::from_millis(2);
+        let budget = Duration::from_millis(3);
+        let error = base()
+            .stuck_threshold(threshold)
+            .poll_budget(budget)
+            .build()
+            .unwrap_err();
+        says(
+            &error,
+            &[
+                format!("{:?}", Builder::MIN_POLL_BUDGET),
+                format!("({threshold:?})"),
+                format!("got {budget:?}"),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_policy_and_admission_refusals_are_the_source() {
+        use std::error::Error as _;
+        let error = base()
+            .drr(DrrConfig::new().max_debt_credits(0))
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), Kind::Policy);
+        let source = error.source().expect("the policy's refusal");
+        let source = source
+            .downcast_ref::<drama_policy::ConfigError>()
+            .expect("a drama_policy::ConfigError");
+        assert_eq!(source.kind(), drama_policy::ConfigErrorKind::MaxDebtCredits);
+        says(&error, &[source.to_string()]);
+
+        let error = base()
+            .admission(AdmissionConfig::new().share_slack(-1.0))
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), Kind::Admission);
+        let source = error.source().expect("admission's refusal");
+        let source = source
+            .downcast_ref::<drama_admission::ConfigError>()
+            .expect("a drama_admission::ConfigError");
+        assert_eq!(source.kind(), drama_admission::ConfigErrorKind::ShareSlack);
+        says(&error, &[source.to_string()]);
     }
 }

@@ -100,7 +100,7 @@ pub enum TenantErrorKind {
     /// A tenant id at or above `max_tenants`: no queue of the runtime can
     /// keep it apart from the others.
     IdOutOfRange,
-    /// A weight outside `Weight::MIN..=Weight::MAX` (1..=10,000).
+    /// A weight outside `Weight::MIN..=Weight::MAX` (1 to 10,000).
     WeightOutOfRange,
     /// A name longer than [`MAX_TENANT_NAME_LEN`] bytes.
     NameTooLong,
@@ -120,39 +120,32 @@ impl TenantError {
     pub fn kind(&self) -> TenantErrorKind {
         self.kind
     }
-
-    /// Why, in words.
-    pub fn reason(&self) -> &'static str {
-        match self.kind {
-            TenantErrorKind::TooMany => "the runtime knows as many tenants as max_tenants allows",
-            TenantErrorKind::IdOutOfRange => "the tenant id is not below max_tenants",
-            TenantErrorKind::WeightOutOfRange => "the weight is outside 1..=10_000",
-            TenantErrorKind::NameTooLong => "the tenant name is longer than MAX_TENANT_NAME_LEN",
-        }
-    }
 }
 
+/// The message names the limit (a constant, or the runtime's
+/// `max_tenants`) and the value refused.
 impl fmt::Display for TenantError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let reason = self.reason();
+        let (value, max_tenants) = (self.value, self.max_tenants);
         match self.kind {
-            TenantErrorKind::TooMany => write!(f, "{reason} ({})", self.max_tenants),
+            TenantErrorKind::TooMany => write!(
+                f,
+                "the runtime knows max_tenants ({max_tenants}) tenants already: \
+                 a new name would take id {value}"
+            ),
             TenantErrorKind::IdOutOfRange => write!(
                 f,
-                "{reason}: id {}, max_tenants {}",
-                self.value, self.max_tenants
+                "a tenant id must be below max_tenants ({max_tenants}), got {value}"
             ),
             TenantErrorKind::WeightOutOfRange => write!(
                 f,
-                "{reason}: {} (weights are {}..={})",
-                self.value,
+                "a weight must be in {}..={}, got {value}",
                 Weight::MIN,
                 Weight::MAX
             ),
             TenantErrorKind::NameTooLong => write!(
                 f,
-                "{reason}: {} bytes, at most {MAX_TENANT_NAME_LEN}",
-                self.value
+                "a tenant name must be at most {MAX_TENANT_NAME_LEN} bytes, got {value} bytes"
             ),
         }
     }
@@ -197,6 +190,73 @@ mod tests {
         assert_eq!(tenants.intern("a").unwrap(), TenantId::new(1));
         let error = tenants.intern("b").unwrap_err();
         assert_eq!(error.kind(), TenantErrorKind::TooMany);
-        assert!(error.to_string().contains("(2)"), "{error}");
+    }
+
+    /// What `check` expects: a name's id, or a refusal of a kind.
+    type Expect = Result<TenantId, TenantErrorKind>;
+
+    /// Interns each name in turn into a table of `max_tenants`, and checks
+    /// the id it gets or the kind of its refusal.
+    fn check(max_tenants: u32, script: &[(&str, Expect)]) {
+        let tenants = Tenants::new(max_tenants);
+        for (name, expect) in script {
+            let got = tenants.intern(name).map_err(|error| error.kind());
+            assert_eq!(got, *expect, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_refusal() {
+        use TenantErrorKind as K;
+        let too_long = "x".repeat(MAX_TENANT_NAME_LEN + 1);
+        check(
+            2,
+            &[
+                ("a", Ok(TenantId::new(1))),
+                (&too_long, Err(K::NameTooLong)),
+                ("b", Err(K::TooMany)),
+                ("a", Ok(TenantId::new(1))),
+            ],
+        );
+        let id = TenantId::new(5);
+        assert_eq!(TenantError::id_out_of_range(id, 5).kind(), K::IdOutOfRange);
+        let weight = Weight::new(0).unwrap_err();
+        assert_eq!(TenantError::from(weight).kind(), K::WeightOutOfRange);
+    }
+
+    #[test]
+    fn messages_name_the_limit_and_the_value() {
+        let contains = |error: TenantError, parts: &[String]| {
+            let message = error.to_string();
+            for part in parts {
+                assert!(message.contains(part), "{part:?} not in {message:?}");
+            }
+        };
+        let too_long = "x".repeat(MAX_TENANT_NAME_LEN + 1);
+        let error = Tenants::new(4).intern(&too_long).unwrap_err();
+        contains(
+            error,
+            &[
+                MAX_TENANT_NAME_LEN.to_string(),
+                format!("got {}", too_long.len()),
+            ],
+        );
+        let tenants = Tenants::new(2);
+        tenants.intern("a").unwrap();
+        contains(
+            tenants.intern("b").unwrap_err(),
+            &["(2)".into(), "id 2".into()],
+        );
+        let error = TenantError::id_out_of_range(TenantId::new(9), 5);
+        contains(error, &["(5)".into(), "got 9".into()]);
+        let refused = Weight::MAX.get() + 1;
+        let error = TenantError::from(Weight::new(refused).unwrap_err());
+        contains(
+            error,
+            &[
+                format!("{}..={}", Weight::MIN, Weight::MAX),
+                format!("got {refused}"),
+            ],
+        );
     }
 }

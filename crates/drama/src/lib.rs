@@ -64,7 +64,7 @@ pub use runtime::{
 /// the class thresholds, the share test, the reserve, IO depth limits
 /// (see [`Builder::admission`]).
 pub mod admission {
-    pub use drama_admission::{AdmissionConfig, ConfigError};
+    pub use drama_admission::{AdmissionConfig, ConfigError, ConfigErrorKind};
 }
 
 /// The scheduler's view ([`Runtime::snapshot`]): the [`Snapshot`](metrics::Snapshot)
@@ -81,6 +81,7 @@ pub mod metrics {
 /// policy implements, and drama's default, [`Drr`](policy::Drr).
 pub mod policy {
     pub use drama_policy::{
-        ConfigError, Drr, DrrConfig, InvalidWeight, Limit, Overflow, Picked, Policy, Weight,
+        ConfigError, ConfigErrorKind, Drr, DrrConfig, InvalidWeight, Limit, Overflow, Picked,
+        Policy, Weight,
     };
 }

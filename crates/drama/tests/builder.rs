@@ -4,75 +4,73 @@
 
 use std::time::Duration;
 
-use drama::policy::DrrConfig;
-use drama::{BuildErrorKind, Runtime, TenantErrorKind, TenantId};
+use drama::admission::AdmissionConfig;
+use drama::policy::{DrrConfig, Weight};
+use drama::{BuildErrorKind, Builder, Runtime, TenantErrorKind, TenantId};
 
-/// The kind of the refusal, and checks that its reason names the setting.
-fn refused(builder: drama::Builder, setting: &str) -> BuildErrorKind {
-    let error = builder.build().unwrap_err();
-    assert!(error.reason().contains(setting), "{error}");
-    error.kind()
+/// `builder` is refused with `expect`.
+fn check(builder: drama::Builder, expect: BuildErrorKind) {
+    match builder.build() {
+        Ok(rt) => panic!("accepted ({rt:?}), expected {expect:?}"),
+        Err(error) => assert_eq!(error.kind(), expect, "{error}"),
+    }
 }
 
 #[test]
 fn nonsense_is_refused() {
     use BuildErrorKind as K;
-    let check = |builder, setting, kind| assert_eq!(refused(builder, setting), kind, "{setting}");
-    check(Runtime::builder().workers(0), "workers", K::Workers);
-    check(Runtime::builder().workers(65), "workers", K::Workers);
-    check(Runtime::builder().max_tasks(0), "max_tasks", K::MaxTasks);
-    check(
-        Runtime::builder().inbox_capacity(0),
-        "inbox",
-        K::InboxCapacity,
-    );
-    check(
-        Runtime::builder().inbox_capacity(1),
-        "inbox",
-        K::InboxCapacity,
-    );
-    check(
-        Runtime::builder().inbox_capacity(100),
-        "inbox",
-        K::InboxCapacity,
-    );
+    check(Runtime::builder().workers(0), K::Workers);
+    check(Runtime::builder().workers(65), K::Workers);
+    check(Runtime::builder().max_tasks(0), K::MaxTasks);
+    check(Runtime::builder().inbox_capacity(0), K::InboxCapacity);
+    check(Runtime::builder().inbox_capacity(1), K::InboxCapacity);
+    check(Runtime::builder().inbox_capacity(100), K::InboxCapacity);
     check(
         Runtime::builder().stuck_threshold(Duration::ZERO),
-        "stuck",
         K::StuckThreshold,
     );
     check(
         Runtime::builder().poll_budget(Duration::ZERO),
-        "poll_budget",
         K::PollBudget,
     );
-    check(
-        Runtime::builder().workers(4).max_threads(2),
-        "max_threads",
-        K::MaxThreads,
-    );
-    check(
-        Runtime::builder().max_tenants(0),
-        "max_tenants",
-        K::MaxTenants,
-    );
-    check(
-        Runtime::builder().thread_name("dr\0ama"),
-        "thread_name",
-        K::ThreadName,
-    );
+    check(Runtime::builder().workers(4).max_threads(2), K::MaxThreads);
+    check(Runtime::builder().max_tenants(0), K::MaxTenants);
+    check(Runtime::builder().thread_name("dr\0ama"), K::ThreadName);
     check(
         Runtime::builder().blocking_threads(0, 1),
-        "blocking",
         K::BlockingThreads,
     );
+    check(Runtime::builder().blocking_queue(1, 0), K::BlockingQueue);
     check(
-        Runtime::builder().blocking_queue(1, 0),
-        "blocking",
-        K::BlockingQueue,
+        Runtime::builder().blocking_keep_alive(Duration::ZERO),
+        K::BlockingKeepAlive,
     );
     let zero_quantum = DrrConfig::new().quantum_ns(0);
-    check(Runtime::builder().drr(zero_quantum), "quantum", K::Policy);
+    check(Runtime::builder().drr(zero_quantum), K::Policy);
+    let full_reserve = AdmissionConfig::new().reserve(1.0);
+    check(Runtime::builder().admission(full_reserve), K::Admission);
+}
+
+#[test]
+fn a_refusal_names_the_limits_and_the_value() {
+    let refused = Builder::MAX_WORKERS + 1;
+    let error = Runtime::builder().workers(refused).build().unwrap_err();
+    let message = error.to_string();
+    for part in [
+        "workers".to_string(),
+        format!("{}..={}", Builder::MIN_WORKERS, Builder::MAX_WORKERS),
+        format!("got {refused}"),
+    ] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let message = rt.set_weight(TenantId::DEFAULT, 0).unwrap_err().to_string();
+    for part in [
+        format!("{}..={}", Weight::MIN, Weight::MAX),
+        "got 0".to_string(),
+    ] {
+        assert!(message.contains(&part), "{part:?} not in {message:?}");
+    }
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! past them, `MAX` of its type, `Duration::MAX`, a nanosecond, powers of
 //! two far too large, names with NUL, empty and huge names), and so is every
 //! runtime call that takes a tenant, a weight, a name or a timeout. A case
-//! expects either a refusal of a given kind (checked with `kind()` or
-//! `reason()`), or a runtime that works: a task runs to its value, a
+//! expects either a refusal of a given kind (checked with `kind()`, or
+//! `reason()` for a refused spawn), or a runtime that works: a task runs to its value, a
 //! blocking job too, and at shutdown a task left waiting is cancelled.
 //!
 //! The settings are one table (`settings`); the calls, and settings that
@@ -527,7 +527,7 @@ fn refused(configure: impl FnOnce(Builder) -> Builder, kind: BuildErrorKind) {
         Ok(rt) => panic!("accepted; expected a refusal of kind {kind:?} ({rt:?})"),
         Err(error) => {
             assert_eq!(error.kind(), kind, "refused for another reason: {error}");
-            assert!(!error.reason().is_empty());
+            assert!(!error.to_string().is_empty());
         }
     }
 }

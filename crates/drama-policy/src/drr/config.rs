@@ -47,15 +47,28 @@ impl DrrConfig {
     pub const DEFAULT_MAX_TENANT_LEN: usize = 1 << 16;
     /// Default bound on tenant ids: ids `0..2^16`.
     pub const DEFAULT_MAX_TENANTS: u32 = 1 << 16;
+    /// The smallest quantum accepted: 1 ns. A quantum of 0 would give no
+    /// tenant any credit, and nothing would ever be picked.
+    pub const MIN_QUANTUM_NS: u64 = 1;
     /// The largest quantum accepted: 1 s.
     pub const MAX_QUANTUM_NS: u64 = 1_000_000_000;
+    /// The smallest class weight accepted: 1. A weight of 0 would starve
+    /// the class.
+    pub const MIN_CLASS_WEIGHT: u32 = 1;
     /// The largest class weight accepted.
     pub const MAX_CLASS_WEIGHT: u32 = 1_000;
+    /// The smallest bound on tenant ids accepted: 1, room for the default
+    /// tenant (id 0), which every item without a tenant of its own runs as.
+    pub const MIN_TENANTS: u32 = 1;
     /// The largest bound on tenant ids accepted: 2^24.
     pub const MAX_TENANTS: u32 = 1 << 24;
     /// Default bound on a tenant's debt, in credits of its own: 10 (see
     /// [`max_debt_credits`](Self::max_debt_credits) for why).
     pub const DEFAULT_MAX_DEBT_CREDITS: u32 = 10;
+    /// The smallest bound on debt accepted, in credits: 1. A bound of 0
+    /// would forgive every charge past the credit a tenant had left, so a
+    /// tenant's long polls would cost it nothing.
+    pub const MIN_DEBT_CREDITS: u32 = 1;
     /// The largest bound on debt accepted, in credits: 1,000. A debt of `k`
     /// credits costs `pick` at most `k + 1` refill steps, whatever the
     /// quantum, so this also bounds the work one debt can cause.
@@ -217,31 +230,35 @@ impl DrrConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.quantum_ns == 0 || self.quantum_ns > Self::MAX_QUANTUM_NS {
-            return Err(ConfigError("quantum_ns must be in 1..=1_000_000_000"));
+        use Refused as R;
+        if !(Self::MIN_QUANTUM_NS..=Self::MAX_QUANTUM_NS).contains(&self.quantum_ns) {
+            return Err(ConfigError(R::QuantumNs(self.quantum_ns)));
         }
-        if self
-            .class_weights
-            .iter()
-            .any(|&w| w == 0 || w > Self::MAX_CLASS_WEIGHT)
-        {
-            return Err(ConfigError("every class weight must be in 1..=1_000"));
+        for class in Class::ALL {
+            let weight = self.get_class_weight(class);
+            if !(Self::MIN_CLASS_WEIGHT..=Self::MAX_CLASS_WEIGHT).contains(&weight) {
+                return Err(ConfigError(R::ClassWeight(class, weight)));
+            }
         }
-        if self.max_len == 0 {
-            return Err(ConfigError("max_len must be at least 1"));
+        if self.max_len < MIN_QUEUE_BOUND {
+            return Err(ConfigError(R::MaxLen(self.max_len)));
         }
-        if self.max_tenant_len == 0 {
-            return Err(ConfigError("max_tenant_len must be at least 1"));
+        if self.max_tenant_len < MIN_QUEUE_BOUND {
+            return Err(ConfigError(R::MaxTenantLen(self.max_tenant_len)));
         }
-        if self.max_tenants == 0 || self.max_tenants > Self::MAX_TENANTS {
-            return Err(ConfigError("max_tenants must be in 1..=16_777_216"));
+        if !(Self::MIN_TENANTS..=Self::MAX_TENANTS).contains(&self.max_tenants) {
+            return Err(ConfigError(R::MaxTenants(self.max_tenants)));
         }
-        if self.max_debt_credits == 0 || self.max_debt_credits > Self::MAX_DEBT_CREDITS {
-            return Err(ConfigError("max_debt_credits must be in 1..=1_000"));
+        if !(Self::MIN_DEBT_CREDITS..=Self::MAX_DEBT_CREDITS).contains(&self.max_debt_credits) {
+            return Err(ConfigError(R::MaxDebtCredits(self.max_debt_credits)));
         }
         Ok(())
     }
 }
+
+/// The smallest bound on queued items (over all tenants, and of one)
+/// accepted: 1. A bound of 0 would refuse every item.
+const MIN_QUEUE_BOUND: usize = 1;
 
 impl Default for DrrConfig {
     fn default() -> DrrConfig {
@@ -249,20 +266,107 @@ impl Default for DrrConfig {
     }
 }
 
-/// A [`DrrConfig`] with a value out of range.
+/// A [`DrrConfig`] with a value out of range: [`kind`](Self::kind) names
+/// the setting, and the message gives its limits and the value refused.
+///
+/// ```
+/// use drama_policy::{ConfigErrorKind, Drr, DrrConfig};
+///
+/// let error = Drr::<u64>::with_config(DrrConfig::new().quantum_ns(0)).err().unwrap();
+/// assert_eq!(error.kind(), ConfigErrorKind::QuantumNs);
+/// assert_eq!(
+///     error.to_string(),
+///     format!(
+///         "invalid DRR configuration: quantum_ns must be in {}..={}, got 0",
+///         DrrConfig::MIN_QUANTUM_NS,
+///         DrrConfig::MAX_QUANTUM_NS,
+///     ),
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConfigError(&'static str);
+pub struct ConfigError(Refused);
+
+/// Which setting of a [`DrrConfig`] a [`ConfigError`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// [`DrrConfig::quantum_ns`].
+    QuantumNs,
+    /// [`DrrConfig::class_weight`] (of any class).
+    ClassWeight,
+    /// [`DrrConfig::max_len`].
+    MaxLen,
+    /// [`DrrConfig::max_tenant_len`].
+    MaxTenantLen,
+    /// [`DrrConfig::max_tenants`].
+    MaxTenants,
+    /// [`DrrConfig::max_debt_credits`].
+    MaxDebtCredits,
+}
+
+/// The setting refused and its value: what the message is built from,
+/// with the limits (the constants of [`DrrConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    QuantumNs(u64),
+    ClassWeight(Class, u32),
+    MaxLen(usize),
+    MaxTenantLen(usize),
+    MaxTenants(u32),
+    MaxDebtCredits(u32),
+}
 
 impl ConfigError {
-    /// What is wrong, in words.
-    pub const fn reason(&self) -> &'static str {
-        self.0
+    /// Which setting was refused.
+    pub const fn kind(&self) -> ConfigErrorKind {
+        match self.0 {
+            Refused::QuantumNs(_) => ConfigErrorKind::QuantumNs,
+            Refused::ClassWeight(..) => ConfigErrorKind::ClassWeight,
+            Refused::MaxLen(_) => ConfigErrorKind::MaxLen,
+            Refused::MaxTenantLen(_) => ConfigErrorKind::MaxTenantLen,
+            Refused::MaxTenants(_) => ConfigErrorKind::MaxTenants,
+            Refused::MaxDebtCredits(_) => ConfigErrorKind::MaxDebtCredits,
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid DRR configuration: {}", self.0)
+        type C = DrrConfig;
+        f.write_str("invalid DRR configuration: ")?;
+        match self.0 {
+            Refused::QuantumNs(got) => write!(
+                f,
+                "quantum_ns must be in {}..={}, got {got}",
+                C::MIN_QUANTUM_NS,
+                C::MAX_QUANTUM_NS
+            ),
+            Refused::ClassWeight(class, got) => write!(
+                f,
+                "class_weight({class}) must be in {}..={}, got {got}",
+                C::MIN_CLASS_WEIGHT,
+                C::MAX_CLASS_WEIGHT
+            ),
+            Refused::MaxLen(got) => {
+                write!(f, "max_len must be at least {MIN_QUEUE_BOUND}, got {got}")
+            }
+            Refused::MaxTenantLen(got) => write!(
+                f,
+                "max_tenant_len must be at least {MIN_QUEUE_BOUND}, got {got}"
+            ),
+            Refused::MaxTenants(got) => write!(
+                f,
+                "max_tenants must be in {}..={}, got {got}",
+                C::MIN_TENANTS,
+                C::MAX_TENANTS
+            ),
+            Refused::MaxDebtCredits(got) => write!(
+                f,
+                "max_debt_credits must be in {}..={}, got {got}",
+                C::MIN_DEBT_CREDITS,
+                C::MAX_DEBT_CREDITS
+            ),
+        }
     }
 }
 

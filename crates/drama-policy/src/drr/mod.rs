@@ -147,7 +147,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-pub use config::{ConfigError, DrrConfig};
+pub use config::{ConfigError, ConfigErrorKind, DrrConfig};
 
 use crate::{Class, Limit, Overflow, Picked, Policy, TenantId, Weight};
 
