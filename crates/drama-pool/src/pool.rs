@@ -12,9 +12,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
-use drama_core::{
-    JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, TaskGuard, new_task,
-};
+use drama_core::{JoinHandle, RejectReason, Rejected, ScheduleInfo, Spawn, TaskGuard, new_task};
 use drama_metrics::{Window, WorkerRecorder};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
@@ -30,6 +28,7 @@ use crate::registry::{Key, Registry};
 use crate::sync::{
     Arc, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock,
 };
+use crate::task::Task;
 use crate::tenants::{TenantError, Tenants};
 use crate::waiters::Waiters;
 use crate::worker::{self, Core, WorkerStats};
@@ -63,7 +62,7 @@ pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
 thread_local! {
     /// The tasks this thread is cancelling: `Some` while a [`cancel`] call
     /// is under way on the thread, which drops them one after another.
-    static CANCELLING: RefCell<Option<Vec<Runnable>>> = const { RefCell::new(None) };
+    static CANCELLING: RefCell<Option<Vec<Task>>> = const { RefCell::new(None) };
 }
 
 /// Cancels a task by dropping its runnable: its future is dropped and its
@@ -76,7 +75,7 @@ thread_local! {
 /// runnable the destructors cancelled meanwhile, which nested calls only
 /// queue. The queue holds tasks woken by the destructors of the tasks being
 /// dropped, at most every live task.
-pub(crate) fn cancel(runnable: Runnable) {
+pub(crate) fn cancel(runnable: Task) {
     let mut runnable = Some(runnable);
     let first = CANCELLING.try_with(|cancelling| {
         let mut cancelling = cancelling.borrow_mut();
@@ -120,8 +119,7 @@ pub(crate) fn cancel(runnable: Runnable) {
 }
 
 /// A function that makes one policy instance per worker slot.
-pub(crate) type PolicyFactory =
-    Arc<dyn Fn(usize) -> Box<dyn Policy<Runnable> + Send> + Send + Sync>;
+pub(crate) type PolicyFactory = Arc<dyn Fn(usize) -> Box<dyn Policy<Task> + Send> + Send + Sync>;
 
 /// How a worker thread comes to own its slot.
 #[derive(Clone, Copy, Debug)]
@@ -292,9 +290,9 @@ impl WeightTable {
 /// threads reach it.
 pub(crate) struct Slot {
     /// Work from other threads. Bound: `inbox_capacity`.
-    pub(crate) inbox: Inbox<Runnable>,
+    pub(crate) inbox: Inbox<Task>,
     /// Work that found the inbox full; bounded by the number of live tasks.
-    pub(crate) overflow: Mutex<VecDeque<Runnable>>,
+    pub(crate) overflow: Mutex<VecDeque<Task>>,
     pub(crate) overflow_len: AtomicUsize,
     pub(crate) parking: Parking,
     pub(crate) poll: PollState,
@@ -519,9 +517,10 @@ impl Shared {
         let (runnable, handle) = new_task(
             spec,
             future,
-            move |runnable, info| shared.schedule(runnable, info),
+            move |runnable, info| shared.schedule(Task(runnable), info),
             guard,
         );
+        let runnable = Task(runnable);
         match local {
             // Spawned by a task on one of our workers: stays on that worker
             // (the balancer moves it if another worker is idle).
@@ -532,7 +531,7 @@ impl Shared {
     }
 
     /// The schedule function of every task: where a woken task goes.
-    fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
+    fn schedule(&self, runnable: Task, info: ScheduleInfo) {
         if let Err(runnable) = worker::schedule_local(self, runnable, info) {
             self.push_remote(runnable);
         }
@@ -541,7 +540,7 @@ impl Shared {
     /// Queues a task woken or spawned off the pool's workers: on an idle
     /// worker if there is one (it starts right away), otherwise on the less
     /// loaded of two workers chosen at random.
-    pub(crate) fn push_remote(&self, runnable: Runnable) {
+    pub(crate) fn push_remote(&self, runnable: Task) {
         if self.state.load(Ordering::Acquire) == CLOSED {
             cancel(runnable);
             return;
@@ -590,14 +589,14 @@ impl Shared {
     }
 
     /// Queues `runnable` on worker `index` and wakes it if it sleeps.
-    pub(crate) fn push_to(&self, index: usize, runnable: Runnable) {
+    pub(crate) fn push_to(&self, index: usize, runnable: Task) {
         self.push_quietly(index, runnable);
         self.slots[index].parking.notify();
     }
 
     /// Queues `runnable` on worker `index` without waking it: the caller
     /// notifies once after a batch.
-    pub(crate) fn push_quietly(&self, index: usize, runnable: Runnable) {
+    pub(crate) fn push_quietly(&self, index: usize, runnable: Task) {
         let slot = &self.slots[index];
         if let Err(runnable) = slot.inbox.push(runnable) {
             lock(&slot.overflow).push_back(runnable);

@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 use std::ptr;
 use std::time::Duration;
 
-use drama_core::{Runnable, ScheduleInfo, budget, clock};
+use drama_core::{ScheduleInfo, budget, clock};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
 use crate::balance::Export;
@@ -43,6 +43,7 @@ use crate::plan::{GroupCount, Move};
 use crate::pool::{CLOSED, Shared, Start, cancel};
 use crate::run_delay::{self, RunDelay};
 use crate::sync::{Arc, AtomicU64, Ordering, lock};
+use crate::task::Task;
 
 /// How many tasks in a row may run from the hand-off slot before the
 /// policy is asked again. The slot skips the fair queue to make
@@ -236,7 +237,7 @@ impl WorkerStats {
 }
 
 /// A task in an outbox, with how it got there.
-pub(crate) type Entry = (Runnable, Origin);
+pub(crate) type Entry = (Task, Origin);
 
 /// How many runnable tasks of each (tenant, class) a worker holds (queued,
 /// or being polled), and which groups have any: the worker's view for the
@@ -339,10 +340,10 @@ impl Presence {
 
 /// The part of a slot that only its owner touches.
 pub(crate) struct Core {
-    pub(crate) policy: Box<dyn Policy<Runnable> + Send>,
+    pub(crate) policy: Box<dyn Policy<Task> + Send>,
     /// Tasks the policy refused (a bound of a user policy smaller than the
     /// pool's). Bounded by the number of live tasks.
-    spill: VecDeque<Runnable>,
+    spill: VecDeque<Task>,
     /// The `weights_version` last applied.
     weights_version: u64,
     /// The slot's `overrides_version` last applied, and the overrides in
@@ -392,7 +393,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(policy: Box<dyn Policy<Runnable> + Send>, max_tenants: u32) -> Core {
+    pub(crate) fn new(policy: Box<dyn Policy<Task> + Send>, max_tenants: u32) -> Core {
         Core {
             policy,
             spill: VecDeque::new(),
@@ -430,12 +431,7 @@ impl Core {
     /// unless the balancer wants this task's group elsewhere: then returns
     /// the task and the worker to hand it to.
     #[inline]
-    fn enqueue(
-        &mut self,
-        runnable: Runnable,
-        now_ns: u64,
-        resumed: bool,
-    ) -> Option<(Runnable, usize)> {
+    fn enqueue(&mut self, runnable: Task, now_ns: u64, resumed: bool) -> Option<(Task, usize)> {
         let (tenant, class) = (runnable.meta().tenant(), runnable.meta().class());
         if !self.exports.is_empty()
             && let Some(i) = self
@@ -500,7 +496,7 @@ pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
 }
 
 /// Queues a new task on this worker (the caller checked `local_slot`).
-pub(crate) fn stage(runnable: Runnable) {
+pub(crate) fn stage(runnable: Task) {
     let context = CONTEXT.with(Cell::get);
     debug_assert!(!context.is_null());
     // SAFETY: see `with_context`; the caller saw a non-null context on this
@@ -516,9 +512,9 @@ pub(crate) fn stage(runnable: Runnable) {
 /// one of the pool's workers.
 pub(crate) fn schedule_local(
     shared: &Shared,
-    runnable: Runnable,
+    runnable: Task,
     info: ScheduleInfo,
-) -> Result<(), Runnable> {
+) -> Result<(), Task> {
     let mut runnable = Some(runnable);
     let done = with_context(shared, |context| {
         let runnable = runnable.take().expect("taken once");
@@ -753,7 +749,7 @@ pub(crate) unsafe fn drain_queues(shared: &Shared, index: usize) {
 
 /// The next task to poll, with whom to charge.
 struct Next {
-    runnable: Runnable,
+    runnable: Task,
     tenant: TenantId,
     class: Class,
     /// Whether it came from the core (counted in `Presence` until its poll
@@ -775,7 +771,7 @@ struct Worker<'a> {
     epoch: u64,
     /// The task the last poll woke last (not a yield): it runs next, on
     /// warm caches. Only ever full between a poll and the next pick.
-    handoff: Option<Runnable>,
+    handoff: Option<Task>,
     /// The clock at the end of the last poll (or wake-up): the start of the
     /// next poll's charge.
     last_ns: u64,
@@ -1104,7 +1100,7 @@ impl Worker<'_> {
     /// Only spawns: a woken task stays where it was woken, next to the
     /// data it was woken about (message passing would otherwise pay a
     /// cross-worker wake for every message).
-    fn queue_spawned(&mut self, runnable: Runnable, now: u64) {
+    fn queue_spawned(&mut self, runnable: Task, now: u64) {
         let tenant = runnable.meta().tenant();
         if self.core().presence.tenant_tasks(tenant) == 0
             && let Some(home) = self.shared.homes.get(tenant)
@@ -1120,7 +1116,7 @@ impl Worker<'_> {
     /// Queues a task here, or hands it to the worker the balancer wants
     /// its group on.
     #[inline]
-    fn queue(&mut self, runnable: Runnable, now: u64, resumed: bool) {
+    fn queue(&mut self, runnable: Task, now: u64, resumed: bool) {
         if let Some((runnable, to)) = self.core().enqueue(runnable, now, resumed) {
             self.shared.push_to(to, runnable);
         }
@@ -1203,7 +1199,7 @@ impl Worker<'_> {
             n += 1;
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
-            let moved: Vec<Runnable> = lock(&slot.overflow).drain(..).collect();
+            let moved: Vec<Task> = lock(&slot.overflow).drain(..).collect();
             slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
             n += moved.len();
             for runnable in moved {
