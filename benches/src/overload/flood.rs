@@ -29,7 +29,7 @@ pub const BOMB_BUDGET: u64 = 4 << 20;
 /// drama's bound on live tasks as [`drama_runtime`] builds it: the
 /// default `max_tasks`, which `drama_runtime` leaves alone. Change both
 /// together.
-pub const DRAMA_TASK_BOUND: u64 = drama_pool::Builder::DEFAULT_MAX_TASKS as u64;
+pub const DRAMA_TASK_BOUND: u64 = drama::Builder::DEFAULT_MAX_TASKS as u64;
 
 /// How long the flood waits for its accepted tasks to finish before it
 /// gives up (and says so): far above the second or two they take.

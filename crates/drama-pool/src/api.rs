@@ -1,8 +1,11 @@
-//! The public handles: [`Pool`] and [`Handle`].
+//! The public handles: [`Runtime`], which owns the threads, and [`Handle`],
+//! which carries the API. `Runtime` derefs to `Handle`, so every method is
+//! written once, on `Handle`, and a runtime and its handles behave alike.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -11,25 +14,48 @@ use drama_core::{JoinHandle, RejectReason, Rejected, Spawn};
 use drama_metrics::Snapshot;
 use drama_policy::{Class, IoKind, TenantId, Weight};
 
-use crate::builder::Builder;
+use crate::builder::{BuildError, Builder};
 use crate::context;
 use crate::pool::Shared;
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::tenants::TenantError;
 
-/// A thread pool that runs drama tasks fairly across tenants.
+/// A multi-threaded runtime that runs tasks fairly across tenants.
 ///
-/// Built with [`Pool::builder`]. Dropping it shuts it down (see
-/// [`shutdown_timeout`](Self::shutdown_timeout)) with a zero timeout.
-pub struct Pool {
+/// Built with [`Runtime::builder`] (or [`Runtime::new`] for the defaults).
+/// The runtime owns its threads; what it does is [`Handle`]'s, which it
+/// derefs to: `rt.spawn(future)` is [`Handle::spawn`], `rt.tenant(name)`
+/// [`Handle::tenant`], and so on. Only what needs the runtime itself is
+/// here: [`shutdown_timeout`](Self::shutdown_timeout), which consumes it,
+/// and [`handle`](Self::handle), a clone of its handle to move elsewhere.
+///
+/// ```
+/// # mod drama { pub use drama_pool::*; pub use drama_core::{Class, Spawn}; }
+/// use drama::{Class, Runtime, Spawn};
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let acme = rt.tenant("acme")?;
+/// rt.set_weight(acme, 400)?; // four times the default share
+/// let h = rt.spawn_with(Spawn::new().tenant(acme).class(Class::Read), async { 2 + 2 })?;
+/// assert_eq!(rt.block_on(h)?, 4);
+/// rt.shutdown_timeout(std::time::Duration::from_secs(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Dropping the runtime shuts it down with a zero timeout: queued and idle
+/// tasks are cancelled, running polls finish.
+pub struct Runtime {
     handle: Handle,
     shut_down: bool,
 }
 
-/// A cheap, cloneable reference to a [`Pool`], for spawning from anywhere.
+/// A cheap, cloneable reference to a [`Runtime`], and the runtime's API:
+/// spawning, tenants and their weights, admission, the load and the
+/// scheduler's view. A [`Runtime`] derefs to its handle; clone one
+/// ([`Runtime::handle`]) to spawn from another thread.
 ///
-/// A handle does not keep the pool's threads alive: once the pool is shut
-/// down, spawns through a handle are refused with
+/// A handle does not keep the runtime's threads alive: once the runtime is
+/// shut down, spawns through a handle are refused with
 /// `RejectReason::ShuttingDown`.
 #[derive(Clone)]
 pub struct Handle {
@@ -37,148 +63,66 @@ pub struct Handle {
 }
 
 thread_local! {
-    /// The pool whose `block_on` runs on this thread (innermost first).
+    /// The runtime whose `block_on` runs on this thread (innermost first).
     static ENTERED: RefCell<Vec<Handle>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Pool {
-    /// A builder with the default settings.
+impl Runtime {
+    /// A builder with the defaults.
     pub fn builder() -> Builder {
         Builder::new()
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Pool {
-        Pool {
+    /// A runtime with the default settings (one worker per core).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] of kind
+    /// [`ThreadStart`](crate::BuildErrorKind::ThreadStart) when a thread
+    /// cannot be started.
+    pub fn new() -> Result<Runtime, BuildError> {
+        Builder::new().build()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Runtime {
+        Runtime {
             handle: Handle { shared },
             shut_down: false,
         }
     }
 
-    /// Spawns `future` as a task described by `spec`.
-    ///
-    /// # Errors
-    ///
-    /// Hands the future back in a [`Rejected`] when the pool holds
-    /// `max_tasks` tasks (`QueueFull`), is shutting down (`ShuttingDown`),
-    /// or when the task's tenant (set in `spec`, or inherited from the
-    /// current task) is at or above `max_tenants` (`InvalidTenant`).
-    pub fn spawn<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle.spawn(spec, future)
-    }
-
-    /// Runs the blocking closure `f` on one of `tenant`'s blocking lanes.
-    ///
-    /// # Errors
-    ///
-    /// Hands the closure back when the tenant's lane queue (or the total
-    /// queue) is full (`QueueFull`), the pool is shutting down
-    /// (`ShuttingDown`), or `tenant` is at or above `max_tenants`
-    /// (`InvalidTenant`).
-    pub fn spawn_blocking<F, R>(
-        &self,
-        tenant: TenantId,
-        spec: Spawn,
-        f: F,
-    ) -> Result<JoinHandle<R>, Rejected<F>>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        self.handle.spawn_blocking(tenant, spec, f)
-    }
-
-    /// Sets `tenant`'s weight on every worker (from their next tick).
-    ///
-    /// # Errors
-    ///
-    /// A [`TenantError`] of kind
-    /// [`IdOutOfRange`](crate::TenantErrorKind::IdOutOfRange) when `tenant`
-    /// is at or above `max_tenants`.
-    pub fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
-        self.handle.set_weight(tenant, weight)
-    }
-
-    /// A handle for spawning from elsewhere.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
-    /// Runs `future` to completion on the calling thread; tasks it spawns
-    /// with [`Handle::current`] go to this pool.
-    ///
-    /// # Panics
-    ///
-    /// When called on one of this pool's worker threads: blocking a worker
-    /// on a future that may need that worker would deadlock.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.handle.block_on(future)
+    /// A handle to spawn from elsewhere: a clone, to move into another
+    /// thread or struct (`&*rt`, through `Deref`, borrows the runtime's
+    /// own).
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
     }
 
     /// Stops admitting work, lets queued and running tasks go on for up to
     /// `timeout`, then cancels the rest: every task's future is dropped
-    /// exactly once and every join handle resolves. Joins the pool's
+    /// exactly once and every join handle resolves. Joins the runtime's
     /// threads; a thread still inside a poll (or a blocking job) a stuck
     /// threshold after the timeout is detached, as it cannot be
-    /// interrupted. Returns `true` when every thread was joined.
+    /// interrupted.
+    ///
+    /// Returns `true` when every thread was joined: a refinement of the
+    /// design sketch's `rt.shutdown_timeout(d)`, so that a caller can tell
+    /// (and log) that a stuck thread was left behind.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
         self.shut_down = true;
         self.handle.shared.shutdown(timeout)
     }
+}
 
-    /// The load as admission sees it: the load score, the utilization and
-    /// the standing queueing delay, as the monitor
-    /// last estimated them (every couple of milliseconds while the pool is
-    /// busy), and the spawns refused so far.
-    pub fn load(&self) -> LoadReport {
-        self.handle.load()
-    }
+impl Deref for Runtime {
+    type Target = Handle;
 
-    /// The scheduler's view; see [`Handle::snapshot`].
-    pub fn snapshot(&self) -> Snapshot {
-        self.handle.snapshot()
-    }
-
-    /// Live tasks: spawned and not yet finished or cancelled.
-    pub fn n_tasks(&self) -> usize {
-        self.handle.shared.live.load(Ordering::Relaxed)
-    }
-
-    /// Worker threads alive now, replacements of stuck workers included.
-    pub fn n_threads(&self) -> usize {
-        self.handle.shared.threads.load(Ordering::Relaxed)
-    }
-
-    /// The number of worker slots.
-    pub fn n_workers(&self) -> usize {
-        self.handle.shared.slots.len()
-    }
-
-    /// How many stuck workers have been replaced so far.
-    pub fn n_replaced(&self) -> u64 {
-        self.handle.shared.replaced.load(Ordering::Relaxed)
-    }
-
-    /// Blocking-lane threads alive now (running a job or idle).
-    pub fn n_blocking_threads(&self) -> usize {
-        self.handle.shared.blocking.n_threads()
-    }
-
-    /// Blocking jobs waiting for a thread, over all tenants.
-    pub fn n_blocking_queued(&self) -> usize {
-        self.handle.shared.blocking.n_queued()
-    }
-
-    /// `tenant`'s blocking jobs running now.
-    pub fn n_blocking_running(&self, tenant: TenantId) -> usize {
-        self.handle.shared.blocking.n_running(tenant)
+    fn deref(&self) -> &Handle {
+        &self.handle
     }
 }
 
-impl Drop for Pool {
+impl Drop for Runtime {
     fn drop(&mut self) {
         if !self.shut_down {
             self.handle.shared.shutdown(Duration::ZERO);
@@ -186,9 +130,9 @@ impl Drop for Pool {
     }
 }
 
-impl fmt::Debug for Pool {
+impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
+        f.debug_struct("Runtime")
             .field("workers", &self.n_workers())
             .field("threads", &self.n_threads())
             .field("tasks", &self.n_tasks())
@@ -197,8 +141,9 @@ impl fmt::Debug for Pool {
 }
 
 impl Handle {
-    /// The pool this code runs in: the pool of the worker thread it is on,
-    /// or the innermost [`Pool::block_on`] on this thread.
+    /// The runtime this code runs in: the runtime of the worker thread it
+    /// is on, or of the innermost [`block_on`](Self::block_on) on this
+    /// thread; `None` outside any.
     pub fn current() -> Option<Handle> {
         if let Some(shared) = context::current_shared() {
             return Some(Handle { shared });
@@ -209,12 +154,38 @@ impl Handle {
             .flatten()
     }
 
-    /// Spawns `future` on the pool; see [`Pool::spawn`].
+    /// Spawns `future` for the default tenant in `Class::Compute` or,
+    /// called from inside a task, for that task's tenant and class.
     ///
     /// # Errors
     ///
-    /// As [`Pool::spawn`].
-    pub fn spawn<F>(&self, spec: Spawn, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    /// Hands the future back in a [`Rejected`] whose
+    /// [`reason`](Rejected::reason) says why: the runtime holds its maximum
+    /// of tasks (`QueueFull`); admission refuses new work of this tenant
+    /// and class at the present load (`Overloaded`, `OverShare`, `IoDepth`,
+    /// `DeadlineUnreachable`, with the load and a retry hint); the runtime
+    /// is shutting down (`ShuttingDown`); or the task's tenant, set or
+    /// inherited, is at or above `max_tenants` (`InvalidTenant`).
+    pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, Rejected<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(Spawn::new(), future)
+    }
+
+    /// Spawns `future` with the tenant, class, name and deadline in `spec`;
+    /// the tenant and class it leaves unset are inherited as
+    /// [`spawn`](Self::spawn) inherits them.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with<F>(
+        &self,
+        spec: Spawn,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, Rejected<F>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -222,17 +193,38 @@ impl Handle {
         self.shared.spawn(spec, future)
     }
 
-    /// Runs a blocking closure; see [`Pool::spawn_blocking`].
+    /// Runs the blocking closure `f` on `tenant`'s blocking lane: on
+    /// threads bounded in all and per tenant, with bounded per-tenant
+    /// queues served round robin (see
+    /// [`Builder::blocking_threads`](crate::Builder::blocking_threads)).
     ///
     /// # Errors
     ///
-    /// As [`Pool::spawn_blocking`].
-    pub fn spawn_blocking<F, R>(
-        &self,
-        tenant: TenantId,
-        spec: Spawn,
-        f: F,
-    ) -> Result<JoinHandle<R>, Rejected<F>>
+    /// Hands the closure back when the tenant's lane queue (or the total
+    /// queue) is full (`QueueFull`), the runtime is shutting down
+    /// (`ShuttingDown`), or `tenant` is at or above `max_tenants`
+    /// (`InvalidTenant`).
+    pub fn spawn_blocking<F, R>(&self, tenant: TenantId, f: F) -> Result<JoinHandle<R>, Rejected<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.spawn_blocking_with(Spawn::new().tenant(tenant), f)
+    }
+
+    /// As [`spawn_blocking`](Self::spawn_blocking), with a name and a
+    /// deadline: the job runs on the lane of `spec`'s tenant (inherited
+    /// from the current task when unset, as [`spawn_with`](Self::spawn_with)
+    /// inherits it), and a job whose deadline passes before a thread takes
+    /// it is not run (its handle says `is_expired`). Not in the design
+    /// sketch, which has only `spawn_blocking(tenant, f)`: the spec's
+    /// variant takes the tenant from the spec alone, so that no call names
+    /// it twice.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn_blocking`](Self::spawn_blocking).
+    pub fn spawn_blocking_with<F, R>(&self, spec: Spawn, f: F) -> Result<JoinHandle<R>, Rejected<F>>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -240,6 +232,8 @@ impl Handle {
         if !self.shared.state.is_open() {
             return Err(Rejected::new(f, RejectReason::ShuttingDown));
         }
+        let spec = spec.inherit();
+        let tenant = spec.get_tenant().unwrap_or_default();
         // Lanes are kept per tenant id: an id past the bound would be one
         // lane more than the runtime accounts for.
         if tenant.as_u32() >= self.shared.config.max_tenants {
@@ -248,14 +242,20 @@ impl Handle {
         self.shared.blocking.spawn(tenant, spec, f)
     }
 
-    /// The tenant called `name`, created on first use; the same name gives
-    /// the same id for the life of the pool. Id 0 is `"default"`.
+    /// The tenant called `name`, created on first use. The same name always
+    /// gives the same id for the life of the runtime; id 0 is `"default"`.
+    /// Any string is a name, the empty one included.
+    ///
+    /// A refinement of the design sketch's `let acme: TenantId =
+    /// rt.tenant("acme")`: a `Result`, because the tenants a runtime knows
+    /// are bounded (`max_tenants`), and so is the length of their names.
     ///
     /// # Errors
     ///
     /// A [`TenantError`] of kind
-    /// [`TooMany`](crate::TenantErrorKind::TooMany) when the pool knows
-    /// `max_tenants` tenants already, or
+    /// [`TooMany`](crate::TenantErrorKind::TooMany) when the runtime knows
+    /// as many tenants as it may
+    /// ([`Builder::max_tenants`](crate::Builder::max_tenants)), or
     /// [`NameTooLong`](crate::TenantErrorKind::NameTooLong) when `name` is
     /// longer than [`MAX_TENANT_NAME_LEN`](crate::MAX_TENANT_NAME_LEN)
     /// bytes.
@@ -263,21 +263,59 @@ impl Handle {
         self.shared.tenants.intern(name)
     }
 
-    /// The name of a tenant interned with [`tenant`](Self::tenant).
+    /// The name of a tenant interned with [`tenant`](Self::tenant); `None`
+    /// for an id no name was interned for.
     pub fn tenant_name(&self, tenant: TenantId) -> Option<std::sync::Arc<str>> {
         self.shared.tenants.name(tenant)
     }
 
-    /// Admission for work that is not a task: asks, as a spawn of
-    /// `tenant`'s work in `class` would, whether the pool takes more now,
-    /// and holds the place until the [`Permit`] is dropped. What an accept
-    /// loop calls before it accepts a connection (with `Class::Accept`,
-    /// the first class refused as the load rises). Never waits.
+    /// Sets `tenant`'s weight: its share of CPU relative to the others when
+    /// they compete, in shares. The default weight is 100; 400 means four
+    /// times the default share. Takes effect on each worker at its next
+    /// tick.
+    ///
+    /// A refinement of the design sketch's `rt.set_weight(acme, 4)`: both
+    /// the weight and the tenant id are checked, and one error type,
+    /// [`TenantError`], covers every call that names a tenant. The weight
+    /// stays a plain `u32` of shares (checked here into a
+    /// `drama_policy::Weight`), so that a caller needs no policy type to
+    /// set one.
+    ///
+    /// # Errors
+    ///
+    /// A [`TenantError`] of kind
+    /// [`WeightOutOfRange`](crate::TenantErrorKind::WeightOutOfRange) when
+    /// `weight` is not in 1..=10,000 (checked first), or
+    /// [`IdOutOfRange`](crate::TenantErrorKind::IdOutOfRange) when `tenant`
+    /// is at or above `max_tenants`.
+    pub fn set_weight(&self, tenant: TenantId, weight: u32) -> Result<(), TenantError> {
+        let weight = Weight::new(weight)?;
+        self.shared.set_weight(tenant, weight)
+    }
+
+    /// Admission for work that is not a task, such as a connection an
+    /// accept loop is about to accept: whether the runtime takes more of
+    /// `tenant`'s work in `class` now (as a spawn would be decided), with
+    /// the place held until the [`Permit`] is dropped. `Class::Accept` is
+    /// the first class refused as the load rises. Never waits.
+    ///
+    /// ```
+    /// # mod drama { pub use drama_pool::*; pub use drama_core::Class; }
+    /// use drama::{Class, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// match rt.try_admit(acme, Class::Accept) {
+    ///     Ok(permit) => drop(permit), // accept the connection, serve it, then drop
+    ///     Err(refused) => eprintln!("busy, retry in {:?}", refused.retry_after()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// A [`Rejected`] with the reason, the load and a retry hint, when the
-    /// pool is loaded past the class's threshold (and the tenant is over
+    /// runtime is loaded past the class's threshold (and the tenant is over
     /// its share, or nobody is), at its bound, or shutting down.
     pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
         try_admit(&self.shared, tenant, class)
@@ -288,10 +326,24 @@ impl Handle {
     /// milliseconds), by the same rules, so waiting tenants are served
     /// fairly (the tenant over its share keeps waiting while the others
     /// are admitted). It gives up after its patience
-    /// ([`DEFAULT_ADMIT_PATIENCE`](crate::DEFAULT_ADMIT_PATIENCE), or
-    /// [`Admit::within`](crate::Admit::within)) with the last refusal;
-    /// shutdown, an invalid tenant and a full waiting list
+    /// ([`DEFAULT_ADMIT_PATIENCE`](crate::DEFAULT_ADMIT_PATIENCE), a
+    /// second, or [`Admit::within`](crate::Admit::within)) with the last
+    /// refusal; shutdown, an invalid tenant and a full waiting list
     /// (`MAX_WAITERS`, 4,096) refuse at once.
+    ///
+    /// ```
+    /// # mod drama { pub use drama_pool::*; pub use drama_core::{Class, Rejected}; }
+    /// use drama::{Class, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// let served = rt.block_on(async {
+    ///     let _permit = rt.admit(acme, Class::Accept).await?; // accept, serve, drop
+    ///     Ok::<_, drama::Rejected<()>>("served")
+    /// })?;
+    /// assert_eq!(served, "served");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn admit(&self, tenant: TenantId, class: Class) -> crate::Admit {
         crate::Admit::new(self.shared.clone(), tenant, class)
     }
@@ -316,33 +368,12 @@ impl Handle {
         self.shared.gate.io_in_flight(tenant, kind)
     }
 
-    /// The scheduler's view now: the process's figures, each worker's and
-    /// class's, and the ten heaviest tenants by CPU over the recent window,
-    /// the ten with the deepest queues, and the ten most throttled, each
-    /// with its row (see `drama_metrics::Snapshot`; `Display` prints it as
-    /// a table). Read from the workers' counters without stopping them:
-    /// the figures of one snapshot may be a poll apart. It costs
-    /// O(tenants × workers) loads, about 8 ms with 100,000
-    /// tenants; take it about once a second, not per request.
-    pub fn snapshot(&self) -> Snapshot {
-        crate::snapshot::snapshot(&self.shared, crate::snapshot::DEFAULT_TOP, &[])
-    }
-
-    /// As [`snapshot`](Self::snapshot), with rankings of `top` tenants
-    /// (at most 1,000) and rows for the `tenants` named too, ranked or
-    /// not (an exporter that labels chosen tenants needs their rows).
-    pub fn snapshot_with(&self, top: usize, tenants: &[TenantId]) -> Snapshot {
-        crate::snapshot::snapshot(&self.shared, top, tenants)
-    }
-
-    /// Where the status endpoint listens (`Builder::status_addr`), with
-    /// the port chosen if port 0 was asked; `None` without one.
-    #[cfg(feature = "status")]
-    pub fn status_addr(&self) -> Option<std::net::SocketAddr> {
-        self.shared.status_addr.get().copied()
-    }
-
-    /// The load; see [`Pool::load`].
+    /// How loaded the runtime is, as its admission control sees it: the
+    /// load score (0 idle, 1 saturated, above 1 overloaded), the workers'
+    /// utilization, the standing queueing delay, as the monitor last
+    /// estimated them (every couple of milliseconds while the runtime is
+    /// busy), and the spawns refused so far. A load balancer in front of
+    /// the service can act on the score before anything is refused.
     pub fn load(&self) -> LoadReport {
         let gate = &self.shared.gate;
         let load = gate.load();
@@ -359,21 +390,54 @@ impl Handle {
         }
     }
 
-    /// Sets `tenant`'s weight; see [`Pool::set_weight`].
+    /// The scheduler's view now: utilization and load, each worker and
+    /// class (queueing-delay and poll-time percentiles), and the tenants
+    /// that matter: the ten heaviest by CPU over the last second or two,
+    /// the ten with the deepest queues, the ten most throttled, each with
+    /// its row. `Display` prints it as a table; the `metrics` module's
+    /// `Exporter` sends it to the `metrics` facade. Read from the workers'
+    /// counters without stopping them, so the figures of one snapshot may
+    /// be a poll apart. It costs O(tenants × workers) loads, about 8 ms
+    /// with 100,000 tenants: take it about once a second, not per request.
     ///
-    /// # Errors
-    ///
-    /// As [`Pool::set_weight`].
-    pub fn set_weight(&self, tenant: TenantId, weight: Weight) -> Result<(), TenantError> {
-        self.shared.set_weight(tenant, weight)
+    /// ```
+    /// # mod drama { pub use drama_pool::*; pub use drama_core::Spawn; }
+    /// let rt = drama::Runtime::builder().workers(1).build()?;
+    /// let acme = rt.tenant("acme")?;
+    /// let task = rt.spawn_with(drama::Spawn::new().tenant(acme), async { 1 + 1 })?;
+    /// rt.block_on(task)?;
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.tenant_named("acme").unwrap().completed, 1);
+    /// println!("{snap}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        crate::snapshot::snapshot(&self.shared, crate::snapshot::DEFAULT_TOP, &[])
     }
 
-    /// Runs `future` to completion on the calling thread; see
-    /// [`Pool::block_on`].
+    /// As [`snapshot`](Self::snapshot), with rankings of `top` tenants
+    /// (at most 1,000) and rows for the `tenants` named too, ranked or
+    /// not (an exporter that labels chosen tenants needs their rows).
+    pub fn snapshot_with(&self, top: usize, tenants: &[TenantId]) -> Snapshot {
+        crate::snapshot::snapshot(&self.shared, top, tenants)
+    }
+
+    /// Where the status endpoint listens
+    /// ([`Builder::status_addr`](crate::Builder::status_addr)), with the
+    /// port chosen if port 0 was asked; `None` without one.
+    #[cfg(feature = "status")]
+    pub fn status_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.status_addr.get().copied()
+    }
+
+    /// Runs `future` to completion on the calling thread. Inside it,
+    /// `drama::spawn` (and [`Handle::current`]) find this runtime.
     ///
     /// # Panics
     ///
-    /// When called on one of this pool's worker threads.
+    /// When called on one of the runtime's worker threads: blocking a
+    /// worker on a future that may need that worker would deadlock. Await
+    /// the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert!(
             context::local_slot(&self.shared).is_none(),
@@ -404,6 +468,41 @@ impl Handle {
             }
         }
     }
+
+    /// Live tasks: spawned and not yet finished or cancelled.
+    pub fn n_tasks(&self) -> usize {
+        self.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// Worker threads alive now, replacements of stuck workers included.
+    pub fn n_threads(&self) -> usize {
+        self.shared.threads.load(Ordering::Relaxed)
+    }
+
+    /// The number of worker slots (`Builder::workers`).
+    pub fn n_workers(&self) -> usize {
+        self.shared.slots.len()
+    }
+
+    /// How many stuck workers have been replaced so far.
+    pub fn n_replaced(&self) -> u64 {
+        self.shared.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Blocking-lane threads alive now (running a job or idle).
+    pub fn n_blocking_threads(&self) -> usize {
+        self.shared.blocking.n_threads()
+    }
+
+    /// Blocking jobs waiting for a thread, over all tenants.
+    pub fn n_blocking_queued(&self) -> usize {
+        self.shared.blocking.n_queued()
+    }
+
+    /// `tenant`'s blocking jobs running now.
+    pub fn n_blocking_running(&self, tenant: TenantId) -> usize {
+        self.shared.blocking.n_running(tenant)
+    }
 }
 
 impl fmt::Debug for Handle {
@@ -432,13 +531,15 @@ impl Wake for ThreadSignal {
     }
 }
 
-/// How loaded a pool is, as its admission control sees it.
+/// How loaded a runtime is, as its admission control sees it
+/// ([`Handle::load`]).
 ///
 /// ```
-/// let pool = drama_pool::Pool::builder().workers(1).build()?;
-/// let load = pool.load();
-/// assert!(load.score() < 1.0, "an idle pool is not saturated");
-/// # Ok::<(), drama_pool::BuildError>(())
+/// # mod drama { pub use drama_pool::*; }
+/// let rt = drama::Runtime::builder().workers(1).build()?;
+/// let load = rt.load();
+/// assert!(load.score() < 1.0, "an idle runtime is not saturated");
+/// # Ok::<(), drama::BuildError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LoadReport {
@@ -508,7 +609,7 @@ impl LoadReport {
     }
 }
 
-/// A place in the pool for work that is not a task (a connection being
+/// A place in the runtime for work that is not a task (a connection being
 /// accepted, a request handled inline), from [`Handle::try_admit`]: it
 /// counts as its tenant's work in flight until dropped.
 #[must_use = "the place is given back when the permit is dropped"]

@@ -1,18 +1,18 @@
-//! Configuring and building a [`Pool`](crate::Pool).
+//! Configuring and building a [`Runtime`](crate::Runtime).
 
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use drama_admission::{AdmissionConfig, Rules};
-use drama_core::Runnable;
 use drama_policy::{Class, Drr, DrrConfig, Policy};
 
-use crate::api::Pool;
+use crate::api::Runtime;
 use crate::blocking::BlockingLimits;
 use crate::monitor::MONITOR_MIN_INTERVAL;
 use crate::pool::{MAX_WORKERS, PolicyFactory, Shared, Start};
 use crate::sync::Arc;
+use crate::task::Task;
 
 /// The validated configuration the pool runs with.
 #[derive(Clone, Debug)]
@@ -37,7 +37,9 @@ pub(crate) struct Config {
     pub(crate) record_metrics: bool,
 }
 
-/// Builds a [`Pool`]: worker count, bounds, thresholds and the policy.
+/// Configures a [`Runtime`]: worker count, bounds, thresholds, blocking
+/// lanes, admission, the scheduler's view and the policy. From
+/// [`Runtime::builder`].
 ///
 /// Every setter takes the value as given; [`build`](Self::build) checks them
 /// all against named limits (the `MIN_*` and `MAX_*` constants, each with
@@ -46,16 +48,25 @@ pub(crate) struct Config {
 /// a hang.
 ///
 /// ```
+/// # mod drama { pub use drama_pool::*; }
 /// use std::time::Duration;
-/// use drama_pool::Pool;
 ///
-/// let pool = Pool::builder()
+/// let rt = drama::Runtime::builder()
 ///     .workers(2)
 ///     .max_tasks(100_000)
 ///     .stuck_threshold(Duration::from_millis(20))
 ///     .build()?;
-/// # drop(pool);
-/// # Ok::<(), drama_pool::BuildError>(())
+/// # drop(rt);
+/// # Ok::<(), drama::BuildError>(())
+/// ```
+///
+/// ```
+/// # mod drama { pub use drama_pool::*; }
+/// use std::time::Duration;
+/// use drama::BuildErrorKind;
+///
+/// let refused = drama::Runtime::builder().stuck_threshold(Duration::MAX).build();
+/// assert_eq!(refused.unwrap_err().kind(), BuildErrorKind::StuckThreshold);
 /// ```
 #[must_use = "a Builder does nothing until build() is called"]
 pub struct Builder {
@@ -97,7 +108,7 @@ impl Builder {
     /// The default poll-time budget: after this long in one poll, drama's
     /// primitives make the task yield.
     pub const DEFAULT_POLL_BUDGET: Duration = Duration::from_millis(1);
-    /// The default prefix of the pool's thread names.
+    /// The default prefix of the runtime's thread names.
     pub const DEFAULT_THREAD_NAME: &'static str = "drama";
     /// The default bound on blocking threads: 64, enough for a burst of
     /// file or DNS calls from many tenants at once without a thread per
@@ -118,8 +129,8 @@ impl Builder {
 
     /// The fewest workers: 1.
     pub const MIN_WORKERS: usize = 1;
-    /// The most workers: 64, because the pool's idle mask is one `u64`
-    /// (see [`MAX_WORKERS`](crate::MAX_WORKERS)).
+    /// The most workers: 64, because the runtime's idle mask (a bit per
+    /// worker) is one `u64`.
     pub const MAX_WORKERS: usize = MAX_WORKERS;
     /// The largest `max_threads` accepted: 1,024 worker threads, stuck ones
     /// included. Each thread reserves a stack (2 MiB by default), so 1,024
@@ -176,7 +187,7 @@ impl Builder {
     /// The longest thread-name prefix, in bytes: 15, what Linux shows of a
     /// thread's name (`top`, `perf`, `gdb`; 16 bytes with the NUL). A longer
     /// prefix is cut off in every such tool, and with it the suffix that
-    /// tells the pool's threads apart (`-3`, `-monitor`, `-blocking-2`), so
+    /// tells the runtime's threads apart (`-3`, `-monitor`, `-blocking-2`), so
     /// it is refused rather than silently truncated. Keep it short (6 bytes
     /// or fewer) to see the suffixes in full.
     pub const MAX_THREAD_NAME_LEN: usize = 15;
@@ -215,7 +226,7 @@ impl Builder {
     pub const MAX_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(60 * 60);
 
     /// A builder with the defaults: one worker per available core, the
-    /// default `Drr` policy.
+    /// default `Drr` policy. The same as [`Runtime::builder`].
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -252,7 +263,8 @@ impl Builder {
     }
 
     /// The most worker threads alive at once, counting replacements of
-    /// stuck workers while the stuck ones are still inside their poll.
+    /// stuck workers (see [`stuck_threshold`](Self::stuck_threshold))
+    /// while the stuck ones are still inside their poll.
     /// In `workers..=`[`MAX_THREADS`](Self::MAX_THREADS) (1,024). Default:
     /// twice the workers, at least workers + 4.
     pub fn max_threads(mut self, max_threads: usize) -> Builder {
@@ -261,7 +273,7 @@ impl Builder {
     }
 
     /// The most live tasks (spawned and not finished); a spawn beyond it is
-    /// refused with `RejectReason::QueueFull`. In
+    /// refused with `RejectReason::QueueFull`, the future handed back. In
     /// `1..=`[`MAX_TASKS`](Self::MAX_TASKS) (2^30). Default
     /// [`DEFAULT_MAX_TASKS`](Self::DEFAULT_MAX_TASKS) (2^20).
     pub fn max_tasks(mut self, max_tasks: usize) -> Builder {
@@ -269,7 +281,9 @@ impl Builder {
         self
     }
 
-    /// The capacity of each worker's inbox: a power of two in
+    /// The capacity of each worker's inbox (where spawns and wakes from
+    /// other threads arrive; the excess waits in an overflow list): a
+    /// power of two in
     /// [`MIN_INBOX_CAPACITY`](Self::MIN_INBOX_CAPACITY)`..=`[`MAX_INBOX_CAPACITY`](Self::MAX_INBOX_CAPACITY)
     /// (2 to 65,536). Default
     /// [`DEFAULT_INBOX_CAPACITY`](Self::DEFAULT_INBOX_CAPACITY) (1,024).
@@ -279,7 +293,8 @@ impl Builder {
     }
 
     /// How long one poll may run before the monitor gives the worker's
-    /// queue to a fresh thread. In
+    /// queue to a fresh thread (so that one task stuck in blocking code
+    /// does not hold up the tasks queued behind it). In
     /// [`MIN_STUCK_THRESHOLD`](Self::MIN_STUCK_THRESHOLD)`..=`[`MAX_STUCK_THRESHOLD`](Self::MAX_STUCK_THRESHOLD)
     /// (1 ms to 1 hour). Default
     /// [`DEFAULT_STUCK_THRESHOLD`](Self::DEFAULT_STUCK_THRESHOLD) (10 ms).
@@ -288,7 +303,7 @@ impl Builder {
         self
     }
 
-    /// The poll-time budget (see `drama_core::budget`): after this long in
+    /// The poll-time budget (see the `budget` module): after this long in
     /// one poll, drama's primitives make the task yield. In
     /// [`MIN_POLL_BUDGET`](Self::MIN_POLL_BUDGET)`..=`[`MAX_POLL_BUDGET`](Self::MAX_POLL_BUDGET)
     /// (10 µs to 1 hour), and at most the stuck threshold. Default
@@ -298,17 +313,18 @@ impl Builder {
         self
     }
 
-    /// The most tenants the pool knows by name (see `Handle::tenant`), and
-    /// the tenant bound of the default `Drr` policy: tenant ids run from 0
-    /// to `max_tenants - 1`, and a spawn or `set_weight` naming a larger id
-    /// is refused. In `1..=`[`MAX_TENANTS`](Self::MAX_TENANTS) (2^24).
-    /// Default 65,536.
+    /// The most tenants the runtime knows (names interned with
+    /// [`Handle::tenant`](crate::Handle::tenant), plus raw ids), and the
+    /// tenant bound of the default `Drr` policy: tenant ids run from 0 to
+    /// `max_tenants - 1`, and spawns, blocking spawns and `set_weight`
+    /// naming a larger id are refused. In
+    /// `1..=`[`MAX_TENANTS`](Self::MAX_TENANTS) (2^24). Default 65,536.
     pub fn max_tenants(mut self, max_tenants: u32) -> Builder {
         self.max_tenants = max_tenants;
         self
     }
 
-    /// The prefix of the pool's thread names (`"{prefix}-{n}"`,
+    /// The prefix of the runtime's thread names (`"{prefix}-{n}"`,
     /// `"{prefix}-monitor"`, `"{prefix}-blocking-{n}"`): 1 to
     /// [`MAX_THREAD_NAME_LEN`](Self::MAX_THREAD_NAME_LEN) (15) bytes, without
     /// NUL (which no OS accepts in a thread name). Default `"drama"`.
@@ -317,8 +333,9 @@ impl Builder {
         self
     }
 
-    /// Blocking lanes: at most `max_threads` blocking threads in all, at
-    /// most `per_tenant` jobs of one tenant running at once. Both in
+    /// Blocking lanes ([`Handle::spawn_blocking`](crate::Handle::spawn_blocking)):
+    /// at most `max_threads` blocking threads in all, at most `per_tenant`
+    /// jobs of one tenant running at once. Both in
     /// `1..=`[`MAX_BLOCKING_THREADS`](Self::MAX_BLOCKING_THREADS) (1,024);
     /// a `per_tenant` above `max_threads` lets one tenant take every
     /// thread. Defaults 64 and 8.
@@ -338,7 +355,7 @@ impl Builder {
         self
     }
 
-    /// How long an idle blocking thread lives. In
+    /// How long an idle blocking thread waits for work before it exits. In
     /// [`MIN_BLOCKING_KEEP_ALIVE`](Self::MIN_BLOCKING_KEEP_ALIVE)`..=`[`MAX_BLOCKING_KEEP_ALIVE`](Self::MAX_BLOCKING_KEEP_ALIVE)
     /// (1 ms to 1 hour). Default 10 s.
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
@@ -346,34 +363,37 @@ impl Builder {
         self
     }
 
-    /// Runs drama's `Drr` policy with `config` (quantum, class weights, age
-    /// bound, tenant bound). Its queue bounds are raised to the task bound
-    /// if they are smaller, because a worker must be able to queue every
-    /// live task.
+    /// Runs drama's `Drr` policy (the default) with `config`: quantum,
+    /// class weights, age bound, tenant bound. Its queue bounds are raised
+    /// to `max_tasks` and its tenant bound to `max_tenants` if they are
+    /// smaller, because a worker must be able to queue every live task of
+    /// every tenant the runtime accepts.
     pub fn drr(mut self, config: DrrConfig) -> Builder {
         self.policy = PolicyChoice::Drr(config);
         self
     }
 
-    /// Admission control: the load score's target and window, the class
-    /// thresholds, the share test, the reserve and the IO depth limits (see
-    /// `drama_admission`). Its bounds on work in flight and on tenant ids
-    /// are the pool's: `max_tasks` and `max_tenants`. Default
-    /// `AdmissionConfig::new()`.
+    /// Admission control (`AdmissionConfig`, in drama's `admission`
+    /// module): which new work is refused as the load rises, `Accept`
+    /// first and `Write` last, and the tenant over its share before the
+    /// others; the load score's target and window, the class thresholds,
+    /// the share test, the reserve and the IO depth limits. Its bounds on
+    /// work in flight and on tenant ids are the runtime's: `max_tasks` and
+    /// `max_tenants`. Default `AdmissionConfig::new()`.
     pub fn admission(mut self, config: AdmissionConfig) -> Builder {
         self.admission = config;
         self
     }
 
-    /// Whether the pool records for the scheduler's view
-    /// (`Handle::snapshot`): each poll's tenant polls, CPU and queueing
-    /// delay and its class's histograms (a few loads and stores by the
-    /// worker), and each task's spawn and end per tenant and class (an
-    /// atomic add next to admission's own). Default `true`. Off, a snapshot
-    /// still has what admission keeps anyway (refusals, work and IO in
-    /// flight, IO done, expiries) and the queues, without CPU, polls,
-    /// histograms, spawns or endings. `docs/bench/recording.md` measures
-    /// the difference.
+    /// Whether the runtime records for the scheduler's view
+    /// ([`Handle::snapshot`](crate::Handle::snapshot)): each poll's tenant
+    /// polls, CPU and queueing delay and its class's histograms (a few
+    /// loads and stores by the worker), and each task's spawn and end per
+    /// tenant and class (an atomic add next to admission's own). Default
+    /// `true`. Off, a snapshot still has what admission keeps anyway
+    /// (refusals, work and IO in flight, IO done, expiries) and the queues,
+    /// without CPU, polls, histograms, spawns or endings.
+    /// `docs/bench/recording.md` measures the difference.
     pub fn record_metrics(mut self, on: bool) -> Builder {
         self.record_metrics = on;
         self
@@ -383,24 +403,36 @@ impl Builder {
     /// otherwise: the view names tenants and is not authenticated), for
     /// `drama-top ADDR` and scripts: plain HTTP/1.0, `GET /` is the
     /// snapshot's table, `GET /snapshot.json` its JSON. One thread of the
-    /// pool's serves it, a request at a time; no async runtime is started.
-    /// Off unless set. Port 0 picks a free port
-    /// (`Handle::status_addr` says which). A bind that fails is a
-    /// [`BuildError`] of kind [`StatusEndpoint`](BuildErrorKind::StatusEndpoint).
+    /// runtime's serves it, a request at a time; no async runtime is
+    /// started. Off unless set. Port 0 picks a free port
+    /// ([`Handle::status_addr`](crate::Handle::status_addr) says which). A
+    /// bind that fails is a [`BuildError`] of kind
+    /// [`StatusEndpoint`](BuildErrorKind::StatusEndpoint). Needs the
+    /// `status` cargo feature.
     #[cfg(feature = "status")]
     pub fn status_addr(mut self, addr: impl Into<std::net::SocketAddr>) -> Builder {
         self.status_addr = Some(addr.into());
         self
     }
 
-    /// Runs a policy of your own: `make(worker_index)` is called once per
-    /// worker slot. The pool calls the policy only from the thread that
-    /// owns the slot. Tasks a policy refuses (its bounds) are kept in a
-    /// spill list and still run, so a small bound costs fairness, never a
-    /// task.
+    /// Serves the scheduler's view on `port` of the loopback address
+    /// (`127.0.0.1`): [`status_addr`](Self::status_addr) where only this
+    /// machine may look. Needs the `status` cargo feature.
+    #[cfg(feature = "status")]
+    pub fn status_port(self, port: u16) -> Builder {
+        self.status_addr((std::net::Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Runs a policy of your own instead of `Drr`: `make(worker_index)` is
+    /// called once per worker slot, and the runtime calls each policy only
+    /// from the thread that owns the slot. The policy orders [`Task`]s,
+    /// which it may inspect but not run: the worker runs what the policy
+    /// picks and charges its cost back. Tasks a policy refuses (its bounds)
+    /// are kept in a spill list and still run, so a small bound costs
+    /// fairness, never a task. See `drama-policy-fifo` for an example.
     pub fn policy<P, F>(mut self, make: F) -> Builder
     where
-        P: Policy<Runnable> + Send + 'static,
+        P: Policy<Task> + Send + 'static,
         F: Fn(usize) -> P + Send + Sync + 'static,
     {
         self.policy = PolicyChoice::Custom(Arc::new(move |index| Box::new(make(index))));
@@ -478,14 +510,14 @@ impl Builder {
         Ok(())
     }
 
-    /// Checks the configuration and starts the pool's threads.
+    /// Checks the settings and starts the runtime's threads.
     ///
     /// # Errors
     ///
     /// A [`BuildError`] whose [`kind`](BuildError::kind) names the first
     /// setting out of range, or [`ThreadStart`](BuildErrorKind::ThreadStart)
     /// when the OS refused to start a thread.
-    pub fn build(self) -> Result<Pool, BuildError> {
+    pub fn build(self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
             Some(n) => n,
             None => std::thread::available_parallelism()
@@ -505,10 +537,10 @@ impl Builder {
                     .max_len(config.get_max_len().max(self.max_tasks))
                     .max_tenant_len(config.get_max_tenant_len().max(self.max_tasks));
                 // Validate once here, so a bad config is a BuildError.
-                Drr::<Runnable>::with_config(config).map_err(BuildError::policy)?;
+                Drr::<Task>::with_config(config).map_err(BuildError::policy)?;
                 Arc::new(move |_| {
                     Box::new(Drr::with_config(config).expect("validated by build"))
-                        as Box<dyn Policy<Runnable> + Send>
+                        as Box<dyn Policy<Task> + Send>
                 })
             }
         };
@@ -546,7 +578,7 @@ impl Builder {
             None => None,
         };
         let shared = Shared::new(config, make_policy);
-        let pool = Pool::from_shared(shared.clone());
+        let pool = Runtime::from_shared(shared.clone());
         for index in 0..workers {
             shared
                 .start_worker(index, Start::Fresh)
@@ -623,12 +655,12 @@ impl fmt::Debug for Builder {
 ///
 /// ```
 /// use std::time::Duration;
-/// use drama_pool::{BuildErrorKind, Builder, Pool};
+/// use drama_pool::{BuildErrorKind, Builder, Runtime};
 ///
-/// let error = Pool::builder().stuck_threshold(Duration::MAX).build().unwrap_err();
+/// let error = Runtime::builder().stuck_threshold(Duration::MAX).build().unwrap_err();
 /// assert_eq!(error.kind(), BuildErrorKind::StuckThreshold);
 ///
-/// let error = Pool::builder().workers(0).build().unwrap_err();
+/// let error = Runtime::builder().workers(0).build().unwrap_err();
 /// assert_eq!(
 ///     error.to_string(),
 ///     format!(
@@ -923,7 +955,7 @@ mod tests {
         for (name, configure, expect) in cases {
             match (configure(base()).build(), expect) {
                 (Ok(pool), None) => {
-                    let handle = pool.spawn(Spawn::new(), async { 7 }).unwrap();
+                    let handle = pool.spawn_with(Spawn::new(), async { 7 }).unwrap();
                     assert_eq!(pool.block_on(handle).unwrap(), 7, "{name}");
                     assert!(pool.shutdown_timeout(Duration::from_secs(5)), "{name}");
                 }

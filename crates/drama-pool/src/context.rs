@@ -14,7 +14,9 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr;
 
-use drama_core::{Runnable, ScheduleInfo};
+use drama_core::ScheduleInfo;
+
+use crate::task::Task;
 
 use crate::outbox::Outbox;
 use crate::pool::Shared;
@@ -34,7 +36,7 @@ pub(crate) enum Origin {
 }
 
 /// A task in an outbox, with how it got there.
-pub(crate) type Entry = (Runnable, Origin);
+pub(crate) type Entry = (Task, Origin);
 
 /// What a worker thread's tasks see of it (through a thread-local).
 pub(crate) struct Context {
@@ -89,7 +91,7 @@ pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
 }
 
 /// Queues a new task on this worker (the caller checked `local_slot`).
-pub(crate) fn stage(runnable: Runnable) {
+pub(crate) fn stage(runnable: Task) {
     let context = CONTEXT.with(Cell::get);
     debug_assert!(!context.is_null());
     // SAFETY: see `with_context`; the caller saw a non-null context on this
@@ -105,9 +107,9 @@ pub(crate) fn stage(runnable: Runnable) {
 /// one of the pool's workers.
 pub(crate) fn schedule_local(
     shared: &Shared,
-    runnable: Runnable,
+    runnable: Task,
     info: ScheduleInfo,
-) -> Result<(), Runnable> {
+) -> Result<(), Task> {
     let mut runnable = Some(runnable);
     let done = with_context(shared, |context| {
         let runnable = runnable.take().expect("taken once");

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use drama_core::Runnable;
+use crate::task::Task;
 use drama_policy::{Class, Policy, TenantId, Weight};
 
 use crate::balance::Export;
@@ -213,10 +213,10 @@ impl Presence {
 
 /// The part of a slot that only its owner touches.
 pub(crate) struct Core {
-    pub(crate) policy: Box<dyn Policy<Runnable> + Send>,
+    pub(crate) policy: Box<dyn Policy<Task> + Send>,
     /// Tasks the policy refused (a bound of a user policy smaller than the
     /// pool's). Bounded by the number of live tasks.
-    pub(crate) spill: VecDeque<Runnable>,
+    pub(crate) spill: VecDeque<Task>,
     /// The `weights_version` last applied.
     pub(crate) weights_version: u64,
     /// The slot's `overrides_version` last applied, and the overrides in
@@ -267,7 +267,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(policy: Box<dyn Policy<Runnable> + Send>, max_tenants: u32) -> Core {
+    pub(crate) fn new(policy: Box<dyn Policy<Task> + Send>, max_tenants: u32) -> Core {
         Core {
             policy,
             spill: VecDeque::new(),
@@ -307,10 +307,10 @@ impl Core {
     #[inline]
     pub(crate) fn enqueue(
         &mut self,
-        runnable: Runnable,
+        runnable: Task,
         now_ns: u64,
         resumed: bool,
-    ) -> Option<(Runnable, usize)> {
+    ) -> Option<(Task, usize)> {
         let (tenant, class) = (runnable.meta().tenant(), runnable.meta().class());
         if !self.exports.is_empty()
             && let Some(i) = self

@@ -4,18 +4,21 @@
 //! replacement of workers stuck in blocking code; bounded per-tenant
 //! blocking lanes.
 //!
-//! Most users want the `drama` crate, whose `Runtime` wraps a [`Pool`] and
-//! adds tenant names and structured concurrency. This crate is the engine.
+//! This crate is the engine, and holds the runtime's API: [`Runtime`] (which
+//! owns the threads), [`Handle`] (the methods, which `Runtime` derefs to),
+//! [`Builder`], and [`Task`], what a custom policy orders. Most users want
+//! the `drama` crate, which re-exports them next to drama-core's task API and
+//! adds structured concurrency (`drama::nursery`) and the free `drama::spawn`.
 //!
 //! ```
-//! use drama_pool::Pool;
-//! use drama_core::{Class, Spawn, TenantId};
+//! use drama_pool::Runtime;
+//! use drama_core::{Class, Spawn};
 //!
-//! let pool = Pool::builder().workers(2).build()?;
-//! let acme = TenantId::new(1);
-//! let handle = pool.spawn(Spawn::new().tenant(acme).class(Class::Read), async { 6 * 7 })?;
-//! assert_eq!(pool.block_on(handle)?, 42);
-//! pool.shutdown_timeout(std::time::Duration::from_secs(1));
+//! let rt = Runtime::builder().workers(2).build()?;
+//! let acme = rt.tenant("acme")?;
+//! let handle = rt.spawn_with(Spawn::new().tenant(acme).class(Class::Read), async { 6 * 7 })?;
+//! assert_eq!(rt.block_on(handle)?, 42);
+//! rt.shutdown_timeout(std::time::Duration::from_secs(1));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -65,14 +68,14 @@
 //! its tasks, while the stuck thread retires once its poll returns. The
 //! number of threads is bounded by `max_threads`. See `handover.rs`.
 //!
-//! **Blocking lanes.** [`Pool::spawn_blocking`] runs closures on threads
+//! **Blocking lanes.** [`Handle::spawn_blocking`] runs closures on threads
 //! bounded per tenant and in total, with bounded per-tenant queues served
 //! round robin; a refusal hands the closure back.
 //!
-//! **Shutdown.** [`Pool::shutdown_timeout`] refuses new spawns, lets the
+//! **Shutdown.** [`Runtime::shutdown_timeout`] refuses new spawns, lets the
 //! queued and running work go on until the timeout, then cancels the rest:
 //! every task's future is dropped exactly once and every join handle
-//! resolves. Dropping the pool does the same with a zero timeout.
+//! resolves. Dropping the runtime does the same with a zero timeout.
 
 #[cfg(not(loom))]
 mod api;
@@ -117,6 +120,8 @@ mod snapshot;
 mod status;
 mod sync;
 #[cfg(not(loom))]
+mod task;
+#[cfg(not(loom))]
 mod tenants;
 #[cfg(not(loom))]
 mod turns;
@@ -128,7 +133,7 @@ mod weights;
 mod worker;
 
 #[cfg(not(loom))]
-pub use api::{Handle, IoGuard, LoadReport, Permit, Pool};
+pub use api::{Handle, IoGuard, LoadReport, Permit, Runtime};
 #[cfg(not(loom))]
 pub use builder::{BuildError, BuildErrorKind, Builder};
 /// The scheduler's view (`Handle::snapshot`): drama-metrics' types.
@@ -136,6 +141,8 @@ pub use builder::{BuildError, BuildErrorKind, Builder};
 pub use drama_metrics::Snapshot;
 #[cfg(not(loom))]
 pub use pool::MAX_WORKERS;
+#[cfg(not(loom))]
+pub use task::Task;
 #[cfg(not(loom))]
 pub use tenants::{MAX_TENANT_NAME_LEN, TenantError, TenantErrorKind};
 #[cfg(not(loom))]

@@ -10,9 +10,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use drama_core::{
-    JoinHandle, RejectReason, Rejected, Runnable, ScheduleInfo, Spawn, TaskGuard, new_task,
-};
+use drama_core::{JoinHandle, RejectReason, Rejected, ScheduleInfo, Spawn, TaskGuard, new_task};
 use drama_metrics::{Window, WorkerRecorder};
 use drama_policy::{Class, Policy, TenantId, Weight};
 
@@ -34,6 +32,7 @@ use crate::shutdown::cancel;
 use crate::sync::{
     Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering, UnsafeCell, lock,
 };
+use crate::task::Task;
 use crate::tenants::Tenants;
 use crate::waiters::Waiters;
 use crate::weights::WeightTable;
@@ -43,8 +42,7 @@ use crate::worker;
 pub const MAX_WORKERS: usize = 64;
 
 /// A function that makes one policy instance per worker slot.
-pub(crate) type PolicyFactory =
-    Arc<dyn Fn(usize) -> Box<dyn Policy<Runnable> + Send> + Send + Sync>;
+pub(crate) type PolicyFactory = Arc<dyn Fn(usize) -> Box<dyn Policy<Task> + Send> + Send + Sync>;
 
 /// How a worker thread comes to own its slot.
 #[derive(Clone, Copy, Debug)]
@@ -108,9 +106,9 @@ pub(crate) struct Shared {
 /// threads reach it.
 pub(crate) struct Slot {
     /// Work from other threads. Bound: `inbox_capacity`.
-    pub(crate) inbox: Inbox<Runnable>,
+    pub(crate) inbox: Inbox<Task>,
     /// Work that found the inbox full; bounded by the number of live tasks.
-    pub(crate) overflow: Mutex<VecDeque<Runnable>>,
+    pub(crate) overflow: Mutex<VecDeque<Task>>,
     pub(crate) overflow_len: AtomicUsize,
     pub(crate) parking: Parking,
     pub(crate) poll: PollState,
@@ -328,9 +326,10 @@ impl Shared {
         let (runnable, handle) = new_task(
             spec,
             future,
-            move |runnable, info| shared.schedule(runnable, info),
+            move |runnable, info| shared.schedule(Task(runnable), info),
             guard,
         );
+        let runnable = Task(runnable);
         match local {
             // Spawned by a task on one of our workers: stays on that worker
             // (the balancer moves it if another worker is idle).
@@ -341,7 +340,7 @@ impl Shared {
     }
 
     /// The schedule function of every task: where a woken task goes.
-    fn schedule(&self, runnable: Runnable, info: ScheduleInfo) {
+    fn schedule(&self, runnable: Task, info: ScheduleInfo) {
         if let Err(runnable) = context::schedule_local(self, runnable, info) {
             self.push_remote(runnable);
         }
@@ -350,7 +349,7 @@ impl Shared {
     /// Queues a task woken or spawned off the pool's workers: on an idle
     /// worker if there is one (it starts right away), otherwise on the less
     /// loaded of two workers chosen at random.
-    pub(crate) fn push_remote(&self, runnable: Runnable) {
+    pub(crate) fn push_remote(&self, runnable: Task) {
         if self.state.is_closed() {
             cancel(runnable);
             return;
@@ -386,14 +385,14 @@ impl Shared {
     }
 
     /// Queues `runnable` on worker `index` and wakes it if it sleeps.
-    pub(crate) fn push_to(&self, index: usize, runnable: Runnable) {
+    pub(crate) fn push_to(&self, index: usize, runnable: Task) {
         self.push_quietly(index, runnable);
         self.slots[index].parking.notify();
     }
 
     /// Queues `runnable` on worker `index` without waking it: the caller
     /// notifies once after a batch.
-    pub(crate) fn push_quietly(&self, index: usize, runnable: Runnable) {
+    pub(crate) fn push_quietly(&self, index: usize, runnable: Task) {
         let slot = &self.slots[index];
         if let Err(runnable) = slot.inbox.push(runnable) {
             lock(&slot.overflow).push_back(runnable);

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use drama_core::Runnable;
+use crate::task::Task;
 
 use crate::pool::Shared;
 use crate::sync::{Ordering, lock};
@@ -28,7 +28,7 @@ pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
 thread_local! {
     /// The tasks this thread is cancelling: `Some` while a [`cancel`] call
     /// is under way on the thread, which drops them one after another.
-    static CANCELLING: RefCell<Option<Vec<Runnable>>> = const { RefCell::new(None) };
+    static CANCELLING: RefCell<Option<Vec<Task>>> = const { RefCell::new(None) };
 }
 
 /// Cancels a task by dropping its runnable: its future is dropped and its
@@ -41,7 +41,7 @@ thread_local! {
 /// runnable the destructors cancelled meanwhile, which nested calls only
 /// queue. The queue holds tasks woken by the destructors of the tasks being
 /// dropped, at most every live task.
-pub(crate) fn cancel(runnable: Runnable) {
+pub(crate) fn cancel(runnable: Task) {
     let mut runnable = Some(runnable);
     let first = CANCELLING.try_with(|cancelling| {
         let mut cancelling = cancelling.borrow_mut();

@@ -30,7 +30,9 @@
 
 use std::time::Duration;
 
-use drama_core::{Runnable, budget, clock};
+use drama_core::{budget, clock};
+
+use crate::task::Task;
 use drama_policy::{Class, TenantId};
 
 use crate::balance::Export;
@@ -297,7 +299,7 @@ pub(crate) unsafe fn drain_queues(shared: &Shared, index: usize) {
 
 /// The next task to poll, with whom to charge.
 struct Next {
-    runnable: Runnable,
+    runnable: Task,
     tenant: TenantId,
     class: Class,
     /// Whether it came from the core (counted in `Presence` until its poll
@@ -319,7 +321,7 @@ struct Worker<'a> {
     epoch: u64,
     /// The task the last poll woke last (not a yield): it runs next, on
     /// warm caches. Only ever full between a poll and the next pick.
-    handoff: Option<Runnable>,
+    handoff: Option<Task>,
     /// The clock at the end of the last poll (or wake-up): the start of the
     /// next poll's charge.
     last_ns: u64,
@@ -658,7 +660,7 @@ impl Worker<'_> {
     /// Only spawns: a woken task stays where it was woken, next to the
     /// data it was woken about (message passing would otherwise pay a
     /// cross-worker wake for every message).
-    fn queue_spawned(&mut self, runnable: Runnable, now: u64) {
+    fn queue_spawned(&mut self, runnable: Task, now: u64) {
         let tenant = runnable.meta().tenant();
         if self.core().presence.tenant_tasks(tenant) == 0
             && let Some(home) = self.shared.homes.get(tenant)
@@ -674,7 +676,7 @@ impl Worker<'_> {
     /// Queues a task here, or hands it to the worker the balancer wants
     /// its group on.
     #[inline]
-    fn queue(&mut self, runnable: Runnable, now: u64, resumed: bool) {
+    fn queue(&mut self, runnable: Task, now: u64, resumed: bool) {
         if let Some((runnable, to)) = self.core().enqueue(runnable, now, resumed) {
             self.shared.push_to(to, runnable);
         }
@@ -756,7 +758,7 @@ impl Worker<'_> {
             n += 1;
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
-            let moved: Vec<Runnable> = lock(&slot.overflow).drain(..).collect();
+            let moved: Vec<Task> = lock(&slot.overflow).drain(..).collect();
             slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
             n += moved.len();
             for runnable in moved {

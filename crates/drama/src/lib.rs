@@ -2,10 +2,10 @@
 //! will sometimes be overloaded.
 //!
 //! A [`Runtime`] runs tasks on a pool of worker threads. Every task belongs
-//! to a tenant ([`TenantId`], interned by name with [`Runtime::tenant`]) and
+//! to a tenant ([`TenantId`], interned by name with [`Handle::tenant`]) and
 //! a [`Class`]; each poll is timed and charged to its tenant, and the
 //! workers share CPU between tenants by deficit round robin with weights
-//! ([`Runtime::set_weight`]), classes weakly prioritized
+//! ([`Handle::set_weight`]), classes weakly prioritized
 //! `Write > Compute > Read > Accept`. Every queue is bounded: a spawn the
 //! runtime cannot take comes back in a [`Rejected`], future included. A
 //! task given a deadline ([`Spawn::deadline`], or [`Spawn::timeout`] from
@@ -37,11 +37,17 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
+//! A [`Runtime`] owns the threads and derefs to its [`Handle`], which
+//! carries the API (spawning, tenants, admission, the load, the
+//! scheduler's view); clone a handle ([`Runtime::handle`]) to spawn from
+//! elsewhere, or use the free [`spawn`] inside a task.
+//!
 //! Structured concurrency comes with [`nursery`]; blocking work goes on
-//! bounded per-tenant lanes with [`Runtime::spawn_blocking`]; a policy of
+//! bounded per-tenant lanes with [`Handle::spawn_blocking`]; a policy of
 //! your own replaces the default DRR through [`Builder::policy`] (see the
-//! [`policy`] module). [`LocalExecutor`] is the single-threaded executor of
-//! drama's task layer, for tests and embedding.
+//! [`policy`] module: a policy orders [`policy::Task`]s, which it can
+//! inspect but not run). [`LocalExecutor`] is the single-threaded executor
+//! of drama's task layer, for tests and embedding.
 #![forbid(unsafe_code)]
 
 mod nursery;
@@ -49,16 +55,16 @@ mod runtime;
 
 pub use drama_core::budget;
 pub use drama_core::{
-    Class, JoinError, JoinHandle, LocalExecutor, RejectReason, Rejected, Runnable, Spawn, Spawner,
-    TaskId, TaskMeta, TenantId, YieldNow, current, yield_now,
+    Class, JoinError, JoinHandle, LocalExecutor, RejectReason, Rejected, Spawn, Spawner, TaskId,
+    TaskMeta, TenantId, YieldNow, current, yield_now,
 };
 pub use drama_policy::IoKind;
-pub use drama_pool::{Admit, DEFAULT_ADMIT_PATIENCE, IoGuard, LoadReport, Permit};
-pub use nursery::{Nursery, nursery};
-pub use runtime::{
-    BuildError, BuildErrorKind, Builder, Handle, MAX_TENANT_NAME_LEN, Runtime, TenantError,
-    TenantErrorKind, spawn, spawn_with,
+pub use drama_pool::{
+    Admit, BuildError, BuildErrorKind, Builder, DEFAULT_ADMIT_PATIENCE, Handle, IoGuard,
+    LoadReport, MAX_TENANT_NAME_LEN, Permit, Runtime, TenantError, TenantErrorKind,
 };
+pub use nursery::{Nursery, nursery};
+pub use runtime::{spawn, spawn_with};
 
 /// Admission control's configuration: the load score's target and window,
 /// the class thresholds, the share test, the reserve, IO depth limits
@@ -67,7 +73,7 @@ pub mod admission {
     pub use drama_admission::{AdmissionConfig, ConfigError, ConfigErrorKind};
 }
 
-/// The scheduler's view ([`Runtime::snapshot`]): the [`Snapshot`](metrics::Snapshot)
+/// The scheduler's view ([`Handle::snapshot`]): the [`Snapshot`](metrics::Snapshot)
 /// and its rows, and the [`Exporter`](metrics::Exporter) that sends it to
 /// the `metrics` facade (Prometheus and others) with bounded labels.
 pub mod metrics {
@@ -78,10 +84,13 @@ pub mod metrics {
 }
 
 /// Fair-queuing policies: the [`Policy`](policy::Policy) trait a custom
-/// policy implements, and drama's default, [`Drr`](policy::Drr).
+/// policy implements for [`Task`](policy::Task)s (see
+/// [`Builder::policy`](crate::Builder::policy)), and drama's default,
+/// [`Drr`](policy::Drr).
 pub mod policy {
     pub use drama_policy::{
         ConfigError, ConfigErrorKind, Drr, DrrConfig, InvalidWeight, Limit, Overflow, Picked,
         Policy, Weight,
     };
+    pub use drama_pool::Task;
 }

@@ -1,12 +1,14 @@
 //! Blocking lanes on the real runtime: per-tenant and total thread bounds,
-//! the bounded queue handing the closure back, fairness between lanes, and
-//! async tasks still running while every blocking thread is held.
+//! the bounded queue handing the closure back, fairness between lanes,
+//! async tasks still running while every blocking thread is held, and the
+//! spec of `spawn_blocking_with` (its tenant, inherited or set, and its
+//! deadline).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use drama::{RejectReason, Runtime};
+use drama::{Handle, RejectReason, Runtime, Spawn, TenantId};
 
 /// Waits (up to 10 s) until `cond` holds; the tests wait for state the
 /// lanes reach asynchronously, never for a duration.
@@ -164,4 +166,57 @@ fn shutdown_joins_an_idle_blocking_thread() {
             .unwrap_err()
             .is_cancelled()
     );
+}
+
+#[test]
+fn spawn_blocking_with_takes_the_tenant_from_the_spec() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .max_tenants(16)
+        .build()
+        .unwrap();
+    let acme = rt.tenant("acme").unwrap();
+    let tenant_seen = || drama::current().map(|meta| meta.tenant());
+
+    // Set in the spec: the job runs on that tenant's lane, as that tenant.
+    let job = rt
+        .spawn_blocking_with(Spawn::new().tenant(acme).name("fsync"), tenant_seen)
+        .unwrap();
+    assert_eq!(rt.block_on(job).unwrap(), Some(acme));
+
+    // Unset: inherited from the task that spawns it, as a spawn inherits.
+    let parent = rt
+        .spawn_with(Spawn::new().tenant(acme), async move {
+            let here = Handle::current().expect("inside a task");
+            here.spawn_blocking_with(Spawn::new(), tenant_seen)
+                .expect("a lane has room")
+                .await
+        })
+        .unwrap();
+    assert_eq!(rt.block_on(parent).unwrap().unwrap(), Some(acme));
+
+    // Outside any task, the default tenant.
+    let job = rt.spawn_blocking_with(Spawn::new(), tenant_seen).unwrap();
+    assert_eq!(rt.block_on(job).unwrap(), Some(TenantId::DEFAULT));
+
+    // A tenant past `max_tenants` is refused, the closure handed back.
+    let refused = rt
+        .spawn_blocking_with(Spawn::new().tenant(TenantId::new(16)), || 3)
+        .unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::InvalidTenant);
+    assert_eq!(refused.into_inner()(), 3);
+}
+
+#[test]
+fn a_blocking_job_past_its_deadline_is_not_run() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let job = rt
+        .spawn_blocking_with(Spawn::new().deadline(Instant::now()), move || {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+    assert!(rt.block_on(job).unwrap_err().is_expired());
+    assert!(!ran.load(std::sync::atomic::Ordering::Relaxed));
 }
