@@ -439,8 +439,14 @@ pub(crate) struct EnterTask {
 }
 
 impl EnterTask {
-    /// `meta` must stay alive and in place until the guard is dropped.
-    pub(crate) fn new(meta: &TaskMeta) -> EnterTask {
+    /// Makes `meta` the current task's until the guard is dropped.
+    ///
+    /// # Safety
+    ///
+    /// `meta` must stay alive and in place until the guard is dropped:
+    /// [`with_current`] dereferences the pointer it leaves in a
+    /// thread-local, which the borrow checker cannot follow.
+    pub(crate) unsafe fn new(meta: &TaskMeta) -> EnterTask {
         let previous = CURRENT.with(|current| current.replace(meta));
         EnterTask { previous }
     }

@@ -330,7 +330,10 @@ impl<F: Future, G: TaskGuard> Future for TaskFuture<F, G> {
 
         let polled = {
             // The task is current, with a fresh budget, for the span of its poll.
-            let _task = EnterTask::new(&self.header().meta);
+            // SAFETY: the header lives in the task's allocation, which this
+            // poll keeps alive and in place (the task is pinned), and the
+            // guard is dropped at the end of this block, inside the poll.
+            let _task = unsafe { EnterTask::new(&self.header().meta) };
             let _budget = budget::Budget::enter(budget::DEFAULT_BUDGET);
             // SAFETY: `future` is structurally pinned: it is never moved while
             // `self` is pinned (it is dropped in place by `drop_future`), and

@@ -3,14 +3,21 @@
 //! older tasks. Nor does admission control refuse the new tasks: tasks
 //! that yield wait behind fresh work, so they are not a backlog new work
 //! waits for (the spawns below unwrap).
+//!
+//! Every wait has a deadline (far longer than the work needs), so that
+//! starvation fails the test instead of hanging it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use drama::Runtime;
 
 mod common;
+
+/// How long any one wait may take before the test calls it starvation.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 #[test]
 fn no_starvation() {
@@ -34,26 +41,38 @@ fn no_starvation() {
         .collect();
     // Until each flooding task has run once it is fresh work, a backlog
     // that new work does wait behind; from then on it only yields.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + DEADLINE;
     while spins.load(Ordering::Relaxed) < 1000 {
-        assert!(std::time::Instant::now() < deadline, "the flood never ran");
+        assert!(Instant::now() < deadline, "the flood never ran");
         std::thread::sleep(Duration::from_millis(1));
     }
     // Each of these must finish while the flood goes on.
+    let (done, finished) = mpsc::channel();
     for round in 0..20 {
-        let h = rt
-            .spawn(async move {
+        let done = done.clone();
+        drop(
+            rt.spawn(async move {
                 for _ in 0..10 {
                     drama::yield_now().await;
                 }
-                round
+                let _ = done.send(round);
             })
-            .unwrap();
-        assert_eq!(rt.block_on(h).unwrap(), round);
+            .unwrap(),
+        );
+        let got = finished
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("round {round} starved behind the flood"));
+        assert_eq!(got, round);
     }
-    // And every flooding task made progress (each yields at least once).
+    // And every flooding task made progress (each yields at least once)
+    // and ends once told to.
     stop.store(true, Ordering::Relaxed);
+    let deadline = Instant::now() + DEADLINE;
     for h in flood {
+        while !h.is_finished() {
+            assert!(Instant::now() < deadline, "a flooding task never ended");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         rt.block_on(h).unwrap();
     }
     assert!(spins.load(Ordering::Relaxed) >= 1000);
