@@ -165,6 +165,9 @@ impl Presence {
         }
         self.count[i] += 1;
         self.total += 1;
+        // The active list and the positions agree: the group is where its
+        // position says.
+        debug_assert_eq!(self.active[self.position[i] as usize] as usize, i);
         grew
     }
 
@@ -173,6 +176,10 @@ impl Presence {
         let Some(count) = self.count.get_mut(i) else {
             return;
         };
+        // Every removal pairs with an add: a task leaves the count it
+        // entered (untracked tenants, past `max_tenants`, took the early
+        // return above on both sides).
+        debug_assert!(*count > 0, "a task left a group it was not counted in");
         if *count == 0 {
             return;
         }
@@ -180,11 +187,13 @@ impl Presence {
         self.total -= 1;
         if *count == 0 {
             let position = self.position[i] as usize;
+            debug_assert_eq!(self.active[position] as usize, i);
             self.active.swap_remove(position);
             if let Some(&moved) = self.active.get(position) {
                 self.position[moved as usize] = position as u32;
             }
         }
+        debug_assert_eq!(self.total == 0, self.active.is_empty());
     }
 
     /// The runnable tasks of `tenant` here, over its classes.

@@ -81,6 +81,13 @@ pub(crate) const MIN_IMPROVEMENT: f64 = 0.01;
 /// snapshot, which is stale by the time a large batch lands).
 pub(crate) const MAX_MOVED_TASKS: u32 = 1024;
 
+/// Two loads within this relative difference are the same load: the loads
+/// are sums of float shares, so a group's load computed twice by
+/// different paths may differ in the last bits; a billionth is far above
+/// that rounding and far below any difference the plan acts on
+/// (`MIN_GAP`).
+const SAME_LOAD: f64 = 1e-9;
+
 /// How many runnable tasks (queued, or being polled) of one tenant's class
 /// one worker holds: the planner's view of a worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -514,7 +521,7 @@ impl Planner {
                     && e.tasks > 0
                     && load.is_none_or(|l| {
                         let mine = self.groups[e.group as usize].load;
-                        (mine - l).abs() <= 1e-9 * l.max(mine)
+                        (mine - l).abs() <= SAME_LOAD * l.max(mine)
                     })
             };
             let here = self.entries.iter().chain(&self.extra).filter(matches);

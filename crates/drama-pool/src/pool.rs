@@ -158,6 +158,12 @@ unsafe impl Sync for Slot {}
 impl Shared {
     pub(crate) fn new(config: Config, make_policy: PolicyFactory) -> Arc<Shared> {
         let workers = config.workers;
+        // The builder's checks, restated where the limits are relied on:
+        // the idle mask has one bit per worker, and a stuck worker's
+        // replacement needs a thread beyond the workers.
+        debug_assert!((1..=MAX_WORKERS).contains(&workers));
+        debug_assert!(config.max_threads >= workers);
+        debug_assert!(config.inbox_capacity.is_power_of_two());
         let slots = (0..workers)
             .map(|index| {
                 CachePadded::new(Slot {
@@ -465,6 +471,8 @@ impl Drop for Registration {
             }
         }
         shared.gate.finish(self.tenant);
-        shared.live.fetch_sub(1, Ordering::Release);
+        let before = shared.live.fetch_sub(1, Ordering::Release);
+        // Each task is counted once at its spawn and uncounted once here.
+        debug_assert_ne!(before, 0, "more tasks ended than were spawned");
     }
 }

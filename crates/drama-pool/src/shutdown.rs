@@ -84,6 +84,27 @@ pub(crate) fn cancel(runnable: Task) {
     }
 }
 
+/// How often shutdown looks again while it waits (for the live tasks to
+/// end, for the workers to leave, for a thread to finish): 200 µs, short
+/// beside any timeout a user gives (milliseconds at least) and long enough
+/// that the waiting thread costs nothing measurable.
+const POLL_INTERVAL: Duration = Duration::from_micros(200);
+
+/// How long shutdown waits for each thread to finish once its work is
+/// over: workers have left their loops (or are stuck, and detached after
+/// this), and the monitor leaves within one sampling interval (at most
+/// `monitor::BALANCE_MAX_INTERVAL`, 2 ms); 100 ms is fifty of those, and
+/// only a stuck thread ever uses it up.
+const THREAD_EXIT_WAIT: Duration = Duration::from_millis(100);
+
+/// How many rounds of "wake every registered task, drop what the wakes
+/// queued" shutdown runs at most. Each round cancels every task registered
+/// before it; a task's destructor that spawns or wakes another one makes
+/// another round necessary, and a chain of such destructors is cancelled
+/// in the same round by `cancel`'s loop. A task whose future outlives 16
+/// rounds is held by a stuck poll, which no further round can cancel.
+const CANCEL_ROUNDS: usize = 16;
+
 impl Shared {
     /// Stops admitting, lets work run until `timeout`, cancels the rest,
     /// and joins the pool's threads. Returns whether every thread was
@@ -102,7 +123,7 @@ impl Shared {
             if self.live.load(Ordering::Acquire) == 0 || now >= deadline {
                 break;
             }
-            std::thread::sleep(Duration::from_micros(200).min(deadline - now));
+            std::thread::sleep(POLL_INTERVAL.min(deadline - now));
         }
         // 2. Close: workers stop at their next tick and drop what they hold.
         self.state.close();
@@ -118,7 +139,7 @@ impl Shared {
         let grace = deadline_after(deadline.max(Instant::now()), self.config.stuck_threshold);
         while Instant::now() < grace && !self.slots.iter().all(|s| s.exited.load(Ordering::Acquire))
         {
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(POLL_INTERVAL);
         }
         // 3. Slots whose owner is stuck: take them over and empty them here.
         for index in 0..self.slots.len() {
@@ -140,7 +161,7 @@ impl Shared {
         // we do this (by destructors) land in inboxes, drained below; loop
         // until nothing is left, with a bound in case a stuck task keeps
         // its future alive.
-        for _ in 0..16 {
+        for _ in 0..CANCEL_ROUNDS {
             self.registry.wake_all();
             for index in 0..self.slots.len() {
                 if self.slots[index].exited.load(Ordering::Acquire) {
@@ -159,11 +180,9 @@ impl Shared {
         let handles = std::mem::take(&mut *lock(&self.handles));
         let mut joined = blocking_joined;
         for handle in handles {
-            // Workers have left their loops (or are stuck); the monitor
-            // leaves within one sampling interval. Wait briefly for both.
-            let until = Instant::now() + Duration::from_millis(100);
+            let until = Instant::now() + THREAD_EXIT_WAIT;
             while !handle.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_micros(200));
+                std::thread::sleep(POLL_INTERVAL);
             }
             if handle.is_finished() {
                 let _ = handle.join();

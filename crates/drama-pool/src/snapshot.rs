@@ -45,6 +45,12 @@ pub(crate) const MAX_TOP: usize = 1000;
 /// published last, at most a balancer beat or one snapshot old.
 const PUBLISH_WAIT: Duration = Duration::from_millis(5);
 
+/// How often the snapshot looks whether the workers have published while
+/// it waits: a worker publishes at its next tick (a poll away), so a
+/// tenth of a millisecond loses little, and fifty looks per wait cost
+/// nothing.
+const PUBLISH_POLL: Duration = Duration::from_micros(100);
+
 /// Reads the pool into a snapshot whose rankings hold `top` tenants (at
 /// most [`MAX_TOP`]), with rows for the `wanted` tenants too.
 pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snapshot {
@@ -66,7 +72,7 @@ pub(crate) fn snapshot(shared: &Shared, top: usize, wanted: &[TenantId]) -> Snap
             .enumerate()
             .any(|(index, slot)| idle & (1 << index) == 0 && slot.publish.load(Ordering::Acquire))
     {
-        std::thread::sleep(Duration::from_micros(100));
+        std::thread::sleep(PUBLISH_POLL);
     }
     let mut queued: HashMap<u32, [u64; CLASSES]> = HashMap::new();
     let mut running: HashMap<u32, u64> = HashMap::new();

@@ -64,6 +64,11 @@ pub(crate) const SHED_MIN_WORK_NS: u64 = 20_000;
 /// poll of seconds would otherwise skew it for a long time).
 const MAX_AVG_SAMPLE_NS: u64 = 1_000_000;
 
+/// One idle spell counts for at most this much in the average idle spell
+/// (a second: longer spells all mean "park at once" to the spin budget,
+/// and one of hours would keep the average high for as long).
+const MAX_IDLE_SAMPLE_NS: u64 = 1_000_000_000;
+
 /// The longest an idle worker spins before parking. It spins only while
 /// its recent idle spells were short (`avg_idle_ns` below this): then work
 /// comes back within microseconds (a burst of spawns from outside, the
@@ -528,12 +533,12 @@ impl Worker<'_> {
         }
         let core = self.core();
         let len = core.len();
-        // Every task the core holds is counted (tasks of tenants past
-        // `max_tenants` are not).
-        debug_assert!(
-            core.presence.total <= len,
-            "presence counts {} tasks, the core holds {len}",
-            core.presence.total
+        // Between polls, presence counts exactly the tasks the core holds
+        // (spawn refuses tenants past `max_tenants`, the only ones
+        // presence does not count).
+        debug_assert_eq!(
+            core.presence.total, len,
+            "presence and the core disagree on the tasks held"
         );
         shared.slots[self.index].load.store(len, Ordering::Relaxed);
     }
@@ -759,7 +764,10 @@ impl Worker<'_> {
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
             let moved: Vec<Task> = lock(&slot.overflow).drain(..).collect();
-            slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
+            let before = slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
+            // The count follows the list: incremented after each push,
+            // decremented after each take, both under the list's lock.
+            debug_assert!(before >= moved.len(), "overflow_len behind its list");
             n += moved.len();
             for runnable in moved {
                 self.queue(runnable, now, false);
@@ -965,7 +973,7 @@ impl Worker<'_> {
         self.shared.slots[self.index]
             .stats
             .idle_ends(now.saturating_sub(start));
-        let spell = now.wrapping_sub(start).min(1_000_000_000);
+        let spell = now.wrapping_sub(start).min(MAX_IDLE_SAMPLE_NS);
         self.avg_idle_ns = self.avg_idle_ns - self.avg_idle_ns / 4 + spell / 4;
         self.last_ns = now;
     }

@@ -36,10 +36,17 @@ fn wait_for(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Two workers, admission off, and a stuck threshold far above any poll
+/// here: on a loaded machine a poll of 1 ms of CPU can take more than the
+/// default 10 ms of wall time, and a worker replaced meanwhile records
+/// that poll beside its replacement (counts may be lost then; see
+/// `Registration::drop` in drama-pool), which is not what these tests
+/// measure.
 fn runtime() -> Runtime {
     Runtime::builder()
         .workers(2)
         .admission(AdmissionConfig::off())
+        .stuck_threshold(Duration::from_secs(1))
         .build()
         .unwrap()
 }
