@@ -406,9 +406,11 @@ impl Handle {
     /// let acme = rt.tenant("acme")?;
     /// let task = rt.spawn_with(drama::Spawn::new().tenant(acme), async { 1 + 1 })?;
     /// rt.block_on(task)?;
-    /// let snap = rt.snapshot();
+    /// // Its row is asked for by id: a tenant is ranked by what it used
+    /// // over the window, and the poll's record lands just after the join.
+    /// let snap = rt.snapshot_with(10, &[acme]);
     /// assert_eq!(snap.tenant_named("acme").unwrap().completed, 1);
-    /// println!("{snap}");
+    /// println!("{}", rt.snapshot());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {

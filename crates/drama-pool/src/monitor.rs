@@ -226,15 +226,8 @@ impl LoadSampler {
             .slots
             .iter()
             .map(|slot| {
-                // The overflow count is raised after the push and lowered
-                // after the pop, so it may read as a moment below zero
-                // (wrapped): counted as none.
+                // Exact: the count changes under the overflow list's lock.
                 let overflow = slot.overflow_len.load(Ordering::Relaxed);
-                let overflow = if overflow > isize::MAX as usize {
-                    0
-                } else {
-                    overflow
-                };
                 slot.load
                     .load(Ordering::Relaxed)
                     .saturating_add(slot.inbox.len_hint())

@@ -401,7 +401,11 @@ impl Shared {
     pub(crate) fn push_quietly(&self, index: usize, runnable: Task) {
         let slot = &self.slots[index];
         if let Err(runnable) = slot.inbox.push(runnable) {
-            lock(&slot.overflow).push_back(runnable);
+            // The count changes under the list's lock, so that it is never
+            // behind the list: a reader that sees it non-zero finds the
+            // task, and the monitor reads no count below zero.
+            let mut overflow = lock(&slot.overflow);
+            overflow.push_back(runnable);
             slot.overflow_len.fetch_add(1, Ordering::Release);
         }
     }

@@ -291,12 +291,17 @@ pub(crate) unsafe fn drain_queues(shared: &Shared, index: usize) {
         cancel(runnable);
     }
     loop {
-        let next = lock(&slot.overflow).pop_front();
-        match next {
-            Some(runnable) => {
+        let next = {
+            let mut overflow = lock(&slot.overflow);
+            let next = overflow.pop_front();
+            if next.is_some() {
+                // Under the lock, as every change of the count.
                 slot.overflow_len.fetch_sub(1, Ordering::Relaxed);
-                cancel(runnable);
             }
+            next
+        };
+        match next {
+            Some(runnable) => cancel(runnable),
             None => break,
         }
     }
@@ -763,11 +768,13 @@ impl Worker<'_> {
             n += 1;
         }
         if slot.overflow_len.load(Ordering::Acquire) > 0 {
-            let moved: Vec<Task> = lock(&slot.overflow).drain(..).collect();
-            let before = slot.overflow_len.fetch_sub(moved.len(), Ordering::Relaxed);
-            // The count follows the list: incremented after each push,
-            // decremented after each take, both under the list's lock.
-            debug_assert!(before >= moved.len(), "overflow_len behind its list");
+            let moved: Vec<Task> = {
+                let mut overflow = lock(&slot.overflow);
+                let before = slot.overflow_len.swap(0, Ordering::Relaxed);
+                // The count follows the list: both change under the lock.
+                debug_assert_eq!(before, overflow.len(), "overflow_len and its list disagree");
+                overflow.drain(..).collect()
+            };
             n += moved.len();
             for runnable in moved {
                 self.queue(runnable, now, false);

@@ -11,15 +11,29 @@ use std::time::{Duration, Instant};
 
 use drama::{Runtime, Spawn};
 
-/// GETs `path` from `addr`: the status line and the body.
+/// GETs `path` from `addr`: the status line and the body. A connection
+/// the example drops (its connection task refused by admission, as an
+/// overloaded service does) is retried, as a scraper does at its next
+/// interval, for up to 10 s.
 fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let once = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    let response = loop {
+        match once() {
+            Ok(response) if !response.is_empty() => break response,
+            other => {
+                assert!(Instant::now() < until, "no answer from {addr}: {other:?}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
     let (head, body) = response.split_once("\r\n\r\n").expect("a head");
     (
         head.lines().next().unwrap_or("").to_string(),
