@@ -23,7 +23,6 @@ use crate::worker::{SHED_MIN, SHED_MIN_WORK_NS};
 pub(crate) struct WorkerStats {
     pub(crate) delay_sum_ns: AtomicU64,
     pub(crate) delayed_polls: AtomicU64,
-    pub(crate) busy_ns: AtomicU64,
     /// Tasks requeued after a yield (cumulative).
     pub(crate) requeued: AtomicU64,
     /// The polls started from the policy, by queueing-delay bucket
@@ -43,7 +42,6 @@ impl WorkerStats {
         WorkerStats {
             delay_sum_ns: AtomicU64::new(0),
             delayed_polls: AtomicU64::new(0),
-            busy_ns: AtomicU64::new(0),
             requeued: AtomicU64::new(0),
             delays: std::array::from_fn(|_| AtomicU64::new(0)),
             idle_ns: AtomicU64::new(0),
@@ -83,7 +81,6 @@ impl WorkerStats {
             .store(core.delay_sum_ns, Ordering::Relaxed);
         self.delayed_polls
             .store(core.delayed_polls, Ordering::Relaxed);
-        self.busy_ns.store(core.busy_ns, Ordering::Relaxed);
         self.requeued.store(core.requeued, Ordering::Relaxed);
     }
 
@@ -100,13 +97,11 @@ impl WorkerStats {
     }
 
     /// The queueing delay of the polls started from the policy, those
-    /// polls, the time spent polling, and the tasks requeued after a
-    /// yield, all cumulative.
-    pub(crate) fn read(&self) -> (u64, u64, u64, u64) {
+    /// polls, and the tasks requeued after a yield, all cumulative.
+    pub(crate) fn read(&self) -> (u64, u64, u64) {
         (
             self.delay_sum_ns.load(Ordering::Relaxed),
             self.delayed_polls.load(Ordering::Relaxed),
-            self.busy_ns.load(Ordering::Relaxed),
             self.requeued.load(Ordering::Relaxed),
         )
     }
@@ -261,11 +256,10 @@ pub(crate) struct Core {
     pub(crate) avg_poll_ns: u64,
     /// Cumulative, for the monitor's load estimate (published to
     /// `Slot::stats`): the queueing delay of the polls started from the
-    /// policy, those polls, and the time spent polling. Kept here, with the
+    /// policy, and those polls. Kept here, with the
     /// slot, so that a thread taking a stuck slot over carries them on.
     pub(crate) delay_sum_ns: u64,
     pub(crate) delayed_polls: u64,
-    pub(crate) busy_ns: u64,
     /// Tasks requeued here after a yield.
     pub(crate) requeued: u64,
     /// Polls started from the policy, by queueing-delay bucket.
@@ -299,7 +293,6 @@ impl Core {
             avg_poll_ns: SHED_MIN_WORK_NS / SHED_MIN as u64,
             delay_sum_ns: 0,
             delayed_polls: 0,
-            busy_ns: 0,
             requeued: 0,
             delays: Box::new([0; delays::BUCKETS]),
             grew: false,

@@ -5,7 +5,7 @@
 //! is busy (and sleeping while it is idle). At each step it samples every
 //! slot's poll word (a poll that has run for the stuck threshold gets its
 //! slot handed to a fresh thread, `handover.rs`), runs the balancer
-//! (`balance.rs`), and folds the workers' queueing delays and busy time
+//! (`balance.rs`), and folds the workers' queueing delays and idle time
 //! into the admission estimate (`gate.rs`).
 
 use std::time::{Duration, Instant};
@@ -149,9 +149,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
 struct LoadSampler {
     estimator: Estimator,
     /// The clock at the last step, and the workers' cumulative counters
-    /// then: delay sum, polls, busy time.
+    /// then: delay sum, polls, tasks requeued.
     last_ns: u64,
-    last: (u64, u64, u64, u64),
+    last: (u64, u64, u64),
     /// The workers' time out of work at the last step, summed.
     last_idle_ns: u64,
     /// The workers' delay counts by bucket at the last step, summed, and
@@ -194,14 +194,13 @@ impl LoadSampler {
         if elapsed_ns == 0 {
             return;
         }
-        let (delay_sum, polls, busy, requeued) = totals(shared);
-        let (last_delay_sum, last_polls, last_busy, last_requeued) = self.last;
+        let (delay_sum, polls, requeued) = totals(shared);
+        let (last_delay_sum, last_polls, last_requeued) = self.last;
         let polls_started = polls.wrapping_sub(last_polls);
         let queue_delay_ns = delay_sum
             .wrapping_sub(last_delay_sum)
             .checked_div(polls_started)
             .unwrap_or(0);
-        let _busy_ns = busy.wrapping_sub(last_busy);
         // Utilization: the workers' time not out of work. (Time polling
         // would read a pool whose workers lose their cores to other
         // threads as not saturated, however long its queue.)
@@ -267,7 +266,7 @@ impl LoadSampler {
             },
         );
         self.last_ns = now_ns;
-        self.last = (delay_sum, polls, busy, requeued);
+        self.last = (delay_sum, polls, requeued);
         // What `LoadReport` shows beyond the estimate: the recent delays'
         // percentiles and the refusal rate, over about `REPORT_HORIZON`.
         let counts = delay_counts(shared);
@@ -295,21 +294,16 @@ impl LoadSampler {
 }
 
 /// The workers' cumulative counters, summed: queueing delay of the polls
-/// started from the queue, those polls, time spent polling, tasks requeued
-/// after a yield.
-fn totals(shared: &Shared) -> (u64, u64, u64, u64) {
-    shared
-        .slots
-        .iter()
-        .fold((0, 0, 0, 0), |(d, n, b, r), slot| {
-            let (delay_sum_ns, polls, busy_ns, requeued) = slot.stats.read();
-            (
-                d.wrapping_add(delay_sum_ns),
-                n.wrapping_add(polls),
-                b.wrapping_add(busy_ns),
-                r.wrapping_add(requeued),
-            )
-        })
+/// started from the queue, those polls, tasks requeued after a yield.
+fn totals(shared: &Shared) -> (u64, u64, u64) {
+    shared.slots.iter().fold((0, 0, 0), |(d, n, r), slot| {
+        let (delay_sum_ns, polls, requeued) = slot.stats.read();
+        (
+            d.wrapping_add(delay_sum_ns),
+            n.wrapping_add(polls),
+            r.wrapping_add(requeued),
+        )
+    })
 }
 
 /// The workers' time out of work up to `now_ns`, summed.

@@ -130,8 +130,6 @@ enum Exit {
     Closed,
     /// The monitor gave the slot to another thread during a poll.
     Stolen,
-    /// A replacement thread found the stuck poll had returned already.
-    NotNeeded,
 }
 
 /// A worker thread's body.
@@ -140,9 +138,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
         Start::Fresh => Some(0),
         Start::Steal(word) => shared.slots[index].poll.steal(word),
     };
-    let exit = match epoch {
-        None => Exit::NotNeeded,
-        Some(epoch) => {
+    // `None`: a replacement thread found the stuck poll had returned
+    // already; it leaves at once.
+    if let Some(epoch) = epoch {
+        {
             if matches!(start, Start::Steal(_)) {
                 shared.replaced.fetch_add(1, Ordering::Relaxed);
             }
@@ -193,7 +192,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                     unsafe { drain_slot(&shared, index) };
                     shared.slots[index].exited.store(true, Ordering::Release);
                 }
-                Exit::Stolen | Exit::NotNeeded => {
+                Exit::Stolen => {
                     // The slot's new owner empties this thread's outbox,
                     // unless it left already (the pool closed): then
                     // nobody else will.
@@ -206,10 +205,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                     }
                 }
             }
-            exit
         }
-    };
-    let _ = exit;
+    }
     shared.threads.fetch_sub(1, Ordering::AcqRel);
 }
 
@@ -868,9 +865,8 @@ impl Worker<'_> {
         if next.counted {
             core.presence.remove(next.tenant, next.class);
         }
-        // The monitor's load sample: three stores to a line it reads once
+        // The monitor's load sample: a few stores to lines it reads once
         // per step.
-        core.busy_ns = core.busy_ns.wrapping_add(cost);
         if let Some(queued_ns) = next.queued_ns {
             core.delay_sum_ns = core.delay_sum_ns.wrapping_add(queued_ns);
             core.delayed_polls = core.delayed_polls.wrapping_add(1);
