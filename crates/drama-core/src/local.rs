@@ -11,6 +11,14 @@
 //! - the **injector**, a lock-free MPSC channel, when the wake comes from any
 //!   other thread; the waker then unparks the executor's thread if it sleeps.
 //!
+//! `block_on` works in ticks: it moves the injector's contents to the back
+//! of the local queue, then runs up to `MAX_POLLS_PER_TICK` tasks before it
+//! polls its own future again (when that was woken). So ready order is FIFO
+//! across both queues (a task that yields goes behind every task that was
+//! ready) and the main future's wait is bounded. With nothing to run the
+//! thread parks; a wake between its last look and the park makes the park
+//! return at once.
+//!
 //! Every task is in at most one queue at a time (async-task guarantees a task
 //! is scheduled at most once until it runs), so both queues are bounded by
 //! the number of live tasks, which is bounded by `max_tasks`
@@ -31,7 +39,11 @@
 //! [`RejectReason::ShuttingDown`], queued tasks are dropped, and idle tasks
 //! are woken into a schedule function that drops them. Every task's future
 //! is dropped exactly once, on the dropping thread, and every
-//! [`JoinHandle`] resolves to a cancellation.
+//! [`JoinHandle`] resolves to a cancellation. A push into the injector that
+//! races with the close is drained by whichever side sees the other (a
+//! SeqCst fence on each side). While the executor is open, its tasks'
+//! futures are dropped only inside its `block_on`, on its thread, which is
+//! what lets a task registered in the local slab unregister itself there.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -16,7 +16,7 @@
 //! the tenants stream by: the answer is exact (the inputs are exact
 //! per-tenant counts, not a sketch) and the snapshot's size is bounded by
 //! `top` whatever the number of tenants. The memory that grows with the
-//! tenants is the window's baseline, 16 bytes a tenant (see
+//! tenants is the window's two readings, 32 bytes a tenant (see
 //! [`Window::memory_bytes`]), next to the runtime's own per-tenant
 //! counters.
 

@@ -1,6 +1,5 @@
-//! The bounds written in docs/architecture.md ("drama-policy: fairness and
-//! starvation bounds") and in the module documentation of `Drr`, checked
-//! on random always-backlogged workloads.
+//! The bounds written in the module documentation of `Drr` (`src/drr/mod.rs`,
+//! "Bounds"), checked on random always-backlogged workloads.
 //!
 //! One sequential worker, the runtime's case: pick, run, charge the poll's
 //! cost, advance the clock by it, pick again. Every tenant and every class

@@ -18,12 +18,13 @@
 //! which calls the closure to completion (the future never returns
 //! `Pending`).
 //!
-//! All the state sits behind one [`std::sync::Mutex`]: blocking work is slow
+//! All the state sits behind one mutex: blocking work is slow
 //! by nature (a job is a system call or more), so one short critical section
 //! per spawn and per finished job costs nothing that matters, and a single
-//! lock keeps every invariant below obviously true. (These are `std`'s
-//! primitives, not the `crate::sync` shim: nothing here is a lock-free
-//! protocol for loom to explore.)
+//! lock keeps every invariant below obviously true. (The mutex and the
+//! condition variables are `crate::sync`'s, like every one of the pool's,
+//! which are `std`'s outside loom; nothing here is a lock-free protocol, and
+//! no loom model covers this module.)
 //!
 //! - **Lanes.** Every tenant with a job queued or running has a lane: its
 //!   queue of jobs waiting for a thread and its count of running jobs. A lane

@@ -57,10 +57,11 @@
 //! water-filling over the weights, each task's entitlement, moves that even
 //! out the workers' weighted load (and spread a tenant's classes), and
 //! per-worker weights that make each worker's DRR give every group its share
-//! of the pool. See docs/architecture.md for the model and its limits.
+//! of the pool. See `plan.rs` for the model and its limits.
 //!
-//! **Parking.** `park.rs`: a store-fence-load protocol that cannot lose a
-//! wake-up; an idle pool's threads all sleep (the monitor too).
+//! **Parking.** `idle.rs` (the idle mask, one wake at a time, the
+//! monitor's sleep) on `park.rs` (a store-fence-load protocol that cannot
+//! lose a wake-up); an idle pool's threads all sleep (the monitor too).
 //!
 //! **Stuck workers.** A monitor thread samples each slot's poll word; when
 //! one poll has run longer than the stuck threshold, a fresh thread takes

@@ -6,7 +6,19 @@
 //! slot's poll word (a poll that has run for the stuck threshold gets its
 //! slot handed to a fresh thread, `handover.rs`), runs the balancer
 //! (`balance.rs`), and folds the workers' queueing delays and idle time
-//! into the admission estimate (`gate.rs`).
+//! into the admission estimate (`gate.rs`). Callers waiting in
+//! `Handle::admit` are woken at every step (`waiters.rs`).
+//!
+//! A stuck slot's replacement thread counts against `max_threads`; at that
+//! bound the stuck worker is counted, not replaced. The replacement closes
+//! the stuck poll's books (its task leaves the view, its pick is charged
+//! nothing: `Worker::close_stolen_poll`) and empties the stuck thread's
+//! outbox at every tick until that thread leaves (`outbox.rs`).
+//!
+//! While the whole pool is idle the monitor keeps stepping on timed naps
+//! (the load decays to nothing, so that work after a quiet spell is not
+//! refused by the last busy one's load) for `MONITOR_SLEEP_AFTER`, and
+//! then sleeps (`idle.rs`) until a worker leaves the idle state.
 
 use std::time::{Duration, Instant};
 

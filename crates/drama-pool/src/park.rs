@@ -18,8 +18,8 @@
 //! for the unpark system call, and the worker sleeps until it observes
 //! `NOTIFIED` (a spurious return from `park` just parks again).
 //!
-//! `cargo xtask loom` checks this protocol under every interleaving
-//! (tests/loom_park.rs).
+//! `cargo xtask loom` checks this protocol under every interleaving, as
+//! the `idle_*` models in `src/loom.rs` drive it (through `idle.rs`).
 
 use crate::sync::{AtomicU8, Mutex, Ordering, fence, lock, thread};
 

@@ -1,6 +1,34 @@
 //! Shutdown: refuse new work, let the queued and running work go on until
 //! the deadline, then cancel what is left, so that every task's future is
 //! dropped exactly once and every join handle resolves.
+//!
+//! `Shared::shutdown` goes in steps:
+//!
+//! 1. **Drain** (`lifecycle.rs`: `OPEN` to `DRAINING`): spawns are refused
+//!    with `ShuttingDown`, the blocking lanes take no more jobs (their idle
+//!    threads leave at once, busy ones when the queues run dry), and callers
+//!    waiting for admission are woken to be refused. Queued and running
+//!    tasks go on until no task is live or the timeout passes
+//!    (`Duration::MAX` is no timeout: deadlines saturate at [`NEVER`]).
+//! 2. **Close** (`CLOSED`): the workers, the monitor and the status
+//!    endpoint are woken; a worker leaves its loop at its next tick and
+//!    drops what its slot holds (hand-off slot, policy, spill list,
+//!    outboxes, inbox, overflow list).
+//! 3. A slot whose owner is still inside a poll a stuck threshold later is
+//!    stolen (`handover.rs`) and emptied by the shutting-down thread.
+//! 4. Tasks that wait for a wake sit in no queue: the registry
+//!    (`registry.rs`) wakes each, and the closed pool's schedule function
+//!    drops it; repeated, a bounded number of times, while destructors wake
+//!    more.
+//! 5. The blocking lanes cancel the jobs that never started; the threads
+//!    are joined, and one still inside a poll or a blocking job is
+//!    detached, since it cannot be interrupted.
+//!
+//! Every drop of a task goes through [`cancel`], which never nests: a
+//! future's destructor may wake the next task of a chain, and the first
+//! `cancel` on a thread drops those one after another rather than inside
+//! each other, so a long chain cannot overflow the stack. Dropping the
+//! runtime is a shutdown with a zero timeout.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};

@@ -1,7 +1,9 @@
 //! The synchronization primitives the pool's protocols use, from `std`
 //! normally and from [loom](https://docs.rs/loom) under `cfg(loom)`, so that
-//! `cargo xtask loom` can explore every interleaving of the inbox, the park
-//! protocol and the slot hand-over (tokio's approach).
+//! `cargo xtask loom` can explore every interleaving of the pool's
+//! protocols (idle/wake and parking, the registry's race with shutdown, the
+//! inbox, the outbox, the slot hand-over: the models in `loom.rs`), tokio's
+//! approach.
 
 // Every atomic, mutex and condition variable of the pool comes from here,
 // so that no protocol bypasses loom by accident: this crate's clippy.toml

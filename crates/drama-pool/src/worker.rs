@@ -3,30 +3,57 @@
 //! A worker thread owns one slot (see `handover.rs` for how ownership moves
 //! when a worker is stuck). Each iteration ("tick"):
 //!
-//! 1. **Maintenance**, a few relaxed loads: is the pool closing, did a
-//!    weight change, is another worker idle while this one has a backlog
-//!    (then shed half of it to that worker)?
-//! 2. **Choose the next task**: the hand-off slot (a task just woken by the
-//!    task that ran before it on this thread: the message-passing fast
-//!    path), at most `turns::MAX_HANDOFF_STREAK` times in a row; otherwise drain
-//!    the inbox into the policy and ask the policy.
-//! 3. **Poll it**, timed on the cheap clock and bracketed by the hand-over
-//!    word.
-//! 4. **Absorb** what the poll produced on this thread: tasks it spawned or
-//!    woke go to the policy (`enqueue`), a task that yielded goes back with
-//!    `requeue` (behind the tasks already waiting), then **charge** the
-//!    poll's cost to its tenant and class.
+//! 1. **Maintenance**, a few relaxed loads as a rule: is the pool closing;
+//!    did threads stuck in a poll leave work in their outboxes (orphans);
+//!    did a tenant's weight change (`weights.rs`); did the balancer send
+//!    moves or per-worker weights (`balance.rs`); is another worker idle
+//!    while this one has a backlog (then shed, below)?
+//! 2. **Choose the next task** (`turns.rs`): the hand-off slot (a task just
+//!    woken by the task that ran before it on this thread: the
+//!    message-passing fast path), at most `turns::MAX_HANDOFF_STREAK` times
+//!    in a row; otherwise drain the inbox into the policy and ask the
+//!    policy, or, on the spill list's turn, take the oldest task a user's
+//!    policy refused.
+//! 3. **Poll it**, timed on the cheap clock, bracketed by the hand-over
+//!    word, with the poll budget as the poll's deadline.
+//! 4. **Absorb** what the poll produced on this thread (its outbox, see
+//!    `context.rs`): the newest task it woke takes the hand-off slot (the
+//!    one it displaces is queued); other woken tasks and the tasks it
+//!    spawned are queued here (`enqueue`), a spawned task at its tenant's
+//!    home instead when this worker holds nothing of the tenant
+//!    (`balance::Homes`); a task that yielded goes back with `requeue`,
+//!    behind the tasks already waiting. Then **charge** the poll's cost to
+//!    its tenant and class.
 //!
-//! With nothing to do, the worker spins briefly, then marks itself idle
-//! (so that busy workers shed work to it) and parks (see `park.rs`).
+//! **What a poll is charged.** Its duration on the clock, one read per
+//! poll: the end of one poll is the start of the next one's charge. The
+//! worker's own work in between (a large inbox drained, the balancer's
+//! moves or weights applied, a shed, its view copied, per-tenant tables
+//! grown) is nobody's cost: after it the clock is read again
+//! (`skip_bookkeeping`). A poll that spawned or woke more than
+//! `HEAVY_BOOKKEEPING` tasks is charged for queueing them. A long poll (at
+//! least `LONG_POLL_NS`, or `SUSPECT_POLL_FACTOR` times this worker's
+//! average and `MIN_SUSPECT_POLL_NS`) is charged its duration less the time
+//! the OS kept the thread waiting on a run queue meanwhile (`run_delay.rs`):
+//! a preempted poll is not its tenant's doing, while a poll blocked in a
+//! system call holds the worker and is charged in full.
 //!
-//! The thread-local [`Context`] is what a task's schedule function and a
-//! spawn from inside a task see: they put work in the thread's outbox
-//! (`outbox.rs`), never in the slot directly, because the slot may be
-//! handed to another thread while this one is stuck in a poll. This thread
-//! empties its outbox after each poll; when the slot was taken from it
-//! meanwhile, the slot's new owner empties it instead, at every tick, so
-//! that the work a stuck poll created runs while it is stuck.
+//! **Shedding to an idle worker.** Workers never take from each other's
+//! queues; a busy one gives. When the idle mask (`idle.rs`) shows another
+//! worker idle and this one holds at least `SHED_MIN` tasks worth at least
+//! `SHED_MIN_WORK_NS` (queue length times the average poll), it claims that
+//! worker and moves half of every (tenant, class) it holds (and every
+//! other single-task group; at most `SHED_MAX` tasks) out of its policy
+//! with `Policy::withdraw` into the idle worker's inbox, with one
+//! notification, so that both hold the same mix of tenants and classes. A
+//! policy that cannot withdraw gives half its queue in pick order instead.
+//! The donor sheds, not the balancer: only the slot's owner can take work
+//! out of its policy without a lock, and it sees an idle worker within one
+//! poll.
+//!
+//! With nothing to do, the worker spins (only while its recent idle spells
+//! were shorter than `MAX_SPIN_NS`), then sleeps through `idle.rs`, which
+//! marks it idle, so that work is given to it, and parks it (`park.rs`).
 
 use std::time::Duration;
 

@@ -138,8 +138,33 @@
 //! preempted or stuck poll makes it: with 10,000 tenants taking 100 µs
 //! turns a round is about 1 s, and one poll charged 5 ms would keep its
 //! tenant out for about 50 s; with the default floor, at most 11 rounds.
-//! `docs/architecture.md` lists the class and item bounds too, and
-//! `tests/fairness_bounds.rs` checks all of them on random workloads.
+//!
+//! Inside a tenant, with `w_c` the class weights:
+//!
+//! - **No class starves:** between two picks of a backlogged class c, the
+//!   tenant's other classes are charged at most
+//!   `sum_{c' != c} (C * w_c' / w_c + C)`: a class c' runs only while its
+//!   virtual time is at most c's, which a pick of c advances by at most
+//!   `C * 1000 / w_c`.
+//! - **No item waits for ever:** an item is due once it has waited the age
+//!   bound, and the due items of a class are served oldest first, so an
+//!   item is picked within `max_tenant_len` picks of its class after it is
+//!   due, each of which the two bounds above bound in turn.
+//!
+//! `tests/fairness_bounds.rs` checks the deficit, weighted-service, tenant
+//! and class bounds after every step of random workloads.
+//!
+//! With several workers sharing one policy (the simulator's case) picks
+//! are outstanding on other workers, and the in-service rules let a
+//! deficit reach two credits and the debt floor scale with the picks in
+//! service, so the bounds loosen (by about one `C` per outstanding pick,
+//! and one credit); they are neither proven nor property-tested there
+//! (the simulator's scenarios are the evidence). The runtime gives each
+//! worker its own policy: the one-worker case.
+//!
+//! Memory: one boxed state per tenant id used (ids below `max_tenants`)
+//! and one deque entry per queued item (at most `max_len`, and
+//! `max_tenant_len` per tenant); the round holds each tenant at most once.
 
 mod config;
 
