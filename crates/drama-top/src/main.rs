@@ -1,5 +1,6 @@
 //! drama-top: the terminal, the arguments and the refresh loop; the
 //! screen itself is the library's.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 use std::process::ExitCode;

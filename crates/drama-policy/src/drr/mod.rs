@@ -202,8 +202,8 @@ pub(crate) const MAX_DEBT_NS: i64 = MAX_CHARGE_NS as i64;
 /// The default policy: fair across tenants by weight, weakly prioritized
 /// across classes, newest-first with an age bound inside a class.
 ///
-/// See the [module documentation](self) for the algorithm and
-/// `docs/architecture.md` for the fairness and starvation bounds.
+/// See the [module documentation](self) for the algorithm and its
+/// fairness and starvation bounds.
 ///
 /// ```
 /// use drama_policy::{Class, Drr, Policy, TenantId, Weight};
