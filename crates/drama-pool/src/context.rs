@@ -73,6 +73,7 @@ impl Drop for Entered<'_> {
 }
 
 /// Runs `f` with this thread's worker context if it is a worker of `shared`.
+#[inline]
 fn with_context<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> {
     let context = CONTEXT.try_with(Cell::get).unwrap_or(ptr::null());
     if context.is_null() {
@@ -86,11 +87,13 @@ fn with_context<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> 
 }
 
 /// The slot index of this thread if it is a worker of `shared`.
+#[inline]
 pub(crate) fn local_slot(shared: &Shared) -> Option<usize> {
     with_context(shared, |context| context.index)
 }
 
 /// Queues a new task on this worker (the caller checked `local_slot`).
+#[inline]
 pub(crate) fn stage(runnable: Task) {
     let context = CONTEXT.with(Cell::get);
     debug_assert!(!context.is_null());
@@ -105,6 +108,7 @@ pub(crate) fn stage(runnable: Task) {
 /// The schedule function's local path: a task woken on one of this pool's
 /// worker threads stays on it. Returns the runnable when this thread is not
 /// one of the pool's workers.
+#[inline]
 pub(crate) fn schedule_local(
     shared: &Shared,
     runnable: Task,

@@ -50,12 +50,14 @@ impl WorkerStats {
     }
 
     /// The owner ran out of work at `start_ns`.
+    #[inline]
     pub(crate) fn idle_begins(&self, start_ns: u64) {
         self.idle_since_ns.store(start_ns.max(1), Ordering::Relaxed);
     }
 
     /// The owner's idle spell of `spell_ns` ended. Only the owner writes,
     /// so a load and a store do.
+    #[inline]
     pub(crate) fn idle_ends(&self, spell_ns: u64) {
         let idle_ns = self.idle_ns.load(Ordering::Relaxed);
         self.idle_ns
@@ -76,6 +78,7 @@ impl WorkerStats {
         }
     }
 
+    #[inline]
     pub(crate) fn publish(&self, core: &Core) {
         self.delay_sum_ns
             .store(core.delay_sum_ns, Ordering::Relaxed);
@@ -85,6 +88,7 @@ impl WorkerStats {
     }
 
     /// Publishes the count of delay bucket `index` from `core`.
+    #[inline]
     pub(crate) fn publish_delay(&self, core: &Core, index: usize) {
         self.delays[index].store(core.delays[index], Ordering::Relaxed);
     }
@@ -137,6 +141,7 @@ impl Presence {
         }
     }
 
+    #[inline]
     pub(crate) fn key(tenant: TenantId, class: Class) -> usize {
         tenant.as_u32() as usize * Class::COUNT + class.priority()
     }
@@ -144,6 +149,7 @@ impl Presence {
     /// Counts a task of `tenant` in `class`; returns whether the tables
     /// grew (a tenant id larger than any before: the policy's tables grow
     /// with it, and the time is the worker's, see `Worker::drain_inbox`).
+    #[inline]
     pub(crate) fn add(&mut self, tenant: TenantId, class: Class) -> bool {
         if tenant.as_u32() >= self.max_tenants {
             return false;
@@ -166,6 +172,7 @@ impl Presence {
         grew
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, tenant: TenantId, class: Class) {
         let i = Self::key(tenant, class);
         let Some(count) = self.count.get_mut(i) else {
@@ -192,6 +199,7 @@ impl Presence {
     }
 
     /// The runnable tasks of `tenant` here, over its classes.
+    #[inline]
     pub(crate) fn tenant_tasks(&self, tenant: TenantId) -> u32 {
         let first = Self::key(tenant, Class::ALL[0]);
         self.count
@@ -299,6 +307,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.policy.len() + self.spill.len()
     }

@@ -70,11 +70,13 @@ impl Sleepers {
 
     /// The workers idle now, as a hint (a relaxed load: a busy worker looks
     /// at every tick, and a stale bit costs one wasted claim).
+    #[inline]
     pub(crate) fn idle_mask(&self) -> u64 {
         self.mask.load(Ordering::Relaxed)
     }
 
     /// All workers' bits.
+    #[inline]
     pub(crate) fn all(&self) -> u64 {
         self.all
     }
@@ -125,6 +127,7 @@ impl Sleepers {
     /// else an awake worker, picked by `pick` among the workers of the mask
     /// it is given (`less_loaded`). The caller pushes to the worker
     /// returned and notifies it.
+    #[inline]
     pub(crate) fn target_for_remote(&self, pick: impl Fn(u64) -> usize) -> usize {
         let idle = self.idle_mask();
         if idle == 0 {
@@ -146,6 +149,7 @@ impl Sleepers {
     /// Claims one idle worker among `among` (a bit mask), clearing its bit
     /// so that nobody else claims it too. The caller gives it work and
     /// notifies it.
+    #[inline]
     pub(crate) fn claim(&self, among: u64) -> Option<usize> {
         let mut idle = self.idle_mask() & among;
         while idle != 0 {

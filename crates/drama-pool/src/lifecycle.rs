@@ -22,11 +22,13 @@ impl Lifecycle {
 
     /// Whether spawns are taken. Acquire: a caller that reads `OPEN` after
     /// a close began may still spawn; shutdown cancels what it spawned.
+    #[inline]
     pub(crate) fn is_open(&self) -> bool {
         self.0.load(Ordering::Acquire) == OPEN
     }
 
     /// Whether workers must stop and runnables be dropped.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.0.load(Ordering::Acquire) == CLOSED
     }

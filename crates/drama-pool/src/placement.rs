@@ -9,6 +9,7 @@ thread_local! {
 }
 
 /// A cheap per-thread random number (xorshift), for placement only.
+#[inline]
 fn random() -> u64 {
     RNG.with(|rng| {
         let mut x = rng.get();
@@ -25,6 +26,7 @@ fn random() -> u64 {
 }
 
 /// Two distinct worker indices chosen at random (equal when `n == 1`).
+#[inline]
 pub(crate) fn two_choices(n: usize) -> (usize, usize) {
     let r = random();
     let a = (r % n as u64) as usize;

@@ -51,6 +51,7 @@ pub(crate) struct Turns {
 impl Turns {
     /// The hand-off slot holds a task: whether it runs now (else it goes to
     /// the queue, and the caller asks [`queue`](Self::queue)).
+    #[inline]
     pub(crate) fn handoff(&mut self) -> bool {
         if self.streak < MAX_HANDOFF_STREAK {
             self.streak += 1;
@@ -61,11 +62,18 @@ impl Turns {
     }
 
     /// The queue's turn: the spill list first when it holds a task and its
-    /// cadence says so, or when the policy holds nothing.
-    pub(crate) fn queue(&mut self, spilled: bool, policy_empty: bool) -> QueueTurn {
+    /// cadence says so, or when the policy holds nothing. `policy_empty`
+    /// is asked only when the spill list holds a task (a call into the
+    /// policy per poll would cost the common case, an empty spill list).
+    #[inline]
+    pub(crate) fn queue(
+        &mut self,
+        spilled: bool,
+        policy_empty: impl FnOnce() -> bool,
+    ) -> QueueTurn {
         self.streak = 0;
         self.queue_turns = self.queue_turns.wrapping_add(1);
-        if spilled && (self.queue_turns.is_multiple_of(SPILL_EVERY) || policy_empty) {
+        if spilled && (self.queue_turns.is_multiple_of(SPILL_EVERY) || policy_empty()) {
             QueueTurn::Spill
         } else {
             QueueTurn::Policy
@@ -97,7 +105,7 @@ mod tests {
                     'H'
                 } else {
                     // A hand-off task that lost its turn is queued first.
-                    letter_of(turns.queue(spilled, policy_empty && !handoff))
+                    letter_of(turns.queue(spilled, || policy_empty && !handoff))
                 }
             })
             .collect()

@@ -756,9 +756,9 @@ impl Worker<'_> {
         }
         let now = self.last_ns;
         let core = self.core();
-        let turn = core
-            .turns
-            .queue(!core.spill.is_empty(), core.policy.is_empty());
+        let spilled = !core.spill.is_empty();
+        let policy = &core.policy;
+        let turn = core.turns.queue(spilled, || policy.is_empty());
         if turn == QueueTurn::Spill {
             let runnable = core.spill.pop_front().expect("a spill turn has a task");
             let meta = runnable.meta();
