@@ -14,7 +14,6 @@ use crate::delays;
 use crate::outbox::Outbox;
 use crate::plan::GroupCount;
 use crate::sync::{Arc, AtomicU64, Ordering};
-use crate::turns::Turns;
 use crate::worker::{SHED_MIN, SHED_MIN_WORK_NS};
 
 /// A worker's load counters as the monitor reads them: written only by
@@ -257,8 +256,6 @@ pub(crate) struct Core {
     pub(crate) groups: Vec<GroupCount>,
     /// Which half of the single-task groups the next shed gives away.
     pub(crate) shed_odd: bool,
-    /// Whose turn it is: the hand-off slot, the spill list, the policy.
-    pub(crate) turns: Turns,
     /// A moving average of the poll time here (1/8 weight to the newest):
     /// with the queue length, the work a shed would move.
     pub(crate) avg_poll_ns: u64,
@@ -295,7 +292,6 @@ impl Core {
             poll_counted: false,
             groups: Vec::new(),
             shed_odd: false,
-            turns: Turns::default(),
             // Until measured, assume polls long enough that two queued
             // tasks are worth moving.
             avg_poll_ns: SHED_MIN_WORK_NS / SHED_MIN as u64,

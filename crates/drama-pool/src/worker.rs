@@ -72,7 +72,7 @@ use crate::pool::{Shared, Start};
 use crate::run_delay::{self, RunDelay};
 use crate::shutdown::cancel;
 use crate::sync::{Arc, Ordering, lock};
-use crate::turns::QueueTurn;
+use crate::turns::{QueueTurn, Turns};
 
 /// A worker sheds work to an idle one only when it has at least this many
 /// tasks queued: with one, running it here is as fast as moving it.
@@ -186,6 +186,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, start: Start) {
                 index,
                 bit: 1 << index,
                 epoch,
+                turns: Turns::default(),
                 handoff: None,
                 last_ns: clock::now_ns(),
                 avg_idle_ns: 0,
@@ -356,6 +357,10 @@ struct Worker<'a> {
     /// The task the last poll woke last (not a yield): it runs next, on
     /// warm caches. Only ever full between a poll and the next pick.
     handoff: Option<Task>,
+    /// Whose turn it is: the hand-off slot, the spill list, the policy.
+    /// On the thread's stack, read at every pick (a replacement thread
+    /// starts afresh, which costs the spill cadence one period at most).
+    turns: Turns,
     /// The clock at the end of the last poll (or wake-up): the start of the
     /// next poll's charge.
     last_ns: u64,
@@ -719,7 +724,7 @@ impl Worker<'_> {
     /// The next task: the hand-off slot, then the policy.
     fn next(&mut self) -> Option<Next> {
         if let Some(runnable) = self.handoff.take() {
-            if self.core().turns.handoff() {
+            if self.turns.handoff() {
                 let meta = runnable.meta();
                 let (tenant, class) = (meta.tenant(), meta.class());
                 return Some(Next {
@@ -757,8 +762,11 @@ impl Worker<'_> {
         let now = self.last_ns;
         let core = self.core();
         let spilled = !core.spill.is_empty();
-        let policy = &core.policy;
-        let turn = core.turns.queue(spilled, || policy.is_empty());
+        // Asked of the policy (a virtual call) only when something is
+        // spilled: the common case pays nothing.
+        let policy_empty = spilled && core.policy.is_empty();
+        let turn = self.turns.queue(spilled, || policy_empty);
+        let core = self.core();
         if turn == QueueTurn::Spill {
             let runnable = core.spill.pop_front().expect("a spill turn has a task");
             let meta = runnable.meta();
