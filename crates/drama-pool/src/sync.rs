@@ -29,17 +29,27 @@ pub(crate) use std::sync::atomic::{Ordering, fence};
 #[cfg(not(loom))]
 pub(crate) use std::thread;
 
-/// Declares transparent wrappers of `std` synchronization types (see the
-/// comment above).
+/// Declares transparent wrappers of `std` synchronization types, each
+/// with `std`'s `const fn new` (see the comment above).
 #[cfg(not(loom))]
 macro_rules! wrap {
-    ($($(#[$attr:meta])* $name:ident$(<$t:ident>)?($std:ty);)*) => {$(
+    ($(
+        $(#[$attr:meta])*
+        $name:ident$(<$t:ident>)?($std:ty) = new($($arg:ident: $arg_ty:ty),*);
+    )*) => {$(
         $(#[$attr])*
         #[repr(transparent)]
         #[derive(Debug, Default)]
         pub(crate) struct $name$(<$t>)?(
             #[allow(clippy::disallowed_types)] $std,
         );
+
+        #[allow(clippy::disallowed_types)]
+        impl$(<$t>)? $name$(<$t>)? {
+            pub(crate) const fn new($($arg: $arg_ty),*) -> Self {
+                Self(<$std>::new($($arg),*))
+            }
+        }
 
         #[allow(clippy::disallowed_types)]
         impl$(<$t>)? std::ops::Deref for $name$(<$t>)? {
@@ -56,75 +66,21 @@ macro_rules! wrap {
 #[cfg(not(loom))]
 wrap! {
     /// `std`'s `AtomicBool`.
-    AtomicBool(std::sync::atomic::AtomicBool);
+    AtomicBool(std::sync::atomic::AtomicBool) = new(value: bool);
     /// `std`'s `AtomicU8`.
-    AtomicU8(std::sync::atomic::AtomicU8);
+    AtomicU8(std::sync::atomic::AtomicU8) = new(value: u8);
     /// `std`'s `AtomicU32`.
-    AtomicU32(std::sync::atomic::AtomicU32);
+    AtomicU32(std::sync::atomic::AtomicU32) = new(value: u32);
     /// `std`'s `AtomicU64`.
-    AtomicU64(std::sync::atomic::AtomicU64);
+    AtomicU64(std::sync::atomic::AtomicU64) = new(value: u64);
     /// `std`'s `AtomicUsize`.
-    AtomicUsize(std::sync::atomic::AtomicUsize);
+    AtomicUsize(std::sync::atomic::AtomicUsize) = new(value: usize);
     /// `std`'s `AtomicPtr`.
-    AtomicPtr<T>(std::sync::atomic::AtomicPtr<T>);
+    AtomicPtr<T>(std::sync::atomic::AtomicPtr<T>) = new(value: *mut T);
     /// `std`'s `Mutex`.
-    Mutex<T>(std::sync::Mutex<T>);
+    Mutex<T>(std::sync::Mutex<T>) = new(value: T);
     /// `std`'s `Condvar`.
-    Condvar(std::sync::Condvar);
-}
-
-#[cfg(not(loom))]
-#[allow(clippy::disallowed_types)]
-mod constructors {
-    use super::*;
-
-    impl AtomicBool {
-        pub(crate) const fn new(value: bool) -> AtomicBool {
-            AtomicBool(std::sync::atomic::AtomicBool::new(value))
-        }
-    }
-
-    impl AtomicU8 {
-        pub(crate) const fn new(value: u8) -> AtomicU8 {
-            AtomicU8(std::sync::atomic::AtomicU8::new(value))
-        }
-    }
-
-    impl AtomicU32 {
-        pub(crate) const fn new(value: u32) -> AtomicU32 {
-            AtomicU32(std::sync::atomic::AtomicU32::new(value))
-        }
-    }
-
-    impl AtomicU64 {
-        pub(crate) const fn new(value: u64) -> AtomicU64 {
-            AtomicU64(std::sync::atomic::AtomicU64::new(value))
-        }
-    }
-
-    impl AtomicUsize {
-        pub(crate) const fn new(value: usize) -> AtomicUsize {
-            AtomicUsize(std::sync::atomic::AtomicUsize::new(value))
-        }
-    }
-
-    impl<T> AtomicPtr<T> {
-        pub(crate) const fn new(value: *mut T) -> AtomicPtr<T> {
-            AtomicPtr(std::sync::atomic::AtomicPtr::new(value))
-        }
-    }
-
-    impl<T> Mutex<T> {
-        pub(crate) const fn new(value: T) -> Mutex<T> {
-            Mutex(std::sync::Mutex::new(value))
-        }
-    }
-
-    impl Condvar {
-        pub(crate) const fn new() -> Condvar {
-            Condvar(std::sync::Condvar::new())
-        }
-    }
+    Condvar(std::sync::Condvar) = new();
 }
 
 /// An `UnsafeCell` with loom's closure-based API, so that loom can check
