@@ -367,27 +367,14 @@ impl Shared {
     }
 
     /// The less loaded of two workers chosen at random, preferring those in
-    /// `among` (a bit mask; all workers when it names none).
+    /// `among` (see `placement::less_loaded`).
     fn less_loaded(&self, among: u64) -> usize {
-        let n = self.slots.len();
-        let (a, b) = placement::two_choices(n);
-        let ok = |i: usize| among & (1u64 << i) != 0;
-        match (ok(a), ok(b)) {
-            (true, false) => a,
-            (false, true) => b,
-            (false, false) if among & self.sleepers.all() != 0 => {
-                (among & self.sleepers.all()).trailing_zeros() as usize
-            }
-            _ => {
-                if self.slots[a].load.load(Ordering::Relaxed)
-                    <= self.slots[b].load.load(Ordering::Relaxed)
-                {
-                    a
-                } else {
-                    b
-                }
-            }
-        }
+        placement::less_loaded(
+            placement::two_choices(self.slots.len()),
+            among,
+            self.sleepers.all(),
+            |i| self.slots[i].load.load(Ordering::Relaxed),
+        )
     }
 
     /// Queues `runnable` on worker `index` and wakes it if it sleeps.
