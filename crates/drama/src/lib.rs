@@ -52,6 +52,12 @@
 
 mod nursery;
 mod runtime;
+pub mod testing;
+
+// The examples of docs/testing.md compile and run as doc tests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../../docs/testing.md")]
+struct TestingGuide;
 
 pub use drama_core::budget;
 pub use drama_core::{

@@ -41,6 +41,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    #[cfg(feature = "testing")]
+    if let Some(rt) = crate::testing::current() {
+        return rt.spawn_with(spec, future);
+    }
     match drama_pool::Handle::current() {
         Some(handle) => handle.spawn_with(spec, future),
         None => Err(Rejected::new(future, RejectReason::NoRuntime)),
