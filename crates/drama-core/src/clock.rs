@@ -84,6 +84,10 @@ fn origin() -> &'static Origin {
 /// ```
 #[inline]
 pub fn now_ns() -> u64 {
+    #[cfg(feature = "testing")]
+    if let Some(ns) = VIRTUAL_NS.try_with(std::cell::Cell::get).ok().flatten() {
+        return ns;
+    }
     let origin = origin();
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     if let Some(tsc) = origin.tsc {
@@ -92,6 +96,22 @@ pub fn now_ns() -> u64 {
         return ((u128::from(ticks) * u128::from(tsc.mult)) >> 32) as u64;
     }
     origin.instant.elapsed().as_nanos() as u64
+}
+
+#[cfg(feature = "testing")]
+thread_local! {
+    /// This thread's virtual clock, while `drama::testing` runs a test here.
+    static VIRTUAL_NS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes [`now_ns`] on this thread read `ns` (or the real clock again for
+/// `None`): the virtual clock of `drama::testing`, which task deadlines
+/// then follow. Only with the `testing` feature; the runtime's worker
+/// threads never set it.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn set_virtual_ns(ns: Option<u64>) {
+    let _ = VIRTUAL_NS.try_with(|v| v.set(ns));
 }
 
 /// The [`Instant`] of a [`now_ns`] reading, converted across the span from

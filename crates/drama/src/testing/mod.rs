@@ -34,10 +34,11 @@
 //!
 //! - **Controlled**: which runnable task is polled next ([`Schedule`]:
 //!   uniformly at random, drama's own fair queue with perturbed picks, or
-//!   PCT priority-change points); extra yields and
-//!   spurious wake-ups; spawns and admissions refused; panics injected into
-//!   chosen tasks; errors at [`fault_point`]s; virtual time for [`sleep`],
-//!   which jumps when every task waits. `drama::spawn` and
+//!   PCT priority-change points); extra yields and spurious wake-ups;
+//!   delayed wakes; spawns and admissions refused; panics injected into
+//!   chosen tasks; deadlines expired early; errors at [`fault_point`]s;
+//!   virtual time (10 µs per poll, jumping to the next [`sleep`] when every
+//!   task waits), which task deadlines follow. `drama::spawn` and
 //!   `drama::spawn_with` inside a task spawn on the test runtime. The same
 //!   seed and program give the same polls in the same order
 //!   ([`Report::trace_hash`]).
@@ -45,10 +46,9 @@
 //!   has not finished: the report lists the waiting tasks instead of
 //!   hanging), a livelock (a million polls), admission permits still held
 //!   when the body ends, and any panic of the body, each with its seed.
-//! - **Not controlled**: real IO and real time (a socket, `Instant::now`,
-//!   drama's own deadlines, which read the real clock), threads the program
-//!   starts itself (a wake from one of them comes when it comes), and memory
-//!   ordering between threads (that is loom's job). A program that waits on
+//! - **Not controlled**: real IO and real time (a socket, `Instant::now`),
+//!   threads the program starts itself (a wake from one of them comes when
+//!   it comes), and memory ordering between threads (that is loom's job). A program that waits on
 //!   any of those is not deterministic under this runtime. Nor are the real
 //!   runtime's thread pool, balancer and admission control under test
 //!   here: only the task machinery and the fair queue are the same.

@@ -100,6 +100,8 @@ impl Target {
 pub struct FaultPlan {
     pub(crate) extra_yield: f64,
     pub(crate) spurious_wake: f64,
+    pub(crate) delay_wake: (f64, u64),
+    pub(crate) expire: Vec<(Target, f64)>,
     pub(crate) refuse: Vec<(Target, f64)>,
     pub(crate) refuse_admission: Vec<(Target, f64)>,
     pub(crate) panic: Vec<(Target, f64)>,
@@ -125,6 +127,22 @@ impl FaultPlan {
     /// that finds nothing new.
     pub fn spurious_wakes(mut self, p: f64) -> FaultPlan {
         self.spurious_wake = p;
+        self
+    }
+
+    /// A wake is held back with probability `p`, for 1 to `max_steps`
+    /// polls of other tasks (or until nothing else is runnable): the
+    /// message that arrives late.
+    pub fn delay_wakes(mut self, p: f64, max_steps: u64) -> FaultPlan {
+        self.delay_wake = (p, max_steps.max(1));
+        self
+    }
+
+    /// A task of `target` spawned with a deadline has it expire at once
+    /// with probability `p`: it is dropped unpolled and its handle says
+    /// `is_expired`, as when the runtime was too busy to start it in time.
+    pub fn expire_early(mut self, target: Target, p: f64) -> FaultPlan {
+        self.expire.push((target, p));
         self
     }
 

@@ -48,9 +48,10 @@ pub enum Schedule {
     },
 }
 
-/// What one poll costs in [`Schedule::Fair`]: a fixed virtual cost, so that
-/// the policy's decisions do not depend on how fast the machine is (10 µs,
-/// a tenth of the default quantum: ten polls per turn).
+/// What one poll costs in virtual time, and is charged in
+/// [`Schedule::Fair`]: a fixed cost, so that a run does not depend on how
+/// fast the machine is (10 µs, a tenth of the default quantum: ten polls
+/// per turn).
 const VIRTUAL_POLL_NS: u64 = 10_000;
 
 /// PCT: spawned tasks get priorities at or above this, tasks lowered at a
@@ -100,8 +101,16 @@ struct State {
     priority: HashMap<u64, u64>,
     change_points: Vec<u64>,
     next_low: u64,
-    /// Virtual time and the timers of `sleep`, by deadline then order.
+    /// Virtual time (it advances `VIRTUAL_POLL_NS` per poll, and jumps to
+    /// the next timer when every task waits) and the timers of `sleep`, by
+    /// deadline then order.
     now_ns: u64,
+    /// The real clock's reading when the run began: drama-core's clock on
+    /// this thread reads `base_ns + now_ns` during the run, so that task
+    /// deadlines follow virtual time.
+    base_ns: u64,
+    /// Wakes held back by the plan, with the step they are released at.
+    delayed: Vec<(u64, Runnable)>,
     timers: BTreeMap<(u64, u64), Waker>,
     timer_seq: u64,
     steps: u64,
@@ -149,11 +158,9 @@ impl State {
         self.ready.is_empty() && self.fair.is_empty()
     }
 
-    /// The fair queue's clock: the virtual time, plus the virtual cost of
-    /// the polls so far.
+    /// The fair queue's clock: the virtual time.
     fn policy_now_ns(&self) -> u64 {
         self.now_ns
-            .saturating_add(self.steps.saturating_mul(VIRTUAL_POLL_NS))
     }
 
     /// The next task to poll, by the schedule.
@@ -342,6 +349,8 @@ impl TestRuntime {
                     change_points,
                     next_low: PRIORITY_FLOOR,
                     now_ns: 0,
+                    base_ns: drama_core::clock::now_ns(),
+                    delayed: Vec::new(),
                     timers: BTreeMap::new(),
                     timer_seq: 0,
                     steps: 0,
@@ -414,9 +423,29 @@ impl TestRuntime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let spec = spec.inherit();
+        let mut spec = spec.inherit();
         let tenant = spec.get_tenant().unwrap_or_default();
         let class = spec.get_class().unwrap_or_default();
+        if refusable && spec.time_left().is_some() {
+            let mut state = self.inner.lock();
+            let rules: Vec<f64> = state
+                .plan
+                .expire
+                .iter()
+                .filter(|(target, _)| target.matches(tenant, class, None))
+                .map(|&(_, p)| p)
+                .collect();
+            if rules.into_iter().any(|p| state.rng.chance(p)) {
+                let task = TaskLabel {
+                    id: None,
+                    name: None,
+                    tenant,
+                    class,
+                };
+                state.log("deadline expired early", Some(task));
+                spec = spec.timeout(Duration::ZERO);
+            }
+        }
         if refusable {
             let mut state = self.inner.lock();
             let rules: Vec<f64> = state
@@ -443,6 +472,14 @@ impl TestRuntime {
             let number = state.numbers.get(&runnable.meta().id().as_u64()).copied();
             if let Some(number) = number {
                 state.waiting.remove(&number);
+            }
+            let (p, max_steps) = state.plan.delay_wake;
+            if state.rng.chance(p) {
+                let release = state.steps + 1 + state.rng.below(max_steps as usize) as u64;
+                let task = Some(state.label(runnable.meta()));
+                state.log("delayed wake", task);
+                state.delayed.push((release, runnable));
+                return;
             }
             state.push(runnable, info.woken_while_running());
         };
@@ -669,6 +706,8 @@ where
 {
     let rt = TestRuntime::new(seed, schedule, plan);
     let previous = CURRENT.with(|c| c.replace(Some(rt.inner.clone())));
+    let base_ns = rt.inner.lock().base_ns;
+    drama_core::clock::set_virtual_ns(Some(base_ns));
     /// Restores the thread's previous run and cancels what is left, even
     /// when the body panics.
     struct Exit(Option<Arc<Inner>>, Arc<Inner>);
@@ -680,6 +719,12 @@ where
             let _ = LAST_REPORT.try_with(|r| r.replace(Some(report)));
             cancel_all(&self.1);
             let previous = self.0.take();
+            // The clock of the run this one nested in, or the real one.
+            let clock = previous
+                .as_ref()
+                .map(|p| p.lock())
+                .map(|state| state.base_ns + state.now_ns);
+            drama_core::clock::set_virtual_ns(clock);
             let _ = CURRENT.try_with(|c| c.replace(previous));
         }
     }
@@ -743,6 +788,20 @@ fn drive<T>(rt: &TestRuntime, main: &JoinHandle<T>) -> Result<(), Failure> {
         }
         let (runnable, spurious) = {
             let mut state = rt.inner.lock();
+            // Held-back wakes whose time came, or all of them when nothing
+            // else can run.
+            let steps = state.steps;
+            let idle = state.nothing_runnable();
+            if state.delayed.iter().any(|&(at, _)| idle || at <= steps) {
+                let delayed = std::mem::take(&mut state.delayed);
+                for (at, runnable) in delayed {
+                    if idle || at <= steps {
+                        state.push(runnable, false);
+                    } else {
+                        state.delayed.push((at, runnable));
+                    }
+                }
+            }
             if state.nothing_runnable() {
                 // Everything waits: the clock jumps to the next timer.
                 let Some((&key, _)) = state.timers.iter().next() else {
@@ -750,6 +809,7 @@ fn drive<T>(rt: &TestRuntime, main: &JoinHandle<T>) -> Result<(), Failure> {
                     return Err(Failure::Deadlock(waiting));
                 };
                 state.now_ns = state.now_ns.max(key.0);
+                drama_core::clock::set_virtual_ns(Some(state.base_ns + state.now_ns));
                 let due: Vec<_> = state
                     .timers
                     .range(..=(state.now_ns, u64::MAX))
@@ -771,6 +831,8 @@ fn drive<T>(rt: &TestRuntime, main: &JoinHandle<T>) -> Result<(), Failure> {
             let number = task.id.unwrap_or(u64::MAX);
             state.trace = (state.trace ^ number).wrapping_mul(0x0100_0000_01b3);
             state.steps += 1;
+            state.now_ns += VIRTUAL_POLL_NS;
+            drama_core::clock::set_virtual_ns(Some(state.base_ns + state.now_ns));
             state.running = Some(task);
             let p = state.plan.spurious_wake;
             let spurious = if !state.waiting.is_empty() && state.rng.chance(p) {
@@ -834,6 +896,11 @@ fn cancel_all(inner: &Arc<Inner>) {
                 .chain(std::mem::take(&mut state.timers).into_values())
                 .collect();
             let mut ready = std::mem::take(&mut state.ready);
+            ready.extend(
+                std::mem::take(&mut state.delayed)
+                    .into_iter()
+                    .map(|(_, r)| r),
+            );
             while let Some(picked) = state.fair.pick(0) {
                 state.fair.charge(picked.tenant, picked.class, 0);
                 ready.push(picked.item);
