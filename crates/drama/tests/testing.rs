@@ -483,3 +483,35 @@ fn delayed_wakes_reorder_messages_and_lose_none() {
     assert_eq!(first.trace_hash, again.trace_hash);
     assert_eq!(first.events, again.events);
 }
+
+#[test]
+fn a_waiting_admission_retries_on_virtual_time() {
+    // Admission refused half the time: a waiting caller is admitted within
+    // its patience on most seeds, and told no after it on the others; no
+    // real time passes either way.
+    let plan = FaultPlan::new().refuse_admission(Target::any(), 0.5);
+    let (outcomes, _) = run_once(9, Schedule::Random, plan, |rt| async move {
+        let tenant = rt.tenant("acme");
+        let mut outcomes = Vec::new();
+        for _ in 0..20 {
+            let start = rt.now();
+            let admitted = rt
+                .admit(tenant, Class::Accept, Duration::from_millis(5))
+                .await
+                .is_ok();
+            let waited = rt.now() - start;
+            outcomes.push((admitted, waited));
+        }
+        outcomes
+    });
+    assert!(outcomes.iter().any(|&(ok, _)| ok));
+    assert!(
+        outcomes
+            .iter()
+            .any(|&(_, waited)| waited >= drama::testing::ADMIT_RETRY)
+    );
+    for (admitted, waited) in outcomes {
+        // Told no only once the patience has passed.
+        assert!(admitted || waited >= Duration::from_millis(5), "{waited:?}");
+    }
+}

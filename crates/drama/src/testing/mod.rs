@@ -72,7 +72,9 @@ mod runtime;
 #[cfg(feature = "testing")]
 pub use plan::{Event, FaultPlan, Target, TaskLabel};
 #[cfg(feature = "testing")]
-pub use runtime::{InjectedFault, Permit, Report, Schedule, Sleep, TestRuntime, sleep};
+pub use runtime::{
+    ADMIT_RETRY, InjectedFault, Permit, Report, Schedule, Sleep, TestRuntime, sleep,
+};
 
 #[cfg(feature = "testing")]
 pub(crate) use runtime::current;

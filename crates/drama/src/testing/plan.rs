@@ -155,7 +155,8 @@ impl FaultPlan {
     }
 
     /// `TestRuntime::try_admit` for `target` (its tenant and class) is
-    /// refused with probability `p`, with `RejectReason::Overloaded`.
+    /// refused with probability `p`, with `RejectReason::Overloaded`;
+    /// `TestRuntime::admit` asks again on virtual time.
     pub fn refuse_admission(mut self, target: Target, p: f64) -> FaultPlan {
         self.refuse_admission.push((target, p));
         self

@@ -54,6 +54,10 @@ pub enum Schedule {
 /// per turn).
 const VIRTUAL_POLL_NS: u64 = 10_000;
 
+/// How often a waiting [`TestRuntime::admit`] asks again: about the real
+/// runtime's monitor step (a couple of milliseconds).
+pub const ADMIT_RETRY: Duration = Duration::from_millis(2);
+
 /// PCT: spawned tasks get priorities at or above this, tasks lowered at a
 /// change point get the numbers just below it, in the order of the change
 /// points.
@@ -506,6 +510,30 @@ impl TestRuntime {
         }
         runnable.schedule();
         Ok(handle)
+    }
+
+    /// Admission that waits, as `Handle::admit`, on virtual time: a refusal
+    /// the plan injects is asked again every [`ADMIT_RETRY`] of virtual
+    /// time, for up to `patience` (`drama::DEFAULT_ADMIT_PATIENCE` is the
+    /// real runtime's), then the last refusal is returned.
+    ///
+    /// # Errors
+    ///
+    /// The last refusal, once `patience` has passed.
+    pub async fn admit(
+        &self,
+        tenant: TenantId,
+        class: Class,
+        patience: Duration,
+    ) -> Result<Permit, Rejected<()>> {
+        let until = self.now().saturating_add(patience);
+        loop {
+            match self.try_admit(tenant, class) {
+                Ok(permit) => return Ok(permit),
+                Err(refused) if self.now() >= until => return Err(refused),
+                Err(_) => sleep(ADMIT_RETRY).await,
+            }
+        }
     }
 
     /// Admission for work that is not a task, as `Handle::try_admit`: the
