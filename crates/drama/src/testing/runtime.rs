@@ -15,7 +15,7 @@ use drama_core::{
 
 use drama_policy::{Drr, Policy, Weight};
 
-use super::plan::{Event, FaultPlan, Rng, TaskLabel};
+use super::plan::{Event, FaultPlan, Rng, Target, TaskLabel};
 
 /// How the next task is chosen among the runnable ones.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -136,6 +136,24 @@ impl Inner {
 }
 
 impl State {
+    /// Whether one of the plan's `rules` (a list of the plan, each with its
+    /// target and probability) fires for a task of `tenant` in `class`
+    /// named `name`; each matching rule is drawn in turn.
+    fn fires(
+        &mut self,
+        rules: fn(&FaultPlan) -> &[(Target, f64)],
+        tenant: TenantId,
+        class: Class,
+        name: Option<&str>,
+    ) -> bool {
+        let odds: Vec<f64> = rules(&self.plan)
+            .iter()
+            .filter(|(target, _)| target.matches(tenant, class, name))
+            .map(|&(_, p)| p)
+            .collect();
+        odds.into_iter().any(|p| self.rng.chance(p))
+    }
+
     /// Queues a runnable task: in the fair queue under `Schedule::Fair`
     /// (behind the others when it yielded), else in the ready set.
     fn push(&mut self, runnable: Runnable, yielded: bool) {
@@ -301,14 +319,8 @@ impl<F: Future> Future for Faulty<F> {
                 // The plan's panics, decided at the task's first poll, where
                 // its tenant, class and name are known.
                 let task = state.running.clone().expect("polled by the scheduler");
-                let rules: Vec<f64> = state
-                    .plan
-                    .panic
-                    .iter()
-                    .filter(|(t, _)| t.matches(task.tenant, task.class, task.name.as_deref()))
-                    .map(|&(_, p)| p)
-                    .collect();
-                if rules.into_iter().any(|p| state.rng.chance(p)) {
+                let name = task.name.as_deref();
+                if state.fires(|p| &p.panic, task.tenant, task.class, name) {
                     state.log("panic", Some(task));
                     drop(state);
                     panic!("drama::testing: injected panic");
@@ -430,43 +442,20 @@ impl TestRuntime {
         let mut spec = spec.inherit();
         let tenant = spec.get_tenant().unwrap_or_default();
         let class = spec.get_class().unwrap_or_default();
-        if refusable && spec.time_left().is_some() {
-            let mut state = self.inner.lock();
-            let rules: Vec<f64> = state
-                .plan
-                .expire
-                .iter()
-                .filter(|(target, _)| target.matches(tenant, class, None))
-                .map(|&(_, p)| p)
-                .collect();
-            if rules.into_iter().any(|p| state.rng.chance(p)) {
-                let task = TaskLabel {
-                    id: None,
-                    name: None,
-                    tenant,
-                    class,
-                };
-                state.log("deadline expired early", Some(task));
-                spec = spec.timeout(Duration::ZERO);
-            }
-        }
         if refusable {
             let mut state = self.inner.lock();
-            let rules: Vec<f64> = state
-                .plan
-                .refuse
-                .iter()
-                .filter(|(target, _)| target.matches(tenant, class, None))
-                .map(|&(_, p)| p)
-                .collect();
-            if rules.into_iter().any(|p| state.rng.chance(p)) {
-                let task = TaskLabel {
-                    id: None,
-                    name: None,
-                    tenant,
-                    class,
-                };
-                state.log("refused spawn", Some(task));
+            let spawn = || TaskLabel {
+                id: None,
+                name: None,
+                tenant,
+                class,
+            };
+            if spec.time_left().is_some() && state.fires(|p| &p.expire, tenant, class, None) {
+                state.log("deadline expired early", Some(spawn()));
+                spec = spec.timeout(Duration::ZERO);
+            }
+            if state.fires(|p| &p.refuse, tenant, class, None) {
+                state.log("refused spawn", Some(spawn()));
                 return Err(Rejected::new(future, RejectReason::Overloaded));
             }
         }
@@ -545,14 +534,7 @@ impl TestRuntime {
     /// A refusal the plan injected (`Overloaded`).
     pub fn try_admit(&self, tenant: TenantId, class: Class) -> Result<Permit, Rejected<()>> {
         let mut state = self.inner.lock();
-        let rules: Vec<f64> = state
-            .plan
-            .refuse_admission
-            .iter()
-            .filter(|(t, _)| t.matches(tenant, class, None))
-            .map(|&(_, p)| p)
-            .collect();
-        if rules.into_iter().any(|p| state.rng.chance(p)) {
+        if state.fires(|p| &p.refuse_admission, tenant, class, None) {
             let task = state.running.clone();
             state.log("refused admission", task);
             return Err(Rejected::new((), RejectReason::Overloaded));
