@@ -123,9 +123,15 @@ fn requests(
             for task in tasks {
                 task.await.unwrap();
             }
-            // The permits of requests that never finished are still held
-            // when the body ends: the run reports them.
-            std::mem::forget(in_flight);
+            // The service's registry of requests in flight lives on (here:
+            // a background task that holds it): the permits of requests
+            // that never finished are still held when the body ends, and
+            // the run reports them.
+            let registry = in_flight.clone();
+            drop(rt.spawn(async move {
+                let _registry = registry;
+                std::future::pending::<()>().await;
+            }));
         })
     }
 }
